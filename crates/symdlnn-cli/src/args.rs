@@ -1,0 +1,53 @@
+//! Parsers for command-line values.
+
+/// A comma-separated list of finite numbers, e.g. `0.1,-0.2`.
+#[derive(Clone, Debug)]
+pub struct FloatList(pub Vec<f64>);
+
+/// Parse a [`FloatList`].
+pub fn float_list(s: &str) -> Result<FloatList, String> {
+    s.split(',')
+        .map(|x| {
+            let x = x.trim();
+            let v: f64 = x.parse().map_err(|_| format!("'{x}' is not a number"))?;
+            if v.is_finite() {
+                Ok(v)
+            } else {
+                Err(format!("'{x}' is not finite"))
+            }
+        })
+        .collect::<Result<_, _>>()
+        .map(FloatList)
+}
+
+/// A finite number > 0.
+pub fn positive(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number"))?;
+    if v.is_finite() && v > 0.0 {
+        Ok(v)
+    } else {
+        Err(format!("'{s}' must be a positive number"))
+    }
+}
+
+/// A finite number ≥ 0.
+pub fn non_negative(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number"))?;
+    if v.is_finite() && v >= 0.0 {
+        Ok(v)
+    } else {
+        Err(format!("'{s}' must be a number ≥ 0"))
+    }
+}
+
+/// Whether progress bars should be drawn (standard error is a terminal).
+pub fn interactive() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal()
+}

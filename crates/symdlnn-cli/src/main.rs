@@ -1,0 +1,49 @@
+//! `symdlnn`: learn the dynamics of mechanical systems from position
+//! snapshots. Thin front end: parse, call the library, print.
+
+mod args;
+mod commands;
+
+use clap::{Parser, Subcommand};
+
+/// Learn discrete Lagrangians, their dynamics and their symmetries from
+/// position-only trajectories.
+#[derive(Parser)]
+#[command(name = "symdlnn", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate ground-truth trajectories of a built-in system
+    Simulate(commands::simulate::SimulateArgs),
+    /// List the built-in systems, their parameters and symmetries
+    Systems(commands::systems::SystemsArgs),
+}
+
+fn main() {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => e.exit(), // --help, --version
+        Err(e) => {
+            // clap's message without its usage block: one line.
+            let text = e.to_string();
+            eprintln!(
+                "{}",
+                text.lines().next().unwrap_or("error: invalid arguments")
+            );
+            std::process::exit(2);
+        }
+    };
+    let result = match cli.command {
+        Command::Simulate(a) => commands::simulate::run(a),
+        Command::Systems(a) => commands::systems::run(a),
+    };
+    if let Err(e) = result {
+        // One line: the chain of causes joined.
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}

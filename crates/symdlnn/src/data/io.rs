@@ -1,0 +1,521 @@
+//! Trajectory files.
+//!
+//! * **CSV** with a header `t,q0,…,q{n−1}`; an optional first column `traj`
+//!   (integer trajectory id, rows of one trajectory contiguous) and optional
+//!   `v0…v{n−1}` and `p0…p{n−1}` columns after the positions.
+//! * **NPY** float64 `(T, n)` or `(M, T, n)` positions in C order; the step
+//!   comes from the caller (`--dt`).
+//!
+//! Reading refuses a missing or non-numeric value, NaN/inf, a ragged row, a
+//! non-uniform time step, a trajectory shorter than three points, with the
+//! file, the line (CSV) or index (NPY) and the problem. Writing goes to a
+//! temporary file renamed into place, so a failed write leaves nothing behind.
+
+use std::io::Write;
+use std::path::Path;
+
+use super::{DataError, Dataset, Trajectory};
+
+/// Relative tolerance on the uniformity of the time step.
+pub const DT_RTOL: f64 = 1e-6;
+
+/// Which file format a path names, by its extension.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    Npy,
+}
+
+impl Format {
+    /// The format of `path` from its extension (`.csv` or `.npy`).
+    pub fn of(path: &Path) -> Result<Self, DataError> {
+        match path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            Some("csv") => Ok(Self::Csv),
+            Some("npy") => Ok(Self::Npy),
+            _ => Err(DataError::File {
+                path: path.display().to_string(),
+                problem: "unknown format: use a .csv or .npy file".into(),
+            }),
+        }
+    }
+}
+
+/// Read a dataset from a CSV or NPY file. `dt` is required for NPY; for CSV,
+/// when given, it must agree with the file's `t` column.
+pub fn read(path: &Path, dt: Option<f64>) -> Result<Dataset, DataError> {
+    let ds = match Format::of(path)? {
+        Format::Csv => read_csv(path)?,
+        Format::Npy => {
+            let dt = dt.ok_or_else(|| DataError::File {
+                path: path.display().to_string(),
+                problem: "NPY files carry no time column: give the step (--dt)".into(),
+            })?;
+            read_npy(path, dt)?
+        }
+    };
+    if let Some(dt) = dt {
+        if !(dt.is_finite() && dt > 0.0) {
+            return Err(file_err(
+                path,
+                format!("the step must be a positive number, got {dt}"),
+            ));
+        }
+        if (dt - ds.dt).abs() > DT_RTOL * ds.dt {
+            return Err(file_err(
+                path,
+                format!(
+                    "the given step {dt} disagrees with the file's time step {}",
+                    ds.dt
+                ),
+            ));
+        }
+    }
+    Ok(ds)
+}
+
+/// Write a dataset as CSV or NPY (by extension), atomically.
+pub fn write(path: &Path, data: &Dataset) -> Result<(), DataError> {
+    let bytes = match Format::of(path)? {
+        Format::Csv => csv_bytes(data),
+        Format::Npy => npy_bytes(path, data)?,
+    };
+    write_atomic(path, &bytes)
+}
+
+fn file_err(path: &Path, problem: String) -> DataError {
+    DataError::File {
+        path: path.display().to_string(),
+        problem,
+    }
+}
+
+fn io_err(path: &Path, source: std::io::Error) -> DataError {
+    DataError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// Write `bytes` to a temporary file beside `path`, then rename it into place.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DataError> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| file_err(path, "not a file name".into()))?;
+    let tmp = path.with_file_name(format!(
+        ".{}.tmp{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = std::fs::File::create(&tmp)
+        .and_then(|mut f| f.write_all(bytes).and_then(|_| f.sync_all()))
+        .and_then(|_| std::fs::rename(&tmp, path));
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io_err(path, e));
+    }
+    Ok(())
+}
+
+/// Column layout of a CSV header.
+struct Columns {
+    has_traj: bool,
+    n: usize,
+    has_v: bool,
+    has_p: bool,
+}
+
+fn parse_header(path: &Path, header: &csv::StringRecord) -> Result<Columns, DataError> {
+    let names: Vec<&str> = header.iter().map(str::trim).collect();
+    let bad = |problem: String| DataError::Line {
+        path: path.display().to_string(),
+        line: 1,
+        problem,
+    };
+    let mut i = 0;
+    let has_traj = names.first() == Some(&"traj");
+    if has_traj {
+        i += 1;
+    }
+    if names.get(i) != Some(&"t") {
+        return Err(bad(format!(
+            "header must start with 't' (or 'traj,t'), found '{}'",
+            names.join(",")
+        )));
+    }
+    i += 1;
+    let group = |prefix: char, i: &mut usize| -> usize {
+        let mut k = 0;
+        while names.get(*i) == Some(&format!("{prefix}{k}").as_str()) {
+            k += 1;
+            *i += 1;
+        }
+        k
+    };
+    let n = group('q', &mut i);
+    if n == 0 {
+        return Err(bad(
+            "no position columns: expected q0, q1, … after 't'".into()
+        ));
+    }
+    let nv = group('v', &mut i);
+    let np = group('p', &mut i);
+    if let Some(extra) = names.get(i) {
+        return Err(bad(format!(
+            "unexpected column '{extra}' (expected traj, t, q0…q{}, optionally v0…v{0}, p0…p{0})",
+            n - 1
+        )));
+    }
+    for (count, what) in [(nv, 'v'), (np, 'p')] {
+        if count != 0 && count != n {
+            return Err(bad(format!("{count} '{what}' columns for {n} positions")));
+        }
+    }
+    Ok(Columns {
+        has_traj,
+        n,
+        has_v: nv == n,
+        has_p: np == n,
+    })
+}
+
+struct Builder {
+    id: Option<u64>,
+    first_line: u64,
+    lines: Vec<u64>,
+    tr: Trajectory,
+}
+
+/// Read a CSV trajectory file.
+pub fn read_csv(path: &Path) -> Result<Dataset, DataError> {
+    let text = std::fs::read(path).map_err(|e| io_err(path, e))?;
+    parse_csv(path, &text)
+}
+
+fn parse_csv(path: &Path, text: &[u8]) -> Result<Dataset, DataError> {
+    let p = path.display().to_string();
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_reader(text);
+    let header = rdr
+        .headers()
+        .map_err(|e| DataError::Line {
+            path: p.clone(),
+            line: 1,
+            problem: e.to_string(),
+        })?
+        .clone();
+    if header.is_empty() {
+        return Err(file_err(
+            path,
+            "empty file: expected a header 't,q0,…'".into(),
+        ));
+    }
+    let cols = parse_header(path, &header)?;
+    let names: Vec<String> = header.iter().map(|s| s.trim().to_string()).collect();
+    let n = cols.n;
+    let mut done: Vec<Builder> = Vec::new();
+    let mut cur: Option<Builder> = None;
+    let mut record = csv::StringRecord::new();
+    loop {
+        let more = rdr.read_record(&mut record).map_err(|e| DataError::Line {
+            path: p.clone(),
+            line: 0,
+            problem: e.to_string(),
+        })?;
+        if !more {
+            break;
+        }
+        let line = record.position().map_or(0, |pos| pos.line());
+        let err = |problem: String| DataError::Line {
+            path: p.clone(),
+            line,
+            problem,
+        };
+        if record.len() == 1 && record[0].trim().is_empty() {
+            continue; // blank line
+        }
+        if record.len() != names.len() {
+            return Err(err(format!(
+                "ragged row: {} fields, the header has {}",
+                record.len(),
+                names.len()
+            )));
+        }
+        let mut values = Vec::with_capacity(record.len());
+        for (field, name) in record.iter().zip(&names) {
+            let s = field.trim();
+            if s.is_empty() {
+                return Err(err(format!("missing value in column '{name}'")));
+            }
+            let x: f64 = s
+                .parse()
+                .map_err(|_| err(format!("non-numeric value '{s}' in column '{name}'")))?;
+            if !x.is_finite() {
+                return Err(err(format!("non-finite value '{s}' in column '{name}'")));
+            }
+            values.push(x);
+        }
+        let mut vals = values.as_slice();
+        let id = if cols.has_traj {
+            let x = vals[0];
+            if x < 0.0 || x.fract() != 0.0 {
+                return Err(err(format!(
+                    "trajectory id '{}' is not a non-negative integer",
+                    &record[0]
+                )));
+            }
+            vals = &vals[1..];
+            Some(x as u64)
+        } else {
+            None
+        };
+        let new_traj = cur.as_ref().is_none_or(|b| b.id != id);
+        if new_traj {
+            if done.iter().any(|b| b.id == id) {
+                return Err(err(format!(
+                    "trajectory {} resumes after another: rows of one trajectory must be contiguous",
+                    id.unwrap_or(0)
+                )));
+            }
+            if let Some(b) = cur.take() {
+                done.push(b);
+            }
+            let tr = Trajectory {
+                n,
+                t: vec![],
+                q: vec![],
+                v: cols.has_v.then(Vec::new),
+                p: cols.has_p.then(Vec::new),
+            };
+            cur = Some(Builder {
+                id,
+                first_line: line,
+                lines: vec![],
+                tr,
+            });
+        }
+        let b = cur.as_mut().expect("set above");
+        b.lines.push(line);
+        b.tr.t.push(vals[0]);
+        b.tr.q.extend_from_slice(&vals[1..1 + n]);
+        let mut off = 1 + n;
+        if let Some(v) = b.tr.v.as_mut() {
+            v.extend_from_slice(&vals[off..off + n]);
+            off += n;
+        }
+        if let Some(pp) = b.tr.p.as_mut() {
+            pp.extend_from_slice(&vals[off..off + n]);
+        }
+    }
+    done.extend(cur);
+    if done.is_empty() {
+        return Err(file_err(path, "no data rows after the header".into()));
+    }
+    let mut dt_common: Option<f64> = None;
+    let mut trajectories = Vec::with_capacity(done.len());
+    for (index, b) in done.into_iter().enumerate() {
+        let dt = check_time_grid(&p, index, &b.tr.t, &b.lines, b.first_line)?;
+        match dt_common {
+            None => dt_common = Some(dt),
+            Some(d0) if (dt - d0).abs() > DT_RTOL * d0 => {
+                return Err(DataError::Trajectory {
+                    path: p,
+                    index,
+                    problem: format!("time step {dt} differs from the first trajectory's {d0}"),
+                })
+            }
+            _ => {}
+        }
+        trajectories.push(b.tr);
+    }
+    Ok(Dataset {
+        n,
+        dt: dt_common.unwrap_or(f64::NAN),
+        trajectories,
+    })
+}
+
+/// Check a trajectory's times: ≥ 3 points, increasing, uniform. Returns Δt.
+fn check_time_grid(
+    path: &str,
+    index: usize,
+    t: &[f64],
+    lines: &[u64],
+    first_line: u64,
+) -> Result<f64, DataError> {
+    if t.len() < 3 {
+        return Err(DataError::Trajectory {
+            path: path.to_string(),
+            index,
+            problem: format!(
+                "only {} point(s) from line {first_line}: a trajectory needs at least 3",
+                t.len()
+            ),
+        });
+    }
+    let dt = (t[t.len() - 1] - t[0]) / (t.len() - 1) as f64;
+    for k in 1..t.len() {
+        let step = t[k] - t[k - 1];
+        if dt.is_nan() || dt <= 0.0 || (step - dt).abs() > DT_RTOL * dt {
+            return Err(DataError::Line {
+                path: path.to_string(),
+                line: lines[k],
+                problem: format!(
+                    "non-uniform time step: t goes from {} to {} (step {step}), the trajectory's mean step is {dt}",
+                    t[k - 1], t[k]
+                ),
+            });
+        }
+    }
+    Ok(dt)
+}
+
+fn fmt_f64(x: f64) -> String {
+    let mut b = ryu::Buffer::new();
+    b.format(x).to_string()
+}
+
+fn csv_bytes(data: &Dataset) -> Vec<u8> {
+    let n = data.n;
+    let multi = data.trajectories.len() > 1;
+    let first = data.trajectories.first();
+    let has_v =
+        first.is_some_and(|t| t.v.is_some()) && data.trajectories.iter().all(|t| t.v.is_some());
+    let has_p =
+        first.is_some_and(|t| t.p.is_some()) && data.trajectories.iter().all(|t| t.p.is_some());
+    let mut head: Vec<String> = Vec::new();
+    if multi {
+        head.push("traj".into());
+    }
+    head.push("t".into());
+    head.extend((0..n).map(|i| format!("q{i}")));
+    if has_v {
+        head.extend((0..n).map(|i| format!("v{i}")));
+    }
+    if has_p {
+        head.extend((0..n).map(|i| format!("p{i}")));
+    }
+    let mut out = head.join(",");
+    out.push('\n');
+    for (id, tr) in data.trajectories.iter().enumerate() {
+        for k in 0..tr.len() {
+            let mut row: Vec<String> = Vec::with_capacity(head.len());
+            if multi {
+                row.push(id.to_string());
+            }
+            row.push(fmt_f64(tr.t[k]));
+            let cols = [
+                Some(&tr.q),
+                tr.v.as_ref().filter(|_| has_v),
+                tr.p.as_ref().filter(|_| has_p),
+            ];
+            for c in cols.into_iter().flatten() {
+                row.extend(c[k * n..(k + 1) * n].iter().map(|&x| fmt_f64(x)));
+            }
+            out.push_str(&row.join(","));
+            out.push('\n');
+        }
+    }
+    out.into_bytes()
+}
+
+/// Read an NPY file of float64 positions `(T, n)` or `(M, T, n)`.
+pub fn read_npy(path: &Path, dt: f64) -> Result<Dataset, DataError> {
+    let bytes = std::fs::read(path).map_err(|e| io_err(path, e))?;
+    let npy = npyz::NpyFile::new(&bytes[..])
+        .map_err(|e| file_err(path, format!("not a valid NPY file: {e}")))?;
+    let dtype = match npy.dtype() {
+        npyz::DType::Plain(ts) => ts.to_string(),
+        other => format!("{other:?}"),
+    };
+    if dtype != "<f8" && dtype != ">f8" {
+        return Err(file_err(
+            path,
+            format!("dtype {dtype}: expected float64 ('<f8')"),
+        ));
+    }
+    if npy.order() != npyz::Order::C {
+        return Err(file_err(
+            path,
+            "Fortran-ordered array: save it in C order".into(),
+        ));
+    }
+    let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
+    let (m, t, n) = match shape[..] {
+        [t, n] => (1, t, n),
+        [m, t, n] => (m, t, n),
+        _ => {
+            return Err(file_err(
+                path,
+                format!("shape {shape:?}: expected (T, n) or (M, T, n) positions"),
+            ))
+        }
+    };
+    if n == 0 || m == 0 {
+        return Err(file_err(path, format!("shape {shape:?} has no data")));
+    }
+    if t < 3 {
+        return Err(file_err(
+            path,
+            format!("shape {shape:?}: a trajectory needs at least 3 points"),
+        ));
+    }
+    let values: Vec<f64> = npy
+        .into_vec()
+        .map_err(|e| file_err(path, format!("could not read the data: {e}")))?;
+    if let Some(i) = values.iter().position(|x| !x.is_finite()) {
+        let idx = if shape.len() == 2 {
+            format!("[{}, {}]", i / n, i % n)
+        } else {
+            format!("[{}, {}, {}]", i / (t * n), (i / n) % t, i % n)
+        };
+        return Err(file_err(
+            path,
+            format!("non-finite value {} at index {idx}", values[i]),
+        ));
+    }
+    let trajectories = values
+        .chunks(t * n)
+        .map(|c| Trajectory::from_positions(n, 0.0, dt, c.to_vec()))
+        .collect();
+    Ok(Dataset {
+        n,
+        dt,
+        trajectories,
+    })
+}
+
+fn npy_bytes(path: &Path, data: &Dataset) -> Result<Vec<u8>, DataError> {
+    use npyz::WriterBuilder;
+    let t = data.trajectories.first().map_or(0, Trajectory::len);
+    if data.trajectories.iter().any(|tr| tr.len() != t) {
+        return Err(file_err(
+            path,
+            "NPY needs trajectories of equal length; use CSV for ragged data".into(),
+        ));
+    }
+    let shape: Vec<u64> = if data.trajectories.len() == 1 {
+        vec![t as u64, data.n as u64]
+    } else {
+        vec![data.trajectories.len() as u64, t as u64, data.n as u64]
+    };
+    let mut buf = Vec::new();
+    let wrap = |e: std::io::Error| io_err(path, e);
+    let mut w = npyz::WriteOptions::new()
+        .default_dtype()
+        .shape(&shape)
+        .writer(&mut buf)
+        .begin_nd()
+        .map_err(wrap)?;
+    for tr in &data.trajectories {
+        w.extend(tr.q.iter().copied()).map_err(wrap)?;
+    }
+    w.finish().map_err(wrap)?;
+    Ok(buf)
+}

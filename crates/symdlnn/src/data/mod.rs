@@ -1,0 +1,52 @@
+//! Trajectories: the data that training reads and evaluation compares with.
+//!
+//! * [`Trajectory`] / [`Dataset`]: uniformly sampled positions `q_k ∈ R^n`,
+//!   `t_k = t_0 + k Δt`, optionally with velocities and momenta; a dataset is
+//!   several trajectories of one system with one step.
+//! * [`generate`]: the paper's ground-truth protocol (fine midpoint variational
+//!   integrator in position–momentum form, keep every k-th point), random
+//!   initial conditions from a documented box, Gaussian position noise.
+//! * [`io`]: CSV and NPY files, refusing bad input with the file, the line or
+//!   index and the problem.
+
+pub mod generate;
+pub mod io;
+mod trajectory;
+
+pub use trajectory::{Dataset, Trajectory};
+
+/// Refusal of a trajectory file or of data unfit for use.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    /// The file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A problem at a line of a CSV file.
+    #[error("{path}: line {line}: {problem}")]
+    Line {
+        path: String,
+        line: u64,
+        problem: String,
+    },
+    /// A problem with the file as a whole (header, format, shape, dtype).
+    #[error("{path}: {problem}")]
+    File { path: String, problem: String },
+    /// A problem with one trajectory (index counts from 0 in file order).
+    #[error("{path}: trajectory {index}: {problem}")]
+    Trajectory {
+        path: String,
+        index: usize,
+        problem: String,
+    },
+    /// The data's dimension does not match what is required (e.g. a model's).
+    #[error("{path}: the data have dimension {found}, expected {expected}")]
+    Dimension {
+        path: String,
+        expected: usize,
+        found: usize,
+    },
+}

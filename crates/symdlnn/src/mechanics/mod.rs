@@ -1,0 +1,42 @@
+//! Exact variational mechanics: continuous Lagrangians, the shipped systems,
+//! discrete Lagrangians and the variational integrator. No learning here;
+//! learned models implement the same [`DiscreteLagrangian`] trait.
+
+mod discrete;
+mod integrator;
+mod lagrangian;
+mod systems;
+
+pub use discrete::{DiscreteLagrangian, Midpoint, PairDerivatives};
+pub use integrator::{Convergence, NewtonStats, PhasePath, RolloutStats, VariationalIntegrator};
+pub use lagrangian::{
+    gradient, second_derivative_block, Lagrangian, LagrangianDerivatives, LagrangianJet, Scalar,
+};
+pub use systems::{
+    AffineGenerator, CartPendulum, DoublePendulum, FreeParticle, HarmonicOscillator, InitialBox,
+    IsotropicOscillator, Kepler, Kepler3d, System, TimeGrid, UnknownSystem,
+};
+
+/// Failure of a Newton solve or linear solve in the mechanics.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SolverError {
+    /// Newton did not reach the tolerance (or produced a non-finite residual).
+    #[error("Newton did not converge at step {step}: residual {residual:.3e} after {iterations} iterations")]
+    NotConverged {
+        step: usize,
+        residual: f64,
+        iterations: usize,
+    },
+    /// The inverse Legendre map `∂L/∂q̇(q, q̇) = p` found no `q̇`.
+    #[error("inverse Legendre map did not converge: residual {residual:.3e} after {iterations} iterations")]
+    LegendreNotConverged { residual: f64, iterations: usize },
+    /// The Newton Jacobian `∂(D1 Ld)/∂q1` was singular or not finite.
+    #[error("singular or non-finite Newton Jacobian ∂(D1 Ld)/∂q1 at step {step}")]
+    SingularJacobian { step: usize },
+    /// A matrix that must be inverted was singular or not finite.
+    #[error("singular or non-finite {what}")]
+    SingularMatrix { what: &'static str },
+    /// An input vector had the wrong length.
+    #[error("dimension mismatch: expected {expected} coordinates, got {found}")]
+    Dimension { expected: usize, found: usize },
+}
