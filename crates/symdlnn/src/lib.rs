@@ -79,3 +79,4 @@
 
 pub mod data;
 pub mod mechanics;
+pub mod nn;

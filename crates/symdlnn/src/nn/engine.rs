@@ -1,0 +1,575 @@
+//! The batched derivative engine (the hot path).
+//!
+//! For a batch of inputs `u_b ∈ R^d` and `m` fixed tangent directions
+//! `t_j ∈ R^d`, [`Engine::jets`] returns the value `f(u_b)`, the gradient
+//! `g_b = ∇f(u_b)` and the Hessian columns `H_b t_j`; [`Engine::adjoint`]
+//! then returns the gradient with respect to every parameter of
+//! `Σ_b f̄_b f(u_b) + ḡ_b·g_b + Σ_j H̄_bj·(H_b t_j)` for given cotangents.
+//!
+//! With `z_l = W_l h_{l−1} + b_l`, `h_l = σ(z_l)`, output `f = W_L h_{L−1} + b_L`:
+//!
+//! * forward: `z_l`, `σ, σ′, σ″, σ‴` at `z_l`;
+//!   tangents `ż_l = W_l ḣ_{l−1}`, `ḣ_l = σ′ ⊙ ż_l`, `ḣ_0 = t_j`;
+//! * reverse: `a_{L−1} = W_Lᵀ`, `u_l = σ′ ⊙ a_l`, `a_{l−1} = W_lᵀ u_l`, `g = a_0`;
+//! * tangent reverse: `u̇_l = σ″ ⊙ ż_l ⊙ a_l + σ′ ⊙ ȧ_l`, `ȧ_{l−1} = W_lᵀ u̇_l`,
+//!   `ȧ_{L−1} = 0`, `H t_j = ȧ_0`;
+//! * adjoint: reverse mode through all of the above, first through the
+//!   reverse sweep (`l = 1 … L−1`), then through the forward sweep
+//!   (`l = L−1 … 1`); it needs `σ‴`.
+//!
+//! Layout: f64, row-major; the value rows and the `m` tangent blocks of a
+//! layer are stacked (`b(1+m)` rows, tangent-major) so that each layer is one
+//! GEMM (faer, sequential). The batch is split in contiguous chunks, one per
+//! thread, each with its own workspace and gradient buffer, summed at the end
+//! in a fixed order (same thread count → bitwise-identical results). Nothing
+//! is allocated after construction.
+
+use faer::linalg::matmul::matmul;
+use faer::{Accum, MatMut, MatRef, Par};
+
+use super::mlp::Mlp;
+
+/// Value, gradient and Hessian columns of a batch (also used for their
+/// cotangents).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Jets {
+    /// Batch size `B`.
+    pub batch: usize,
+    /// Input dimension `d`.
+    pub dim: usize,
+    /// Number of tangent directions `m`.
+    pub tangents: usize,
+    /// `f(u_b)`, length `B`.
+    pub value: Vec<f64>,
+    /// `∇f(u_b)`, row-major `B × d`.
+    pub grad: Vec<f64>,
+    /// `H_b t_j`, tangent-major `m × B × d`.
+    pub hcol: Vec<f64>,
+}
+
+impl Jets {
+    /// Zeroed jets.
+    pub fn zeros(batch: usize, dim: usize, tangents: usize) -> Self {
+        Self {
+            batch,
+            dim,
+            tangents,
+            value: vec![0.0; batch],
+            grad: vec![0.0; batch * dim],
+            hcol: vec![0.0; tangents * batch * dim],
+        }
+    }
+
+    /// `H_b t_j` as a slice of length `d`.
+    pub fn hcol(&self, j: usize, b: usize) -> &[f64] {
+        let off = (j * self.batch + b) * self.dim;
+        &self.hcol[off..off + self.dim]
+    }
+
+    /// Mutable `H_b t_j`.
+    pub fn hcol_mut(&mut self, j: usize, b: usize) -> &mut [f64] {
+        let off = (j * self.batch + b) * self.dim;
+        &mut self.hcol[off..off + self.dim]
+    }
+
+    /// `∇f(u_b)`.
+    pub fn grad(&self, b: usize) -> &[f64] {
+        &self.grad[b * self.dim..(b + 1) * self.dim]
+    }
+
+    /// Mutable `∇f(u_b)`.
+    pub fn grad_mut(&mut self, b: usize) -> &mut [f64] {
+        &mut self.grad[b * self.dim..(b + 1) * self.dim]
+    }
+
+    /// Set everything to zero.
+    pub fn clear(&mut self) {
+        self.value.fill(0.0);
+        self.grad.fill(0.0);
+        self.hcol.fill(0.0);
+    }
+}
+
+/// `C (m×n) ← / += A (m×k) · Bᵀ`, `B` is `n × k`.
+fn mm_nt(c: &mut [f64], a: &[f64], b: &[f64], m: usize, n: usize, k: usize, acc: Accum) {
+    let cm = MatMut::from_row_major_slice_mut(c, m, n);
+    let am = MatRef::from_row_major_slice(a, m, k);
+    let bm = MatRef::from_row_major_slice(b, n, k).transpose();
+    matmul(cm, acc, am, bm, 1.0, Par::Seq);
+}
+
+/// `C (m×n) ← / += A (m×k) · B (k×n)`.
+fn mm_nn(c: &mut [f64], a: &[f64], b: &[f64], m: usize, n: usize, k: usize, acc: Accum) {
+    let cm = MatMut::from_row_major_slice_mut(c, m, n);
+    let am = MatRef::from_row_major_slice(a, m, k);
+    let bm = MatRef::from_row_major_slice(b, k, n);
+    matmul(cm, acc, am, bm, 1.0, Par::Seq);
+}
+
+/// `C (m×n) += Aᵀ · B`, `A` is `k × m`, `B` is `k × n`.
+fn mm_tn_add(c: &mut [f64], a: &[f64], b: &[f64], m: usize, n: usize, k: usize) {
+    let cm = MatMut::from_row_major_slice_mut(c, m, n);
+    let am = MatRef::from_row_major_slice(a, k, m).transpose();
+    let bm = MatRef::from_row_major_slice(b, k, n);
+    matmul(cm, Accum::Add, am, bm, 1.0, Par::Seq);
+}
+
+/// Per-thread state for one contiguous chunk of the batch.
+struct Workspace {
+    start: usize,
+    len: usize,
+    /// `[h_l; ḣ_l]` for `l = 0 … L−1`, `rows × w_l`.
+    hs: Vec<Vec<f64>>,
+    /// `[z_l; ż_l]` (the GEMM output, before bias on value rows), `l = 1 … L−1`.
+    zs: Vec<Vec<f64>>,
+    /// `σ′, σ″, σ‴` at `z_l`, `len × w_l`, `l = 1 … L−1`.
+    s1: Vec<Vec<f64>>,
+    s2: Vec<Vec<f64>>,
+    s3: Vec<Vec<f64>>,
+    /// `[a_l; ȧ_l]`, `l = 0 … L−2`.
+    a: Vec<Vec<f64>>,
+    /// `[u_l; u̇_l]`, `l = 1 … L−1`.
+    u: Vec<Vec<f64>>,
+    /// `[z̄_l; ż̄_l]`, `l = 1 … L−1`.
+    zbar: Vec<Vec<f64>>,
+    /// Scratch `rows × max width` buffers for the adjoint.
+    s_a: Vec<f64>,
+    s_b: Vec<f64>,
+    s_c: Vec<f64>,
+    /// Network values `f(u_b)` of this chunk.
+    value: Vec<f64>,
+    /// Parameter gradient of this chunk.
+    grad: Vec<f64>,
+}
+
+/// The derivative engine for one network shape, batch size and tangent count.
+pub struct Engine {
+    widths: Vec<usize>,
+    batch: usize,
+    tangents: usize,
+    work: Vec<Workspace>,
+}
+
+impl Engine {
+    /// An engine for `mlp`'s shape, batches of `batch` inputs, `tangents`
+    /// directions, splitting the batch over `threads` threads.
+    pub fn new(mlp: &Mlp, batch: usize, tangents: usize, threads: usize) -> Self {
+        let widths = mlp.widths().to_vec();
+        let hidden = widths.len() - 2; // L − 1
+        let threads = threads.clamp(1, batch.max(1));
+        let maxw = *widths.iter().max().unwrap_or(&1);
+        let nparams = mlp.params().len();
+        let mut work = Vec::with_capacity(threads);
+        for t in 0..threads {
+            let start = batch * t / threads;
+            let len = batch * (t + 1) / threads - start;
+            let rows = len * (1 + tangents);
+            let per = |from: usize, to: usize, r: usize| -> Vec<Vec<f64>> {
+                (from..=to).map(|l| vec![0.0; r * widths[l]]).collect()
+            };
+            work.push(Workspace {
+                start,
+                len,
+                hs: per(0, hidden, rows),
+                zs: per(1, hidden, rows),
+                s1: per(1, hidden, len),
+                s2: per(1, hidden, len),
+                s3: per(1, hidden, len),
+                a: per(0, hidden - 1, rows),
+                u: per(1, hidden, rows),
+                zbar: per(1, hidden, rows),
+                s_a: vec![0.0; rows * maxw],
+                s_b: vec![0.0; rows * maxw],
+                s_c: vec![0.0; rows * maxw],
+                value: vec![0.0; len],
+                grad: vec![0.0; nparams],
+            });
+        }
+        Self { widths, batch, tangents, work }
+    }
+
+    /// Batch size the engine was built for.
+    pub fn batch(&self) -> usize {
+        self.batch
+    }
+
+    /// Number of tangent directions.
+    pub fn tangents(&self) -> usize {
+        self.tangents
+    }
+
+    /// Value, gradient and Hessian columns along `tangents` (row-major
+    /// `m × d`) at `inputs` (row-major `B × d`), into `out`.
+    pub fn jets(&mut self, mlp: &Mlp, inputs: &[f64], tangents: &[f64], out: &mut Jets) {
+        let d = self.widths[0];
+        assert_eq!(mlp.widths(), &self.widths[..], "network shape differs from the engine's");
+        assert_eq!(inputs.len(), self.batch * d, "inputs must be B × d");
+        assert_eq!(tangents.len(), self.tangents * d, "tangents must be m × d");
+        let m = self.tangents;
+        run_chunks(&mut self.work, |w| w.forward_reverse(mlp, inputs, tangents, m));
+        let b_all = self.batch;
+        for w in &self.work {
+            for i in 0..w.len {
+                let b = w.start + i;
+                out.value[b] = w.value[i];
+                out.grad[b * d..(b + 1) * d].copy_from_slice(&w.a[0][i * d..(i + 1) * d]);
+                for j in 0..m {
+                    let r = (1 + j) * w.len + i;
+                    let o = (j * b_all + b) * d;
+                    out.hcol[o..o + d].copy_from_slice(&w.a[0][r * d..(r + 1) * d]);
+                }
+            }
+        }
+    }
+
+    /// Gradient with respect to the parameters (added into `grad`, which has
+    /// `mlp.params().len()` entries) of `Σ_b value̅_b f_b + grad̅_b·g_b +
+    /// Σ_j hcol̅_bj·(H_b t_j)`, at the inputs of the last [`Engine::jets`].
+    pub fn adjoint(&mut self, mlp: &Mlp, cotangents: &Jets, grad: &mut [f64]) {
+        assert_eq!(grad.len(), mlp.params().len(), "gradient buffer size");
+        let m = self.tangents;
+        let b_all = self.batch;
+        run_chunks(&mut self.work, |w| w.adjoint(mlp, cotangents, m, b_all));
+        for w in &self.work {
+            for (g, x) in grad.iter_mut().zip(&w.grad) {
+                *g += x;
+            }
+        }
+    }
+}
+
+/// Run `f` on every workspace, the first on this thread, the others on
+/// scoped threads.
+fn run_chunks(work: &mut [Workspace], f: impl Fn(&mut Workspace) + Sync) {
+    match work {
+        [] => {}
+        [only] => f(only),
+        [first, rest @ ..] => std::thread::scope(|s| {
+            for w in rest.iter_mut() {
+                let f = &f;
+                s.spawn(move || f(w));
+            }
+            f(first);
+        }),
+    }
+}
+
+impl Workspace {
+    fn forward_reverse(&mut self, mlp: &Mlp, inputs: &[f64], tangents: &[f64], m: usize) {
+        let widths = mlp.widths();
+        let hidden = widths.len() - 2;
+        let d = widths[0];
+        let (b, rows) = (self.len, self.len * (1 + m));
+        if b == 0 {
+            return;
+        }
+        let act = mlp.activation();
+        // Layer 0: inputs and broadcast tangents.
+        let h0 = &mut self.hs[0];
+        h0[..b * d].copy_from_slice(&inputs[self.start * d..(self.start + b) * d]);
+        for j in 0..m {
+            for i in 0..b {
+                let r = (1 + j) * b + i;
+                h0[r * d..(r + 1) * d].copy_from_slice(&tangents[j * d..(j + 1) * d]);
+            }
+        }
+        // Forward sweep.
+        for l in 1..=hidden {
+            let (wp, wl) = (widths[l - 1], widths[l]);
+            let (hprev, hrest) = self.hs.split_at_mut(l);
+            let z = &mut self.zs[l - 1];
+            mm_nt(z, &hprev[l - 1], mlp.weight(l - 1), rows, wl, wp, Accum::Replace);
+            let bias = mlp.bias(l - 1);
+            let h = &mut hrest[0];
+            let (s1, s2, s3) = (&mut self.s1[l - 1], &mut self.s2[l - 1], &mut self.s3[l - 1]);
+            for i in 0..b {
+                for o in 0..wl {
+                    let k = i * wl + o;
+                    let zz = z[k] + bias[o];
+                    z[k] = zz;
+                    let jet = act.jet(zz);
+                    h[k] = jet[0];
+                    s1[k] = jet[1];
+                    s2[k] = jet[2];
+                    s3[k] = jet[3];
+                }
+            }
+            for j in 0..m {
+                let off = (1 + j) * b * wl;
+                for k in 0..b * wl {
+                    h[off + k] = s1[k] * z[off + k];
+                }
+            }
+        }
+        // Output value.
+        let wout = mlp.weight(hidden);
+        let bout = mlp.bias(hidden)[0];
+        let wh = widths[hidden];
+        for i in 0..b {
+            let hrow = &self.hs[hidden][i * wh..(i + 1) * wh];
+            self.value[i] = bout + hrow.iter().zip(wout).map(|(x, y)| x * y).sum::<f64>();
+        }
+        // Reverse sweep (input gradient and Hessian columns).
+        for l in (1..=hidden).rev() {
+            let (wp, wl) = (widths[l - 1], widths[l]);
+            let u = &mut self.u[l - 1];
+            let (s1, s2) = (&self.s1[l - 1], &self.s2[l - 1]);
+            let z = &self.zs[l - 1];
+            if l == hidden {
+                for i in 0..b {
+                    for o in 0..wl {
+                        let k = i * wl + o;
+                        u[k] = s1[k] * wout[o];
+                        for j in 0..m {
+                            let r = ((1 + j) * b + i) * wl + o;
+                            u[r] = s2[k] * z[r] * wout[o];
+                        }
+                    }
+                }
+            } else {
+                let a = &self.a[l];
+                for i in 0..b {
+                    for o in 0..wl {
+                        let k = i * wl + o;
+                        u[k] = s1[k] * a[k];
+                        for j in 0..m {
+                            let r = ((1 + j) * b + i) * wl + o;
+                            u[r] = s2[k] * z[r] * a[k] + s1[k] * a[r];
+                        }
+                    }
+                }
+            }
+            mm_nn(&mut self.a[l - 1], u, mlp.weight(l - 1), rows, wp, wl, Accum::Replace);
+        }
+    }
+
+    fn adjoint(&mut self, mlp: &Mlp, cot: &Jets, m: usize, b_all: usize) {
+        let widths = mlp.widths();
+        let hidden = widths.len() - 2;
+        let d = widths[0];
+        let (b, rows) = (self.len, self.len * (1 + m));
+        self.grad.fill(0.0);
+        if b == 0 {
+            return;
+        }
+        // ā_0 = [ḡ; H̄_j].
+        let abar = &mut self.s_a;
+        for i in 0..b {
+            let s = self.start + i;
+            abar[i * d..(i + 1) * d].copy_from_slice(&cot.grad[s * d..(s + 1) * d]);
+            for j in 0..m {
+                let r = (1 + j) * b + i;
+                let o = (j * b_all + s) * d;
+                abar[r * d..(r + 1) * d].copy_from_slice(&cot.hcol[o..o + d]);
+            }
+        }
+        let wout = mlp.weight(hidden);
+        // Adjoint of the reverse sweep, l = 1 … L−1.
+        for l in 1..=hidden {
+            let (wp, wl) = (widths[l - 1], widths[l]);
+            let off_w = mlp.offset(l - 1);
+            let ubar = &mut self.s_b[..rows * wl];
+            mm_nt(ubar, &self.s_a[..rows * wp], mlp.weight(l - 1), rows, wl, wp, Accum::Replace);
+            mm_tn_add(&mut self.grad[off_w..off_w + wl * wp], &self.u[l - 1], &self.s_a[..rows * wp], wl, wp, rows);
+            let (s1, s2, s3) = (&self.s1[l - 1], &self.s2[l - 1], &self.s3[l - 1]);
+            let z = &self.zs[l - 1];
+            let zbar = &mut self.zbar[l - 1];
+            let next = &mut self.s_c[..rows * wl];
+            let top = l == hidden;
+            for i in 0..b {
+                for o in 0..wl {
+                    let k = i * wl + o;
+                    let a = if top { wout[o] } else { self.a[l][k] };
+                    let ub = ubar[k];
+                    let mut av = s1[k] * ub;
+                    let mut zv = s2[k] * ub * a;
+                    for j in 0..m {
+                        let r = ((1 + j) * b + i) * wl + o;
+                        let (ubd, zd) = (ubar[r], z[r]);
+                        let ad = if top { 0.0 } else { self.a[l][r] };
+                        av += s2[k] * zd * ubd;
+                        zv += s3[k] * ubd * zd * a + s2[k] * ubd * ad;
+                        next[r] = s1[k] * ubd;
+                        zbar[r] = s2[k] * a * ubd;
+                    }
+                    next[k] = av;
+                    zbar[k] = zv;
+                }
+            }
+            std::mem::swap(&mut self.s_a, &mut self.s_c);
+        }
+        // ā_{L−1} is the cotangent of a_{L−1} = W_Lᵀ; plus the value path.
+        let wh = widths[hidden];
+        let off_out = mlp.offset(hidden);
+        let mut bout_bar = 0.0;
+        for i in 0..b {
+            let fbar = cot.value[self.start + i];
+            bout_bar += fbar;
+            for o in 0..wh {
+                self.grad[off_out + o] += self.s_a[i * wh + o] + fbar * self.hs[hidden][i * wh + o];
+            }
+        }
+        self.grad[off_out + wh] += bout_bar;
+        // h̄_{L−1} = f̄ W_L on value rows, 0 on tangent rows.
+        let hbar = &mut self.s_a;
+        hbar[..rows * wh].fill(0.0);
+        for i in 0..b {
+            let fbar = cot.value[self.start + i];
+            for o in 0..wh {
+                hbar[i * wh + o] = fbar * wout[o];
+            }
+        }
+        // Adjoint of the forward sweep, l = L−1 … 1.
+        for l in (1..=hidden).rev() {
+            let (wp, wl) = (widths[l - 1], widths[l]);
+            let (s1, s2) = (&self.s1[l - 1], &self.s2[l - 1]);
+            let z = &self.zs[l - 1];
+            let zbar = &mut self.zbar[l - 1];
+            let hbar = &self.s_a[..rows * wl];
+            for i in 0..b {
+                for o in 0..wl {
+                    let k = i * wl + o;
+                    let mut zv = s1[k] * hbar[k];
+                    for j in 0..m {
+                        let r = ((1 + j) * b + i) * wl + o;
+                        zv += s2[k] * z[r] * hbar[r];
+                        zbar[r] += s1[k] * hbar[r];
+                    }
+                    zbar[k] += zv;
+                }
+            }
+            let off_w = mlp.offset(l - 1);
+            mm_tn_add(&mut self.grad[off_w..off_w + wl * wp], zbar, &self.hs[l - 1], wl, wp, rows);
+            for i in 0..b {
+                for o in 0..wl {
+                    self.grad[off_w + wl * wp + o] += zbar[i * wl + o];
+                }
+            }
+            if l > 1 {
+                mm_nn(&mut self.s_c[..rows * wp], zbar, mlp.weight(l - 1), rows, wp, wl, Accum::Replace);
+                std::mem::swap(&mut self.s_a, &mut self.s_c);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nn::Activation;
+    use num_dual::HyperDual64;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    fn random(rng: &mut ChaCha8Rng, k: usize) -> Vec<f64> {
+        (0..k).map(|_| rng.random::<f64>() * 2.0 - 1.0).collect()
+    }
+
+    /// `(f, ∂f/∂u_i, e_iᵀ H t)` by one hyper-dual evaluation.
+    fn oracle(mlp: &Mlp, u: &[f64], i: usize, t: &[f64]) -> (f64, f64, f64) {
+        let x: Vec<HyperDual64> =
+            u.iter().enumerate().map(|(k, &v)| HyperDual64::new(v, (k == i) as u8 as f64, t[k], 0.0)).collect();
+        let y = mlp.eval(&x);
+        (y.re, y.eps1, y.eps1eps2)
+    }
+
+    #[test]
+    fn jets_agree_with_num_dual_for_every_activation() {
+        for act in Activation::ALL {
+            for (n, threads) in [(1, 1), (2, 2), (3, 2)] {
+                let d = 2 * n;
+                let mut rng = ChaCha8Rng::seed_from_u64(n as u64);
+                let mlp = Mlp::new(d, &[16, 12, 8], act, 7).unwrap();
+                let batch = 5;
+                let inputs = random(&mut rng, batch * d);
+                let tangents = random(&mut rng, n * d);
+                let mut engine = Engine::new(&mlp, batch, n, threads);
+                let mut jets = Jets::zeros(batch, d, n);
+                engine.jets(&mlp, &inputs, &tangents, &mut jets);
+                for b in 0..batch {
+                    let u = &inputs[b * d..(b + 1) * d];
+                    for j in 0..n {
+                        for i in 0..d {
+                            let (f, g, h) = oracle(&mlp, u, i, &tangents[j * d..(j + 1) * d]);
+                            let close = |a: f64, e: f64| (a - e).abs() <= 1e-12 * (1.0 + e.abs());
+                            assert!(close(jets.value[b], f), "{act:?} value");
+                            assert!(close(jets.grad(b)[i], g), "{act:?} n={n} grad {} vs {g}", jets.grad(b)[i]);
+                            assert!(close(jets.hcol(j, b)[i], h), "{act:?} n={n} H {} vs {h}", jets.hcol(j, b)[i]);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn adjoint_agrees_with_finite_differences_for_every_activation() {
+        for act in Activation::ALL {
+            for (n, threads) in [(1, 2), (2, 1), (3, 2)] {
+                let d = 2 * n;
+                let mut rng = ChaCha8Rng::seed_from_u64(10 + n as u64);
+                let mut mlp = Mlp::new(d, &[10, 9, 7], act, 3).unwrap();
+                let batch = 4;
+                let inputs = random(&mut rng, batch * d);
+                let tangents = random(&mut rng, n * d);
+                let mut cot = Jets::zeros(batch, d, n);
+                cot.value = random(&mut rng, batch);
+                cot.grad = random(&mut rng, batch * d);
+                cot.hcol = random(&mut rng, n * batch * d);
+                let mut engine = Engine::new(&mlp, batch, n, threads);
+                let mut jets = Jets::zeros(batch, d, n);
+                let mut loss = |mlp: &Mlp, engine: &mut Engine| {
+                    engine.jets(mlp, &inputs, &tangents, &mut jets);
+                    let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
+                    dot(&jets.value, &cot.value) + dot(&jets.grad, &cot.grad) + dot(&jets.hcol, &cot.hcol)
+                };
+                loss(&mlp, &mut engine);
+                let mut grad = vec![0.0; mlp.params().len()];
+                engine.adjoint(&mlp, &cot, &mut grad);
+                // Every parameter of every layer.
+                for k in 0..grad.len() {
+                    let eps = 1e-5;
+                    let x0 = mlp.params()[k];
+                    mlp.params_mut()[k] = x0 + eps;
+                    let lp = loss(&mlp, &mut engine);
+                    mlp.params_mut()[k] = x0 - eps;
+                    let lm = loss(&mlp, &mut engine);
+                    mlp.params_mut()[k] = x0;
+                    let fd = (lp - lm) / (2.0 * eps);
+                    assert!(
+                        (grad[k] - fd).abs() <= 1e-6 * (1.0 + fd.abs()),
+                        "{act:?} n={n} param {k}: adjoint {} vs FD {fd}",
+                        grad[k]
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn results_do_not_depend_on_the_thread_split_beyond_summation_order() {
+        let mlp = Mlp::new(4, &[32, 32], Activation::Softplus, 1).unwrap();
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let (batch, m) = (37, 2);
+        let inputs = random(&mut rng, batch * 4);
+        let tangents = random(&mut rng, m * 4);
+        let mut cot = Jets::zeros(batch, 4, m);
+        cot.grad = random(&mut rng, batch * 4);
+        cot.hcol = random(&mut rng, m * batch * 4);
+        let run = |threads| {
+            let mut e = Engine::new(&mlp, batch, m, threads);
+            let mut j = Jets::zeros(batch, 4, m);
+            e.jets(&mlp, &inputs, &tangents, &mut j);
+            let mut g = vec![0.0; mlp.params().len()];
+            e.adjoint(&mlp, &cot, &mut g);
+            (j, g)
+        };
+        let (j1, g1) = run(1);
+        let (j2, g2) = run(2);
+        assert_eq!(j1, j2, "jets are computed per sample: identical");
+        let scale = g1.iter().map(|x| x.abs()).fold(0.0, f64::max);
+        let diff = g1.iter().zip(&g2).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+        assert!(diff <= 1e-13 * scale * batch as f64, "{diff:e}");
+        assert_eq!(run(2).1, g2, "same thread count: bitwise identical");
+    }
+}
