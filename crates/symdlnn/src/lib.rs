@@ -78,5 +78,6 @@
 //! ```
 
 pub mod data;
+pub mod learn;
 pub mod mechanics;
 pub mod nn;

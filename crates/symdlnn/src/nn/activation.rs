@@ -50,7 +50,11 @@ impl Activation {
             Self::Softplus => {
                 let e = (-x.abs()).exp();
                 let value = x.max(0.0) + e.ln_1p();
-                let s = if x >= 0.0 { 1.0 / (1.0 + e) } else { e / (1.0 + e) };
+                let s = if x >= 0.0 {
+                    1.0 / (1.0 + e)
+                } else {
+                    e / (1.0 + e)
+                };
                 let ds = s * (1.0 - s);
                 [value, s, ds, ds * (1.0 - 2.0 * s)]
             }
@@ -65,7 +69,11 @@ impl Activation {
             }
             Self::Silu => {
                 let e = (-x.abs()).exp();
-                let s = if x >= 0.0 { 1.0 / (1.0 + e) } else { e / (1.0 + e) };
+                let s = if x >= 0.0 {
+                    1.0 / (1.0 + e)
+                } else {
+                    e / (1.0 + e)
+                };
                 let s1 = s * (1.0 - s);
                 let s2 = s1 * (1.0 - 2.0 * s);
                 let s3 = s1 * (1.0 - 6.0 * s + 6.0 * s * s);
@@ -105,7 +113,12 @@ mod tests {
                 let expect = [d.re, d.v1, d.v2, d.v3];
                 for k in 0..4 {
                     let tol = 1e-14 * (1.0 + expect[k].abs());
-                    assert!((j[k] - expect[k]).abs() < tol, "{act:?} x={x} order {k}: {} vs {}", j[k], expect[k]);
+                    assert!(
+                        (j[k] - expect[k]).abs() < tol,
+                        "{act:?} x={x} order {k}: {} vs {}",
+                        j[k],
+                        expect[k]
+                    );
                 }
             }
         }

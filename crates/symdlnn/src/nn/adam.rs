@@ -13,7 +13,11 @@ pub enum Schedule {
     /// A constant rate.
     Constant { lr: f64 },
     /// Piecewise constant: `lr` until the first boundary, then each value in turn.
-    Steps { lr: f64, boundaries: Vec<usize>, values: Vec<f64> },
+    Steps {
+        lr: f64,
+        boundaries: Vec<usize>,
+        values: Vec<f64>,
+    },
     /// Cosine decay from `lr` to `lr_min` over `epochs`.
     Cosine { lr: f64, lr_min: f64, epochs: usize },
     /// What the published code's piecewise schedule evaluates to: 3e−3 for
@@ -26,7 +30,11 @@ impl Schedule {
     pub fn lr(&self, epoch: usize) -> f64 {
         match self {
             Self::Constant { lr } => *lr,
-            Self::Steps { lr, boundaries, values } => {
+            Self::Steps {
+                lr,
+                boundaries,
+                values,
+            } => {
                 let k = boundaries.iter().take_while(|&&b| epoch >= b).count();
                 if k == 0 {
                     *lr
@@ -66,7 +74,14 @@ pub struct Adam {
 impl Adam {
     /// Fresh state for `n` parameters with the paper's constants.
     pub fn new(n: usize) -> Self {
-        Self { beta1: 0.9, beta2: 0.999, eps: 1e-8, t: 0, m: vec![0.0; n], v: vec![0.0; n] }
+        Self {
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            t: 0,
+            m: vec![0.0; n],
+            v: vec![0.0; n],
+        }
     }
 
     /// One update of `params` with gradient `grad` and rate `lr`.
@@ -76,7 +91,12 @@ impl Adam {
         let c1 = 1.0 - self.beta1.powi(t);
         let c2 = 1.0 - self.beta2.powi(t);
         let (b1, b2, eps) = (self.beta1, self.beta2, self.eps);
-        for (((p, g), m), v) in params.iter_mut().zip(grad).zip(&mut self.m).zip(&mut self.v) {
+        for (((p, g), m), v) in params
+            .iter_mut()
+            .zip(grad)
+            .zip(&mut self.m)
+            .zip(&mut self.v)
+        {
             *m = b1 * *m + (1.0 - b1) * g;
             *v = b2 * *v + (1.0 - b2) * g * g;
             *p -= lr * (*m / c1) / ((*v / c2).sqrt() + eps);
@@ -94,11 +114,19 @@ mod tests {
         assert_eq!(Schedule::Reference.lr(1000), 0.0);
         assert_eq!(Schedule::Reference.lr(2000), 0.0);
         assert_eq!(Schedule::Reference.lr(2001), 3e-4);
-        let c = Schedule::Cosine { lr: 3e-3, lr_min: 1e-5, epochs: 100 };
+        let c = Schedule::Cosine {
+            lr: 3e-3,
+            lr_min: 1e-5,
+            epochs: 100,
+        };
         assert_eq!(c.lr(0), 3e-3);
         assert!((c.lr(50) - (1e-5 + (3e-3 - 1e-5) * 0.5)).abs() < 1e-18);
         assert!((c.lr(100) - 1e-5).abs() < 1e-18);
-        let s = Schedule::Steps { lr: 1.0, boundaries: vec![10, 20], values: vec![0.5, 0.25] };
+        let s = Schedule::Steps {
+            lr: 1.0,
+            boundaries: vec![10, 20],
+            values: vec![0.5, 0.25],
+        };
         assert_eq!((s.lr(9), s.lr(10), s.lr(25)), (1.0, 0.5, 0.25));
     }
 

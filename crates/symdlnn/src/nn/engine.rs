@@ -27,6 +27,7 @@
 use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef, Par};
 
+use super::kernels;
 use super::mlp::Mlp;
 
 /// Value, gradient and Hessian columns of a batch (also used for their
@@ -138,6 +139,8 @@ struct Workspace {
     s_c: Vec<f64>,
     /// Network values `f(u_b)` of this chunk.
     value: Vec<f64>,
+    /// `a_{L−1} = W_L` broadcast to `len × w_{L−1}`.
+    atop: Vec<f64>,
     /// Parameter gradient of this chunk.
     grad: Vec<f64>,
 }
@@ -182,10 +185,16 @@ impl Engine {
                 s_b: vec![0.0; rows * maxw],
                 s_c: vec![0.0; rows * maxw],
                 value: vec![0.0; len],
+                atop: vec![0.0; len * widths[hidden]],
                 grad: vec![0.0; nparams],
             });
         }
-        Self { widths, batch, tangents, work }
+        Self {
+            widths,
+            batch,
+            tangents,
+            work,
+        }
     }
 
     /// Batch size the engine was built for.
@@ -202,11 +211,17 @@ impl Engine {
     /// `m × d`) at `inputs` (row-major `B × d`), into `out`.
     pub fn jets(&mut self, mlp: &Mlp, inputs: &[f64], tangents: &[f64], out: &mut Jets) {
         let d = self.widths[0];
-        assert_eq!(mlp.widths(), &self.widths[..], "network shape differs from the engine's");
+        assert_eq!(
+            mlp.widths(),
+            &self.widths[..],
+            "network shape differs from the engine's"
+        );
         assert_eq!(inputs.len(), self.batch * d, "inputs must be B × d");
         assert_eq!(tangents.len(), self.tangents * d, "tangents must be m × d");
         let m = self.tangents;
-        run_chunks(&mut self.work, |w| w.forward_reverse(mlp, inputs, tangents, m));
+        run_chunks(&mut self.work, |w| {
+            w.forward_reverse(mlp, inputs, tangents, m)
+        });
         let b_all = self.batch;
         for w in &self.work {
             for i in 0..w.len {
@@ -278,68 +293,77 @@ impl Workspace {
             let (wp, wl) = (widths[l - 1], widths[l]);
             let (hprev, hrest) = self.hs.split_at_mut(l);
             let z = &mut self.zs[l - 1];
-            mm_nt(z, &hprev[l - 1], mlp.weight(l - 1), rows, wl, wp, Accum::Replace);
-            let bias = mlp.bias(l - 1);
+            mm_nt(
+                z,
+                &hprev[l - 1],
+                mlp.weight(l - 1),
+                rows,
+                wl,
+                wp,
+                Accum::Replace,
+            );
             let h = &mut hrest[0];
-            let (s1, s2, s3) = (&mut self.s1[l - 1], &mut self.s2[l - 1], &mut self.s3[l - 1]);
-            for i in 0..b {
-                for o in 0..wl {
-                    let k = i * wl + o;
-                    let zz = z[k] + bias[o];
-                    z[k] = zz;
-                    let jet = act.jet(zz);
-                    h[k] = jet[0];
-                    s1[k] = jet[1];
-                    s2[k] = jet[2];
-                    s3[k] = jet[3];
-                }
-            }
+            let bw = b * wl;
+            let (zv, zt) = z.split_at_mut(bw);
+            let (hv, ht) = h.split_at_mut(bw);
+            let s1 = &mut self.s1[l - 1];
+            kernels::activate(
+                act,
+                zv,
+                mlp.bias(l - 1),
+                hv,
+                s1,
+                &mut self.s2[l - 1],
+                &mut self.s3[l - 1],
+            );
             for j in 0..m {
-                let off = (1 + j) * b * wl;
-                for k in 0..b * wl {
-                    h[off + k] = s1[k] * z[off + k];
-                }
+                kernels::mul(&mut ht[j * bw..(j + 1) * bw], s1, &zt[j * bw..(j + 1) * bw]);
             }
         }
-        // Output value.
+        // Output value; a_{L−1} = W_L broadcast over the rows.
         let wout = mlp.weight(hidden);
         let bout = mlp.bias(hidden)[0];
         let wh = widths[hidden];
         for i in 0..b {
             let hrow = &self.hs[hidden][i * wh..(i + 1) * wh];
             self.value[i] = bout + hrow.iter().zip(wout).map(|(x, y)| x * y).sum::<f64>();
+            self.atop[i * wh..(i + 1) * wh].copy_from_slice(wout);
         }
         // Reverse sweep (input gradient and Hessian columns).
         for l in (1..=hidden).rev() {
             let (wp, wl) = (widths[l - 1], widths[l]);
+            let bw = b * wl;
             let u = &mut self.u[l - 1];
             let (s1, s2) = (&self.s1[l - 1], &self.s2[l - 1]);
-            let z = &self.zs[l - 1];
-            if l == hidden {
-                for i in 0..b {
-                    for o in 0..wl {
-                        let k = i * wl + o;
-                        u[k] = s1[k] * wout[o];
-                        for j in 0..m {
-                            let r = ((1 + j) * b + i) * wl + o;
-                            u[r] = s2[k] * z[r] * wout[o];
-                        }
-                    }
-                }
+            let zt = &self.zs[l - 1][bw..];
+            let (av, at) = if l == hidden {
+                (&self.atop[..], None)
             } else {
-                let a = &self.a[l];
-                for i in 0..b {
-                    for o in 0..wl {
-                        let k = i * wl + o;
-                        u[k] = s1[k] * a[k];
-                        for j in 0..m {
-                            let r = ((1 + j) * b + i) * wl + o;
-                            u[r] = s2[k] * z[r] * a[k] + s1[k] * a[r];
-                        }
-                    }
-                }
+                let (v, t) = self.a[l].split_at(bw);
+                (v, Some(t))
+            };
+            let (uv, ut) = u.split_at_mut(bw);
+            kernels::mul(uv, s1, av);
+            for j in 0..m {
+                let blk = j * bw..(j + 1) * bw;
+                kernels::reverse_tangent(
+                    &mut ut[blk.clone()],
+                    s1,
+                    s2,
+                    &zt[blk.clone()],
+                    av,
+                    at.map(|t| &t[blk]),
+                );
             }
-            mm_nn(&mut self.a[l - 1], u, mlp.weight(l - 1), rows, wp, wl, Accum::Replace);
+            mm_nn(
+                &mut self.a[l - 1],
+                u,
+                mlp.weight(l - 1),
+                rows,
+                wp,
+                wl,
+                Accum::Replace,
+            );
         }
     }
 
@@ -363,43 +387,64 @@ impl Workspace {
                 abar[r * d..(r + 1) * d].copy_from_slice(&cot.hcol[o..o + d]);
             }
         }
-        let wout = mlp.weight(hidden);
         // Adjoint of the reverse sweep, l = 1 … L−1.
         for l in 1..=hidden {
             let (wp, wl) = (widths[l - 1], widths[l]);
+            let bw = b * wl;
             let off_w = mlp.offset(l - 1);
             let ubar = &mut self.s_b[..rows * wl];
-            mm_nt(ubar, &self.s_a[..rows * wp], mlp.weight(l - 1), rows, wl, wp, Accum::Replace);
-            mm_tn_add(&mut self.grad[off_w..off_w + wl * wp], &self.u[l - 1], &self.s_a[..rows * wp], wl, wp, rows);
-            let (s1, s2, s3) = (&self.s1[l - 1], &self.s2[l - 1], &self.s3[l - 1]);
-            let z = &self.zs[l - 1];
-            let zbar = &mut self.zbar[l - 1];
-            let next = &mut self.s_c[..rows * wl];
-            let top = l == hidden;
-            for i in 0..b {
-                for o in 0..wl {
-                    let k = i * wl + o;
-                    let a = if top { wout[o] } else { self.a[l][k] };
-                    let ub = ubar[k];
-                    let mut av = s1[k] * ub;
-                    let mut zv = s2[k] * ub * a;
-                    for j in 0..m {
-                        let r = ((1 + j) * b + i) * wl + o;
-                        let (ubd, zd) = (ubar[r], z[r]);
-                        let ad = if top { 0.0 } else { self.a[l][r] };
-                        av += s2[k] * zd * ubd;
-                        zv += s3[k] * ubd * zd * a + s2[k] * ubd * ad;
-                        next[r] = s1[k] * ubd;
-                        zbar[r] = s2[k] * a * ubd;
-                    }
-                    next[k] = av;
-                    zbar[k] = zv;
-                }
+            mm_nt(
+                ubar,
+                &self.s_a[..rows * wp],
+                mlp.weight(l - 1),
+                rows,
+                wl,
+                wp,
+                Accum::Replace,
+            );
+            mm_tn_add(
+                &mut self.grad[off_w..off_w + wl * wp],
+                &self.u[l - 1],
+                &self.s_a[..rows * wp],
+                wl,
+                wp,
+                rows,
+            );
+            let s = (
+                &self.s1[l - 1][..],
+                &self.s2[l - 1][..],
+                &self.s3[l - 1][..],
+            );
+            let zt = &self.zs[l - 1][bw..];
+            let (av, at) = if l == hidden {
+                (&self.atop[..], None)
+            } else {
+                let (v, t) = self.a[l].split_at(bw);
+                (v, Some(t))
+            };
+            let (zbv, zbt) = self.zbar[l - 1].split_at_mut(bw);
+            let (nv, nt) = self.s_c[..rows * wl].split_at_mut(bw);
+            let (ubv, ubt) = ubar.split_at(bw);
+            kernels::adjoint_reverse_value(nv, zbv, s.0, s.1, ubv, av);
+            for j in 0..m {
+                let blk = j * bw..(j + 1) * bw;
+                kernels::adjoint_reverse_tangent(
+                    nv,
+                    zbv,
+                    &mut nt[blk.clone()],
+                    &mut zbt[blk.clone()],
+                    s,
+                    &ubt[blk.clone()],
+                    &zt[blk.clone()],
+                    av,
+                    at.map(|t| &t[blk]),
+                );
             }
             std::mem::swap(&mut self.s_a, &mut self.s_c);
         }
         // ā_{L−1} is the cotangent of a_{L−1} = W_Lᵀ; plus the value path.
         let wh = widths[hidden];
+        let wout = mlp.weight(hidden);
         let off_out = mlp.offset(hidden);
         let mut bout_bar = 0.0;
         for i in 0..b {
@@ -422,31 +467,49 @@ impl Workspace {
         // Adjoint of the forward sweep, l = L−1 … 1.
         for l in (1..=hidden).rev() {
             let (wp, wl) = (widths[l - 1], widths[l]);
+            let bw = b * wl;
             let (s1, s2) = (&self.s1[l - 1], &self.s2[l - 1]);
-            let z = &self.zs[l - 1];
+            let zt = &self.zs[l - 1][bw..];
             let zbar = &mut self.zbar[l - 1];
-            let hbar = &self.s_a[..rows * wl];
-            for i in 0..b {
-                for o in 0..wl {
-                    let k = i * wl + o;
-                    let mut zv = s1[k] * hbar[k];
-                    for j in 0..m {
-                        let r = ((1 + j) * b + i) * wl + o;
-                        zv += s2[k] * z[r] * hbar[r];
-                        zbar[r] += s1[k] * hbar[r];
-                    }
-                    zbar[k] += zv;
-                }
+            let (zbv, zbt) = zbar.split_at_mut(bw);
+            let (hbv, hbt) = self.s_a[..rows * wl].split_at(bw);
+            kernels::adjoint_forward_value(zbv, s1, hbv);
+            for j in 0..m {
+                let blk = j * bw..(j + 1) * bw;
+                kernels::adjoint_forward_tangent(
+                    zbv,
+                    &mut zbt[blk.clone()],
+                    s1,
+                    s2,
+                    &zt[blk.clone()],
+                    &hbt[blk],
+                );
             }
             let off_w = mlp.offset(l - 1);
-            mm_tn_add(&mut self.grad[off_w..off_w + wl * wp], zbar, &self.hs[l - 1], wl, wp, rows);
-            for i in 0..b {
-                for o in 0..wl {
-                    self.grad[off_w + wl * wp + o] += zbar[i * wl + o];
+            mm_tn_add(
+                &mut self.grad[off_w..off_w + wl * wp],
+                zbar,
+                &self.hs[l - 1],
+                wl,
+                wp,
+                rows,
+            );
+            let gb = &mut self.grad[off_w + wl * wp..off_w + wl * wp + wl];
+            for row in zbar[..bw].chunks_exact(wl) {
+                for (g, z) in gb.iter_mut().zip(row) {
+                    *g += z;
                 }
             }
             if l > 1 {
-                mm_nn(&mut self.s_c[..rows * wp], zbar, mlp.weight(l - 1), rows, wp, wl, Accum::Replace);
+                mm_nn(
+                    &mut self.s_c[..rows * wp],
+                    zbar,
+                    mlp.weight(l - 1),
+                    rows,
+                    wp,
+                    wl,
+                    Accum::Replace,
+                );
                 std::mem::swap(&mut self.s_a, &mut self.s_c);
             }
         }
@@ -467,8 +530,11 @@ mod tests {
 
     /// `(f, ∂f/∂u_i, e_iᵀ H t)` by one hyper-dual evaluation.
     fn oracle(mlp: &Mlp, u: &[f64], i: usize, t: &[f64]) -> (f64, f64, f64) {
-        let x: Vec<HyperDual64> =
-            u.iter().enumerate().map(|(k, &v)| HyperDual64::new(v, (k == i) as u8 as f64, t[k], 0.0)).collect();
+        let x: Vec<HyperDual64> = u
+            .iter()
+            .enumerate()
+            .map(|(k, &v)| HyperDual64::new(v, (k == i) as u8 as f64, t[k], 0.0))
+            .collect();
         let y = mlp.eval(&x);
         (y.re, y.eps1, y.eps1eps2)
     }
@@ -493,8 +559,16 @@ mod tests {
                             let (f, g, h) = oracle(&mlp, u, i, &tangents[j * d..(j + 1) * d]);
                             let close = |a: f64, e: f64| (a - e).abs() <= 1e-12 * (1.0 + e.abs());
                             assert!(close(jets.value[b], f), "{act:?} value");
-                            assert!(close(jets.grad(b)[i], g), "{act:?} n={n} grad {} vs {g}", jets.grad(b)[i]);
-                            assert!(close(jets.hcol(j, b)[i], h), "{act:?} n={n} H {} vs {h}", jets.hcol(j, b)[i]);
+                            assert!(
+                                close(jets.grad(b)[i], g),
+                                "{act:?} n={n} grad {} vs {g}",
+                                jets.grad(b)[i]
+                            );
+                            assert!(
+                                close(jets.hcol(j, b)[i], h),
+                                "{act:?} n={n} H {} vs {h}",
+                                jets.hcol(j, b)[i]
+                            );
                         }
                     }
                 }
@@ -520,14 +594,17 @@ mod tests {
                 let mut jets = Jets::zeros(batch, d, n);
                 let mut loss = |mlp: &Mlp, engine: &mut Engine| {
                     engine.jets(mlp, &inputs, &tangents, &mut jets);
-                    let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
-                    dot(&jets.value, &cot.value) + dot(&jets.grad, &cot.grad) + dot(&jets.hcol, &cot.hcol)
+                    let dot =
+                        |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
+                    dot(&jets.value, &cot.value)
+                        + dot(&jets.grad, &cot.grad)
+                        + dot(&jets.hcol, &cot.hcol)
                 };
                 loss(&mlp, &mut engine);
                 let mut grad = vec![0.0; mlp.params().len()];
                 engine.adjoint(&mlp, &cot, &mut grad);
                 // Every parameter of every layer.
-                for k in 0..grad.len() {
+                for (k, &adjoint) in grad.iter().enumerate() {
                     let eps = 1e-5;
                     let x0 = mlp.params()[k];
                     mlp.params_mut()[k] = x0 + eps;
@@ -537,9 +614,8 @@ mod tests {
                     mlp.params_mut()[k] = x0;
                     let fd = (lp - lm) / (2.0 * eps);
                     assert!(
-                        (grad[k] - fd).abs() <= 1e-6 * (1.0 + fd.abs()),
-                        "{act:?} n={n} param {k}: adjoint {} vs FD {fd}",
-                        grad[k]
+                        (adjoint - fd).abs() <= 1e-6 * (1.0 + fd.abs()),
+                        "{act:?} n={n} param {k}: adjoint {adjoint} vs FD {fd}"
                     );
                 }
             }
@@ -568,7 +644,11 @@ mod tests {
         let (j2, g2) = run(2);
         assert_eq!(j1, j2, "jets are computed per sample: identical");
         let scale = g1.iter().map(|x| x.abs()).fold(0.0, f64::max);
-        let diff = g1.iter().zip(&g2).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+        let diff = g1
+            .iter()
+            .zip(&g2)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
         assert!(diff <= 1e-13 * scale * batch as f64, "{diff:e}");
         assert_eq!(run(2).1, g2, "same thread count: bitwise identical");
     }

@@ -15,7 +15,7 @@ use super::NnError;
 use crate::mechanics::Scalar;
 
 /// Standard deviation of the initial biases.
-pub const BIAS_INIT_STD: f64 = 1e-6;
+pub const BIAS_INIT_STD: f64 = 1e-2;
 
 /// A fully connected network with one scalar output.
 #[derive(Clone, Debug, PartialEq)]
@@ -30,7 +30,12 @@ pub struct Mlp {
 
 impl Mlp {
     /// A network `input → hidden… → 1` initialised from `seed`.
-    pub fn new(input: usize, hidden: &[usize], activation: Activation, seed: u64) -> Result<Self, NnError> {
+    pub fn new(
+        input: usize,
+        hidden: &[usize],
+        activation: Activation,
+        seed: u64,
+    ) -> Result<Self, NnError> {
         let mut mlp = Self::zeros(input, hidden, activation)?;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         for l in 0..mlp.layers() {
@@ -65,7 +70,12 @@ impl Mlp {
             offsets.push(total);
             total += widths[l + 1] * widths[l] + widths[l + 1];
         }
-        Ok(Self { widths, activation, params: vec![0.0; total], offsets })
+        Ok(Self {
+            widths,
+            activation,
+            params: vec![0.0; total],
+            offsets,
+        })
     }
 
     /// A network of the given shape with the given flat parameters.
@@ -150,7 +160,9 @@ impl Mlp {
             let mut z: Vec<D> = (0..self.widths[l + 1])
                 .map(|o| {
                     let row = &w[o * inp..(o + 1) * inp];
-                    row.iter().zip(&h).fold(D::from(b[o]), |s, (wi, hi)| s + *hi * *wi)
+                    row.iter()
+                        .zip(&h)
+                        .fold(D::from(b[o]), |s, (wi, hi)| s + *hi * *wi)
                 })
                 .collect();
             if l + 1 < self.layers() {

@@ -4,6 +4,7 @@
 mod activation;
 mod adam;
 mod engine;
+mod kernels;
 mod mlp;
 mod safetensors_io;
 

@@ -12,7 +12,11 @@ pub fn save_mlp(mlp: &Mlp) -> Result<Vec<u8>, NnError> {
         .flat_map(|l| {
             let enc = |x: &[f64]| x.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>();
             [
-                (format!("layers.{l}.weight"), vec![w[l + 1], w[l]], enc(mlp.weight(l))),
+                (
+                    format!("layers.{l}.weight"),
+                    vec![w[l + 1], w[l]],
+                    enc(mlp.weight(l)),
+                ),
                 (format!("layers.{l}.bias"), vec![w[l + 1]], enc(mlp.bias(l))),
             ]
         })
@@ -29,7 +33,12 @@ pub fn save_mlp(mlp: &Mlp) -> Result<Vec<u8>, NnError> {
 }
 
 /// Load parameters for an architecture `input → hidden… → 1` from safetensors bytes.
-pub fn load_mlp(bytes: &[u8], input: usize, hidden: &[usize], activation: Activation) -> Result<Mlp, NnError> {
+pub fn load_mlp(
+    bytes: &[u8],
+    input: usize,
+    hidden: &[usize],
+    activation: Activation,
+) -> Result<Mlp, NnError> {
     let mut mlp = Mlp::zeros(input, hidden, activation)?;
     let st = SafeTensors::deserialize(bytes).map_err(|e| NnError::Weights(e.to_string()))?;
     let w = mlp.widths().to_vec();
@@ -37,9 +46,15 @@ pub fn load_mlp(bytes: &[u8], input: usize, hidden: &[usize], activation: Activa
         let off = mlp.offset(l);
         for (name, shape, at) in [
             (format!("layers.{l}.weight"), vec![w[l + 1], w[l]], off),
-            (format!("layers.{l}.bias"), vec![w[l + 1]], off + w[l + 1] * w[l]),
+            (
+                format!("layers.{l}.bias"),
+                vec![w[l + 1]],
+                off + w[l + 1] * w[l],
+            ),
         ] {
-            let t = st.tensor(&name).map_err(|e| NnError::Weights(format!("{name}: {e}")))?;
+            let t = st
+                .tensor(&name)
+                .map_err(|e| NnError::Weights(format!("{name}: {e}")))?;
             if t.dtype() != Dtype::F64 || t.shape() != shape.as_slice() {
                 return Err(NnError::Weights(format!(
                     "{name}: expected F64 {shape:?}, found {:?} {:?}",

@@ -1,0 +1,46 @@
+//! One full DLNN training step (loss + gradient + Adam) on a 201-point 2-D
+//! trajectory with the paper's 4-128-128-128-1 softplus network — the same
+//! work as `shared/bench/jax_peer.sh` (DEL residual + degeneracy term at
+//! every pair), and the robust recipe's step for comparison.
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use symdlnn::data::{Dataset, Trajectory};
+use symdlnn::learn::dlnn::Recipe;
+use symdlnn::learn::{dlnn_trainer, TrainConfig};
+
+/// The peer's trajectory: (sin(linspace(0, 2)), cos(linspace(0, 3))), 201 points.
+fn peer_data() -> Dataset {
+    let n = 201;
+    let q: Vec<f64> = (0..n)
+        .flat_map(|k| {
+            let x = k as f64 / (n - 1) as f64;
+            [(2.0 * x).sin(), (3.0 * x).cos()]
+        })
+        .collect();
+    Dataset {
+        n: 2,
+        dt: 0.01,
+        trajectories: vec![Trajectory::from_positions(2, 0.0, 0.01, q)],
+    }
+}
+
+fn dlnn_step(c: &mut Criterion) {
+    let data = peer_data();
+    for (name, recipe, threads) in [
+        ("dlnn_step_paper_2threads", Recipe::Paper, 2),
+        ("dlnn_step_paper_1thread", Recipe::Paper, 1),
+        ("dlnn_step_robust_2threads", Recipe::Robust, 2),
+    ] {
+        let mut cfg = TrainConfig::new(recipe, 1_000_000);
+        cfg.threads = threads;
+        let mut t = dlnn_trainer(&cfg, &data).unwrap();
+        c.bench_function(name, |b| b.iter(|| t.step().map(|_| ()).unwrap()));
+    }
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(30);
+    targets = dlnn_step
+}
+criterion_main!(benches);

@@ -1,0 +1,327 @@
+//! The DLNN loss: discrete Euler–Lagrange residuals of a learned `Ld` on
+//! observed positions.
+//!
+//! For a trajectory `q_0 … q_N`, `r_k = D2 Ld(q_{k−1}, q_k) + D1 Ld(q_k, q_{k+1})`
+//! over all triples of all trajectories, and `d_p = det J(q_k, q_{k+1})` over
+//! all pairs (each pair evaluated once).
+//!
+//! * [`Recipe::Paper`]: `mean|r|² + w · mean(1 − sigmoid(κ d^m))`, `κ = 0.01`,
+//!   `m ∈ {1, 2}`. From a standard initialisation `d ≈ 3e−6`, the sigmoid sits
+//!   on its plateau and the DEL term drives `Ld` towards a degenerate
+//!   near-constant function (measured; DESIGN §3). Kept faithful for
+//!   reproduction; the diagnostics show the collapse.
+//! * [`Recipe::Robust`]: `log(mean|r|²) − (2/n) mean φ(s₀ d)` with `s₀` the
+//!   sign of `det J` at initialisation and `φ = log` continued linearly below
+//!   `10⁻⁶ ×` the current median `|d|` — unchanged by `Ld → c·Ld`, infinite
+//!   (steeply penalised) at a degenerate or sign-flipped `J`, and its bias
+//!   vanishes as the residual → 0.
+
+use serde::{Deserialize, Serialize};
+
+use super::pairs::PairBatch;
+use super::parametrisation::Parametrisation;
+use super::trainer::{LossReport, Objective};
+use crate::data::Dataset;
+use crate::nn::Mlp;
+
+/// Which DLNN loss.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Recipe {
+    /// The paper's, exactly.
+    Paper,
+    /// Scale-invariant, standardised inputs, kinetic prior (the default).
+    Robust,
+}
+
+/// Settings of the DLNN loss.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DlnnLoss {
+    pub recipe: Recipe,
+    /// Weight `w` of the paper's degeneracy term.
+    pub degeneracy_weight: f64,
+    /// Power `m` of `d` in the paper's degeneracy term (1 or 2).
+    pub degeneracy_power: u32,
+    /// Sigmoid slope `κ` of the paper's degeneracy term.
+    pub kappa: f64,
+}
+
+impl DlnnLoss {
+    /// Defaults of a recipe.
+    pub fn new(recipe: Recipe) -> Self {
+        Self {
+            recipe,
+            degeneracy_weight: 1.0,
+            degeneracy_power: 1,
+            kappa: 0.01,
+        }
+    }
+}
+
+/// Statistics of `det J` over the training pairs.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DetStats {
+    /// `min |det(hJ)|`.
+    pub min_abs_hdet: f64,
+    /// `median |det(hJ)|`.
+    pub median_abs_hdet: f64,
+    /// Pairs where `det J` has the sign opposite to that at initialisation.
+    pub sign_flips: usize,
+}
+
+impl DetStats {
+    /// `|det(hJ)|` below this (relative to the median) counts as near-degenerate.
+    pub const NEAR_DEGENERATE: f64 = 1e-6;
+
+    /// Whether `Ld` looks near-degenerate (an absolute `|det(hJ)|` this
+    /// small means `Ld` barely depends on the velocity; or any sign flip).
+    pub fn near_degenerate(&self) -> bool {
+        self.sign_flips > 0
+            || self.median_abs_hdet < 1e-8
+            || self.min_abs_hdet < Self::NEAR_DEGENERATE * self.median_abs_hdet
+    }
+}
+
+/// `det A` and its cofactor matrix `∂det/∂A` for a row-major `n × n` matrix.
+pub fn det_cofactor(n: usize, a: &[f64], cof: &mut [f64]) -> f64 {
+    match n {
+        1 => {
+            cof[0] = 1.0;
+            a[0]
+        }
+        2 => {
+            cof.copy_from_slice(&[a[3], -a[2], -a[1], a[0]]);
+            a[0] * a[3] - a[1] * a[2]
+        }
+        3 => {
+            let m = |i: usize, j: usize| a[i * 3 + j];
+            for i in 0..3 {
+                for j in 0..3 {
+                    let (i1, i2) = ((i + 1) % 3, (i + 2) % 3);
+                    let (j1, j2) = ((j + 1) % 3, (j + 2) % 3);
+                    cof[i * 3 + j] = m(i1, j1) * m(i2, j2) - m(i1, j2) * m(i2, j1);
+                }
+            }
+            (0..3).map(|j| a[j] * cof[j]).sum()
+        }
+        _ => {
+            let mat = nalgebra::DMatrix::from_row_slice(n, n, a);
+            let det = mat.clone().lu().determinant();
+            match mat.try_inverse() {
+                Some(inv) => {
+                    for i in 0..n {
+                        for j in 0..n {
+                            cof[i * n + j] = det * inv[(j, i)];
+                        }
+                    }
+                }
+                None => cof.fill(0.0),
+            }
+            det
+        }
+    }
+}
+
+/// The DLNN objective on a dataset.
+pub struct Dlnn {
+    batch: PairBatch,
+    triples: Vec<(usize, usize)>,
+    loss: DlnnLoss,
+    sign0: f64,
+    d1bar: Vec<f64>,
+    d2bar: Vec<f64>,
+    jbar: Vec<f64>,
+    dets: Vec<f64>,
+    cofs: Vec<f64>,
+    resid: Vec<f64>,
+}
+
+impl Dlnn {
+    /// The objective for `data` with network `mlp` (used to size the engine
+    /// and, when `sign0` is `None`, to fix the sign of `det J`).
+    pub fn new(
+        mlp: &Mlp,
+        param: Parametrisation,
+        data: &Dataset,
+        loss: DlnnLoss,
+        sign0: Option<f64>,
+        threads: usize,
+    ) -> Self {
+        let n = param.n;
+        let pairs: usize = data
+            .trajectories
+            .iter()
+            .map(|t| t.len().saturating_sub(1))
+            .sum();
+        let mut batch = PairBatch::new(mlp, param, pairs, threads);
+        let mut triples = Vec::new();
+        let mut p = 0;
+        let mut delta = vec![0.0; n];
+        for tr in &data.trajectories {
+            for k in 0..tr.len() - 1 {
+                let (a, b) = (tr.position(k), tr.position(k + 1));
+                for i in 0..n {
+                    delta[i] = b[i] - a[i];
+                }
+                batch.set_pair(p + k, a, &delta);
+                if k >= 1 {
+                    triples.push((p + k - 1, p + k));
+                }
+            }
+            p += tr.len() - 1;
+        }
+        let mut me = Self {
+            batch,
+            triples,
+            loss,
+            sign0: 1.0,
+            d1bar: vec![0.0; pairs * n],
+            d2bar: vec![0.0; pairs * n],
+            jbar: vec![0.0; pairs * n * n],
+            dets: vec![0.0; pairs],
+            cofs: vec![0.0; pairs * n * n],
+            resid: vec![0.0; n],
+        };
+        me.sign0 = sign0.unwrap_or_else(|| {
+            me.batch.evaluate(mlp);
+            me.compute_dets();
+            if median_abs(&me.dets, true) >= 0.0 {
+                1.0
+            } else {
+                -1.0
+            }
+        });
+        me
+    }
+
+    /// The parametrisation of the learned `Ld`.
+    pub fn parametrisation(&self) -> &Parametrisation {
+        self.batch.parametrisation()
+    }
+
+    /// Sign of `det J` at initialisation (stored with checkpoints).
+    pub fn sign0(&self) -> f64 {
+        self.sign0
+    }
+
+    fn compute_dets(&mut self) {
+        let n = self.batch.parametrisation().n;
+        for p in 0..self.dets.len() {
+            let j = &self.batch.jac[p * n * n..(p + 1) * n * n];
+            self.dets[p] = det_cofactor(n, j, &mut self.cofs[p * n * n..(p + 1) * n * n]);
+        }
+    }
+
+    /// `det J` statistics at the last evaluation.
+    pub fn det_stats(&self) -> DetStats {
+        let n = self.batch.parametrisation().n as i32;
+        let hn = self.batch.parametrisation().h.powi(n);
+        DetStats {
+            min_abs_hdet: self
+                .dets
+                .iter()
+                .map(|d| d.abs())
+                .fold(f64::INFINITY, f64::min)
+                * hn,
+            median_abs_hdet: median_abs(&self.dets, false) * hn,
+            sign_flips: self.dets.iter().filter(|d| **d * self.sign0 <= 0.0).count(),
+        }
+    }
+}
+
+/// Median of `|x|` (or of `x` itself when `signed`).
+fn median_abs(x: &[f64], signed: bool) -> f64 {
+    let mut v: Vec<f64> = x
+        .iter()
+        .map(|a| if signed { *a } else { a.abs() })
+        .collect();
+    v.sort_by(f64::total_cmp);
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v[v.len() / 2]
+}
+
+impl Objective for Dlnn {
+    fn evaluate(&mut self, mlp: &Mlp, grad: Option<&mut [f64]>) -> LossReport {
+        let n = self.batch.parametrisation().n;
+        self.batch.evaluate(mlp);
+        self.compute_dets();
+        let k_count = self.triples.len().max(1) as f64;
+        let p_count = self.dets.len().max(1) as f64;
+        // DEL residuals.
+        let mut del = 0.0;
+        for &(l, r) in &self.triples {
+            for i in 0..n {
+                let x = self.batch.d2[l * n + i] + self.batch.d1[r * n + i];
+                del += x * x;
+            }
+        }
+        del /= k_count;
+        let (total, second, r_scale, dbar): (f64, (&'static str, f64), f64, Vec<f64>);
+        match self.loss.recipe {
+            Recipe::Paper => {
+                let (w, m, kappa) = (
+                    self.loss.degeneracy_weight,
+                    self.loss.degeneracy_power as i32,
+                    self.loss.kappa,
+                );
+                let mut deg = 0.0;
+                let mut db = vec![0.0; self.dets.len()];
+                for (p, &d) in self.dets.iter().enumerate() {
+                    let s = 1.0 / (1.0 + (-kappa * d.powi(m)).exp());
+                    deg += 1.0 - s;
+                    db[p] = -w / p_count * s * (1.0 - s) * kappa * m as f64 * d.powi(m - 1);
+                }
+                deg /= p_count;
+                total = del + w * deg;
+                second = ("degeneracy", deg);
+                r_scale = 2.0 / k_count;
+                dbar = db;
+            }
+            Recipe::Robust => {
+                let x_min = DetStats::NEAR_DEGENERATE * median_abs(&self.dets, false);
+                let mut barrier = 0.0;
+                let mut db = vec![0.0; self.dets.len()];
+                for (p, &d) in self.dets.iter().enumerate() {
+                    let x = self.sign0 * d;
+                    let (phi, dphi) = if x >= x_min && x > 0.0 {
+                        (x.ln(), 1.0 / x)
+                    } else {
+                        (x_min.ln() + (x - x_min) / x_min, 1.0 / x_min)
+                    };
+                    barrier += phi;
+                    db[p] = -(2.0 / n as f64) / p_count * dphi * self.sign0;
+                }
+                barrier /= p_count;
+                total = del.ln() - (2.0 / n as f64) * barrier;
+                second = ("logdet", barrier);
+                r_scale = 2.0 / (k_count * del);
+                dbar = db;
+            }
+        }
+        if let Some(grad) = grad {
+            self.d1bar.fill(0.0);
+            self.d2bar.fill(0.0);
+            for &(l, r) in &self.triples {
+                for i in 0..n {
+                    self.resid[i] = self.batch.d2[l * n + i] + self.batch.d1[r * n + i];
+                    self.d2bar[l * n + i] += r_scale * self.resid[i];
+                    self.d1bar[r * n + i] += r_scale * self.resid[i];
+                }
+            }
+            for (p, db) in dbar.iter().enumerate() {
+                for k in 0..n * n {
+                    self.jbar[p * n * n + k] = db * self.cofs[p * n * n + k];
+                }
+            }
+            self.batch
+                .backprop(mlp, &self.d1bar, &self.d2bar, &self.jbar, grad);
+        }
+        LossReport {
+            total,
+            terms: vec![("del", del), second],
+            det: Some(self.det_stats()),
+        }
+    }
+}

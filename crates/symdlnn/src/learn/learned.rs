@@ -1,0 +1,189 @@
+//! A trained network as a [`DiscreteLagrangian`]: the same integrator that
+//! makes the ground truth predicts with it.
+
+use std::sync::Mutex;
+
+use super::pairs::PairBatch;
+use super::parametrisation::{InputMap, Parametrisation};
+use crate::mechanics::{DiscreteLagrangian, PairDerivatives, Scalar};
+use crate::nn::Mlp;
+
+/// A learned discrete Lagrangian `Ld(q0, q1) = s f(P x + c) + K`.
+pub struct LearnedLd {
+    mlp: Mlp,
+    param: Parametrisation,
+    single: Mutex<PairBatch>,
+}
+
+impl Clone for LearnedLd {
+    fn clone(&self) -> Self {
+        Self::new(self.mlp.clone(), self.param.clone())
+    }
+}
+
+impl std::fmt::Debug for LearnedLd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LearnedLd")
+            .field("widths", &self.mlp.widths())
+            .field("param", &self.param)
+            .finish()
+    }
+}
+
+impl LearnedLd {
+    /// Wrap a network and its parametrisation.
+    pub fn new(mlp: Mlp, param: Parametrisation) -> Self {
+        let single = Mutex::new(PairBatch::new(&mlp, param.clone(), 1, 1));
+        Self { mlp, param, single }
+    }
+
+    /// The network.
+    pub fn mlp(&self) -> &Mlp {
+        &self.mlp
+    }
+
+    /// The parametrisation.
+    pub fn parametrisation(&self) -> &Parametrisation {
+        &self.param
+    }
+
+    /// `Ld(q0, q0 + δ)` for any scalar type (the num-dual route to higher
+    /// derivatives, e.g. for VBEA).
+    pub fn eval_increment<D: Scalar>(&self, q0: &[D], delta: &[D]) -> D {
+        let n = self.param.n;
+        let p = &self.param;
+        let mut u = vec![D::from(0.0); 2 * n];
+        let mut f = |swapped: bool| {
+            match &p.input_map {
+                InputMap::Raw => {
+                    for i in 0..n {
+                        let (a, b) = (q0[i], q0[i] + delta[i]);
+                        (u[i], u[n + i]) = if swapped { (b, a) } else { (a, b) };
+                    }
+                }
+                InputMap::MidpointVelocity { mu_q, sd_q, sd_v } => {
+                    let sign = if swapped { -1.0 } else { 1.0 };
+                    for i in 0..n {
+                        u[i] = (q0[i] + delta[i] * 0.5 - mu_q[i]) / sd_q[i];
+                        u[n + i] = delta[i] * (sign / (p.h * sd_v[i]));
+                    }
+                }
+            }
+            self.mlp.eval(&u)
+        };
+        let mut value = if p.time_reversible {
+            (f(false) + f(true)) * (0.5 * p.output_scale)
+        } else {
+            f(false) * p.output_scale
+        };
+        for (i, c) in p.kinetic_prior.iter().enumerate() {
+            value += delta[i] * delta[i] * (0.5 * c);
+        }
+        value
+    }
+}
+
+impl DiscreteLagrangian for LearnedLd {
+    fn dim(&self) -> usize {
+        self.param.n
+    }
+
+    fn step_size(&self) -> f64 {
+        self.param.h
+    }
+
+    fn value(&self, q0: &[f64], q1: &[f64]) -> f64 {
+        let delta: Vec<f64> = q0.iter().zip(q1).map(|(a, b)| b - a).collect();
+        self.eval_increment(q0, &delta)
+    }
+
+    fn derivatives(&self, q0: &[f64], q1: &[f64], out: &mut PairDerivatives) {
+        let delta: Vec<f64> = q0.iter().zip(q1).map(|(a, b)| b - a).collect();
+        self.derivatives_at_increment(q0, &delta, out);
+    }
+
+    fn derivatives_at_increment(&self, q0: &[f64], delta: &[f64], out: &mut PairDerivatives) {
+        // A poisoned lock only means another thread panicked mid-evaluation;
+        // the batch is fully rewritten below, so its state is irrelevant.
+        let mut b = self.single.lock().unwrap_or_else(|e| e.into_inner());
+        b.set_pair(0, q0, delta);
+        b.evaluate(&self.mlp);
+        out.d1.copy_from_slice(&b.d1);
+        out.d2.copy_from_slice(&b.d2);
+        out.jac.copy_from_slice(&b.jac);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nn::Activation;
+    use num_dual::HyperDual64;
+
+    fn params(n: usize) -> Vec<Parametrisation> {
+        let h = 0.05;
+        let q: Vec<f64> = (0..20 * n).map(|k| (k as f64 * 0.37).sin()).collect();
+        let v: Vec<f64> = (0..20 * n).map(|k| (k as f64 * 0.53).cos() * 2.0).collect();
+        vec![
+            Parametrisation::raw(n, h),
+            Parametrisation::midpoint_velocity(n, h, &q, &v, false, false),
+            Parametrisation::midpoint_velocity(n, h, &q, &v, true, false),
+            Parametrisation::midpoint_velocity(n, h, &q, &v, true, true),
+            Parametrisation {
+                time_reversible: true,
+                ..Parametrisation::raw(n, h)
+            },
+        ]
+    }
+
+    #[test]
+    fn learned_derivatives_agree_with_num_dual() {
+        for n in [1, 2, 3] {
+            for p in params(n) {
+                let mlp = Mlp::new(2 * n, &[12, 10], Activation::Softplus, 4).unwrap();
+                let ld = LearnedLd::new(mlp, p.clone());
+                let q0: Vec<f64> = (0..n).map(|i| 0.3 - 0.2 * i as f64).collect();
+                let q1: Vec<f64> = (0..n).map(|i| 0.33 - 0.25 * i as f64).collect();
+                let mut d = PairDerivatives::zeros(n);
+                ld.derivatives(&q0, &q1, &mut d);
+                // Hyper-duals on Ld(q0, q1) written in the (q0, q1) chart.
+                for i in 0..n {
+                    for j in 0..n {
+                        let x: Vec<HyperDual64> = (0..2 * n)
+                            .map(|k| {
+                                let v = if k < n { q0[k] } else { q1[k - n] };
+                                HyperDual64::new(
+                                    v,
+                                    (k == i) as u8 as f64,
+                                    (k == n + j) as u8 as f64,
+                                    0.0,
+                                )
+                            })
+                            .collect();
+                        let delta: Vec<HyperDual64> = (0..n).map(|k| x[n + k] - x[k]).collect();
+                        let y = ld.eval_increment(&x[..n], &delta);
+                        let close = |a: f64, e: f64| (a - e).abs() <= 1e-12 * (1.0 + e.abs());
+                        assert!(
+                            close(d.d1[i], y.eps1),
+                            "{p:?}: D1 {} vs {}",
+                            d.d1[i],
+                            y.eps1
+                        );
+                        assert!(
+                            close(d.d2[j], y.eps2),
+                            "{p:?}: D2 {} vs {}",
+                            d.d2[j],
+                            y.eps2
+                        );
+                        assert!(
+                            close(d.jac[i * n + j], y.eps1eps2),
+                            "{p:?}: J {} vs {}",
+                            d.jac[i * n + j],
+                            y.eps1eps2
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! Learning discrete Lagrangians from positions.
+//!
+//! [`Parametrisation`] turns a network into `Ld`; [`PairBatch`] evaluates
+//! `D1 Ld`, `D2 Ld` and `J` at many pairs and back-propagates through them;
+//! [`dlnn`] is the DLNN loss (the paper's recipe and the robust one);
+//! [`Trainer`] runs Adam with checkpoints; [`LearnedLd`] is a trained model
+//! as a [`crate::mechanics::DiscreteLagrangian`]; [`model_dir`] saves and
+//! loads models.
+
+pub mod dlnn;
+mod learned;
+pub mod model_dir;
+mod pairs;
+mod parametrisation;
+mod trainer;
+
+pub use learned::LearnedLd;
+pub use pairs::PairBatch;
+pub use parametrisation::{InputMap, Parametrisation};
+pub use trainer::{
+    dlnn_trainer, EpochRecord, LossReport, Objective, TrainConfig, TrainError, Trainer,
+};
