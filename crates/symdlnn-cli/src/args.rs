@@ -51,3 +51,29 @@ pub fn interactive() -> bool {
     use std::io::IsTerminal;
     std::io::stderr().is_terminal()
 }
+
+/// Layer widths, e.g. `128,128,128`.
+#[derive(Clone, Debug)]
+pub struct Widths(pub Vec<usize>);
+
+/// Parse [`Widths`].
+pub fn widths(s: &str) -> Result<Widths, String> {
+    let w: Vec<usize> = s
+        .split(',')
+        .map(|x| {
+            x.trim()
+                .parse::<usize>()
+                .map_err(|_| format!("'{x}' is not a width"))
+        })
+        .collect::<Result<_, _>>()?;
+    if w.is_empty() || w.contains(&0) {
+        return Err("widths must be positive".into());
+    }
+    Ok(Widths(w))
+}
+
+/// Parse an activation name.
+pub fn activation(s: &str) -> Result<symdlnn::nn::Activation, String> {
+    symdlnn::nn::Activation::from_name(s)
+        .ok_or_else(|| format!("unknown activation '{s}' (softplus, tanh, sin, silu)"))
+}

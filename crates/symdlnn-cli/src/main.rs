@@ -3,6 +3,7 @@
 
 mod args;
 mod commands;
+mod progress;
 
 use clap::{Parser, Subcommand};
 
@@ -21,6 +22,12 @@ enum Command {
     Simulate(commands::simulate::SimulateArgs),
     /// List the built-in systems, their parameters and symmetries
     Systems(commands::systems::SystemsArgs),
+    /// Learn a discrete Lagrangian from position trajectories
+    Train(commands::train::TrainArgs),
+    /// Roll a learned model out with the variational integrator
+    Predict(commands::predict::PredictArgs),
+    /// Describe a model directory
+    Inspect(commands::inspect::InspectArgs),
 }
 
 fn main() {
@@ -40,6 +47,9 @@ fn main() {
     let result = match cli.command {
         Command::Simulate(a) => commands::simulate::run(a),
         Command::Systems(a) => commands::systems::run(a),
+        Command::Train(a) => commands::train::run(a),
+        Command::Predict(a) => commands::predict::run(a),
+        Command::Inspect(a) => commands::inspect::run(a),
     };
     if let Err(e) = result {
         // One line: the chain of causes joined.

@@ -1,2 +1,5 @@
+pub mod inspect;
+pub mod predict;
 pub mod simulate;
 pub mod systems;
+pub mod train;

@@ -84,7 +84,10 @@ pub fn run(a: SimulateArgs) -> anyhow::Result<()> {
         }
     };
     let start = std::time::Instant::now();
-    let bar = progress(ics.len());
+    let bar = crate::progress::bar(
+        if ics.len() > 1 { ics.len() as u64 } else { 0 },
+        "trajectories",
+    );
     let mut trajectories = Vec::with_capacity(ics.len());
     for (i, ic) in ics.iter().enumerate() {
         let one = generate::trajectory(&system, &ic.0, &ic.1, grid, Convergence::default())
@@ -121,17 +124,4 @@ pub fn run(a: SimulateArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-fn progress(len: usize) -> indicatif::ProgressBar {
-    if !args::interactive() || len < 2 {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::new(len as u64);
-    if let Ok(style) =
-        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} trajectories {elapsed}")
-    {
-        bar.set_style(style);
-    }
-    bar
 }

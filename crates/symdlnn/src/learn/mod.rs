@@ -8,12 +8,14 @@
 //! loads models.
 
 pub mod dlnn;
+mod fit;
 mod learned;
 pub mod model_dir;
 mod pairs;
 mod parametrisation;
 mod trainer;
 
+pub use fit::{fit, FitError, FitOptions};
 pub use learned::LearnedLd;
 pub use pairs::PairBatch;
 pub use parametrisation::{InputMap, Parametrisation};

@@ -1,1 +1,238 @@
 //! Model directories.
+//!
+//! A model is a directory with `weights.safetensors` (the network) and
+//! `model.json` ([`ModelFile`]: method, dimension, step, architecture,
+//! parametrisation, training configuration, seed, crate version, final
+//! losses and `det J` diagnostics). Training also writes `history.csv` and,
+//! with checkpoints, `checkpoint/` (a model directory plus the optimiser
+//! state). Files are written to temporary names and renamed into place.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::dlnn::DetStats;
+use super::parametrisation::Parametrisation;
+use super::trainer::TrainConfig;
+use crate::data::io::write_atomic;
+use crate::nn::{load_mlp, save_mlp, Activation, Adam, Mlp};
+
+/// Version of the `model.json` layout this build writes and reads.
+pub const FORMAT: u32 = 1;
+
+/// The network's architecture.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Architecture {
+    pub input: usize,
+    pub hidden: Vec<usize>,
+    pub activation: Activation,
+}
+
+/// What the model was trained on.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DataSummary {
+    pub source: String,
+    pub trajectories: usize,
+    pub samples: usize,
+    pub dt: f64,
+}
+
+/// The contents of `model.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelFile {
+    pub format: u32,
+    pub symdlnn_version: String,
+    pub method: String,
+    pub n: usize,
+    pub h: f64,
+    pub architecture: Architecture,
+    pub parametrisation: Parametrisation,
+    pub training: TrainConfig,
+    pub seed: u64,
+    pub epochs_done: usize,
+    /// Sign of `det J` at initialisation (the robust barrier's side).
+    pub sign0: f64,
+    pub final_losses: BTreeMap<String, f64>,
+    pub det_j: Option<DetStats>,
+    pub near_degenerate: bool,
+    pub data: DataSummary,
+    pub training_seconds: f64,
+}
+
+/// Why a model directory could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {problem}")]
+    Invalid { path: String, problem: String },
+    #[error(transparent)]
+    Data(#[from] crate::data::DataError),
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ModelError + '_ {
+    move |source| ModelError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+fn invalid(path: &Path, problem: impl Into<String>) -> ModelError {
+    ModelError::Invalid {
+        path: path.display().to_string(),
+        problem: problem.into(),
+    }
+}
+
+/// Write `model.json` and `weights.safetensors` into `dir` (created if needed).
+pub fn save(dir: &Path, model: &ModelFile, mlp: &Mlp) -> Result<(), ModelError> {
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let weights = save_mlp(mlp).map_err(|e| invalid(dir, e.to_string()))?;
+    let json = serde_json::to_vec_pretty(model).map_err(|e| invalid(dir, e.to_string()))?;
+    write_atomic(&dir.join("weights.safetensors"), &weights)?;
+    write_atomic(&dir.join("model.json"), &json)?;
+    Ok(())
+}
+
+/// Read a model directory.
+pub fn load(dir: &Path) -> Result<(ModelFile, Mlp), ModelError> {
+    let json_path = dir.join("model.json");
+    if !dir.is_dir() {
+        return Err(invalid(dir, "not a model directory (it does not exist)"));
+    }
+    let text = std::fs::read(&json_path).map_err(io(&json_path))?;
+    let value: serde_json::Value = serde_json::from_slice(&text)
+        .map_err(|e| invalid(&json_path, format!("not valid JSON: {e}")))?;
+    match value.get("format").and_then(|f| f.as_u64()) {
+        Some(f) if f == FORMAT as u64 => {}
+        Some(f) if f > FORMAT as u64 => {
+            return Err(invalid(
+                &json_path,
+                format!(
+                    "model format {f} was written by a newer symdlnn; this is {} (format {FORMAT})",
+                    env!("CARGO_PKG_VERSION")
+                ),
+            ))
+        }
+        Some(f) => {
+            return Err(invalid(
+                &json_path,
+                format!("model format {f} is not supported (this build reads {FORMAT})"),
+            ))
+        }
+        None => {
+            return Err(invalid(
+                &json_path,
+                "no 'format' field: not a symdlnn model",
+            ))
+        }
+    }
+    let model: ModelFile = serde_json::from_value(value)
+        .map_err(|e| invalid(&json_path, format!("invalid model description: {e}")))?;
+    let wpath = dir.join("weights.safetensors");
+    let bytes = std::fs::read(&wpath).map_err(io(&wpath))?;
+    let a = &model.architecture;
+    let mlp = load_mlp(&bytes, a.input, &a.hidden, a.activation)
+        .map_err(|e| invalid(&wpath, e.to_string()))?;
+    Ok((model, mlp))
+}
+
+/// The checkpoint directory inside a model directory.
+pub fn checkpoint_dir(dir: &Path) -> PathBuf {
+    dir.join("checkpoint")
+}
+
+/// Write a checkpoint: the model, the optimiser state and the history so far.
+/// Written beside the old checkpoint and renamed over it, so an interrupted
+/// write keeps the last good one.
+pub fn save_checkpoint(
+    dir: &Path,
+    model: &ModelFile,
+    mlp: &Mlp,
+    adam: &Adam,
+    history_csv: &str,
+) -> Result<(), ModelError> {
+    let tmp = dir.join(format!(".checkpoint.tmp{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    save(&tmp, model, mlp)?;
+    let st = save_adam(adam).map_err(|e| invalid(&tmp, e))?;
+    write_atomic(&tmp.join("optimizer.safetensors"), &st)?;
+    write_atomic(&tmp.join("history.csv"), history_csv.as_bytes())?;
+    let target = checkpoint_dir(dir);
+    let old = dir.join(format!(".checkpoint.old{}", std::process::id()));
+    if target.exists() {
+        std::fs::rename(&target, &old).map_err(io(&target))?;
+    }
+    std::fs::rename(&tmp, &target).map_err(io(&target))?;
+    let _ = std::fs::remove_dir_all(&old);
+    Ok(())
+}
+
+/// Read a checkpoint: model, network, optimiser state and history text.
+pub fn load_checkpoint(dir: &Path) -> Result<(ModelFile, Mlp, Adam, String), ModelError> {
+    let cp = checkpoint_dir(dir);
+    if !cp.is_dir() {
+        return Err(invalid(
+            dir,
+            "no checkpoint to resume from (train with --checkpoint-every)",
+        ));
+    }
+    let (model, mlp) = load(&cp)?;
+    let opath = cp.join("optimizer.safetensors");
+    let bytes = std::fs::read(&opath).map_err(io(&opath))?;
+    let adam = load_adam(&bytes, mlp.params().len()).map_err(|e| invalid(&opath, e))?;
+    let hpath = cp.join("history.csv");
+    let history = std::fs::read_to_string(&hpath).map_err(io(&hpath))?;
+    Ok((model, mlp, adam, history))
+}
+
+fn save_adam(adam: &Adam) -> Result<Vec<u8>, String> {
+    use safetensors::tensor::{Dtype, TensorView};
+    let enc = |x: &[f64]| x.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>();
+    let (m, v) = (enc(&adam.m), enc(&adam.v));
+    let consts = enc(&[adam.beta1, adam.beta2, adam.eps, adam.t as f64]);
+    let views = [
+        ("m", &m, adam.m.len()),
+        ("v", &v, adam.v.len()),
+        ("consts", &consts, 4),
+    ]
+    .into_iter()
+    .map(|(k, d, len)| {
+        TensorView::new(Dtype::F64, vec![len], d)
+            .map(|t| (k.to_string(), t))
+            .map_err(|e| e.to_string())
+    })
+    .collect::<Result<Vec<_>, _>>()?;
+    safetensors::serialize(views, None).map_err(|e| e.to_string())
+}
+
+fn load_adam(bytes: &[u8], n: usize) -> Result<Adam, String> {
+    let st = safetensors::SafeTensors::deserialize(bytes).map_err(|e| e.to_string())?;
+    let get = |k: &str, len: usize| -> Result<Vec<f64>, String> {
+        let t = st.tensor(k).map_err(|e| format!("{k}: {e}"))?;
+        if t.shape() != [len] {
+            return Err(format!(
+                "{k}: expected {len} values, found shape {:?}",
+                t.shape()
+            ));
+        }
+        Ok(t.data()
+            .chunks_exact(8)
+            .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")))
+            .collect())
+    };
+    let c = get("consts", 4)?;
+    Ok(Adam {
+        beta1: c[0],
+        beta2: c[1],
+        eps: c[2],
+        t: c[3] as u64,
+        m: get("m", n)?,
+        v: get("v", n)?,
+    })
+}

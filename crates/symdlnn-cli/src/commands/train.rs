@@ -1,0 +1,245 @@
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use clap::{Args, ValueEnum};
+use symdlnn::data::io;
+use symdlnn::learn::dlnn::Recipe;
+use symdlnn::learn::{fit, FitOptions, TrainConfig};
+use symdlnn::nn::{Activation, Schedule};
+
+use crate::args;
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Method {
+    Dlnn,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq)]
+enum RecipeArg {
+    Robust,
+    Paper,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum OnOff {
+    On,
+    Off,
+}
+
+#[derive(Args)]
+#[command(after_help = "Examples:
+  symdlnn simulate --system cartpend --out cartpend.csv
+  symdlnn train --data cartpend.csv --epochs 3000 --out model
+  symdlnn train --data cartpend.csv --time-reversible --out model-tr
+  # the paper's recipe and the published code's learning-rate schedule
+  symdlnn train --data cartpend.csv --recipe paper --epochs 100000 --schedule reference --out model-paper
+  # continue an interrupted run
+  symdlnn train --data cartpend.csv --epochs 20000 --checkpoint-every 1000 --out model
+  symdlnn train --data cartpend.csv --resume --out model
+
+Schedules: cosine (lr → 1e-5; the robust default), constant (the paper's default),
+reference (3e-3 below epoch 1000, 0 to 2000, 3e-4 after: what the published code evaluates),
+steps:E1=LR1,E2=LR2,… (lr until E1, then LR1, …).")]
+pub struct TrainArgs {
+    /// Learning method
+    #[arg(long, value_enum, default_value = "dlnn")]
+    method: Method,
+    /// Training trajectories (.csv or .npy)
+    #[arg(long)]
+    data: PathBuf,
+    /// Time step (default: the file's t column; required for .npy)
+    #[arg(long, value_parser = args::positive)]
+    dt: Option<f64>,
+    /// Loss recipe: robust (scale-invariant, the default) or paper (the paper's, exactly)
+    #[arg(long, value_enum, default_value = "robust")]
+    recipe: RecipeArg,
+    /// Training epochs (full batch)
+    #[arg(long, default_value_t = 3000)]
+    epochs: usize,
+    /// Hidden layer widths
+    #[arg(long, default_value = "128,128,128", value_parser = args::widths)]
+    hidden: args::Widths,
+    /// Activation: softplus, tanh, sin, silu
+    #[arg(long, default_value = "softplus", value_parser = args::activation)]
+    activation: Activation,
+    /// Initial learning rate
+    #[arg(long, default_value_t = 3e-3, value_parser = args::positive)]
+    lr: f64,
+    /// Learning-rate schedule (default: cosine for robust, constant for paper)
+    #[arg(long)]
+    schedule: Option<String>,
+    /// Weight of the paper's degeneracy term
+    #[arg(long, default_value_t = 1.0, value_parser = args::non_negative)]
+    degeneracy_weight: f64,
+    /// Power m of det J in the paper's degeneracy term (1 or 2)
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=2))]
+    degeneracy_power: u32,
+    /// Kinetic prior h|v|²/2 (robust recipe; default on)
+    #[arg(long, value_enum)]
+    kinetic_prior: Option<OnOff>,
+    /// Symmetrise Ld under time reversal (wrong for gyroscopic or magnetic systems)
+    #[arg(long)]
+    time_reversible: bool,
+    /// Seed of the network initialisation (ChaCha8)
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Threads (the batch is split across them; results depend on this number only through summation order)
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=256))]
+    threads: u64,
+    /// Write a checkpoint every K epochs (to OUT/checkpoint)
+    #[arg(long, value_name = "K")]
+    checkpoint_every: Option<usize>,
+    /// Continue from OUT/checkpoint with its settings
+    #[arg(long)]
+    resume: bool,
+    /// Model directory to write
+    #[arg(long)]
+    out: PathBuf,
+    /// Print the result as JSON
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_schedule(s: &str, lr: f64, epochs: usize) -> anyhow::Result<Schedule> {
+    Ok(match s {
+        "cosine" => Schedule::Cosine {
+            lr,
+            lr_min: 1e-5,
+            epochs,
+        },
+        "constant" => Schedule::Constant { lr },
+        "reference" => Schedule::Reference,
+        _ => match s.strip_prefix("steps:") {
+            Some(list) => {
+                let mut boundaries = Vec::new();
+                let mut values = Vec::new();
+                for item in list.split(',') {
+                    let (e, v) = item
+                        .split_once('=')
+                        .with_context(|| format!("--schedule: '{item}' is not EPOCH=LR"))?;
+                    boundaries.push(
+                        e.trim()
+                            .parse::<usize>()
+                            .with_context(|| format!("--schedule: bad epoch '{e}'"))?,
+                    );
+                    let v: f64 = v
+                        .trim()
+                        .parse()
+                        .with_context(|| format!("--schedule: bad rate '{v}'"))?;
+                    if !(v.is_finite() && v >= 0.0) {
+                        bail!("--schedule: rate {v} must be ≥ 0");
+                    }
+                    values.push(v);
+                }
+                if boundaries.windows(2).any(|w| w[0] >= w[1]) {
+                    bail!("--schedule: epochs must increase");
+                }
+                Schedule::Steps {
+                    lr,
+                    boundaries,
+                    values,
+                }
+            }
+            None => bail!(
+                "--schedule: unknown schedule '{s}' (cosine, constant, reference, steps:E=LR,…)"
+            ),
+        },
+    })
+}
+
+pub fn run(a: TrainArgs) -> anyhow::Result<()> {
+    let Method::Dlnn = a.method;
+    let data = io::read(&a.data, a.dt)?;
+    if a.epochs == 0 {
+        bail!("--epochs must be at least 1");
+    }
+    let recipe = if a.recipe == RecipeArg::Paper {
+        Recipe::Paper
+    } else {
+        Recipe::Robust
+    };
+    let mut config = TrainConfig::new(recipe, a.epochs);
+    config.hidden = a.hidden.0.clone();
+    config.activation = a.activation;
+    config.schedule = match &a.schedule {
+        Some(s) => parse_schedule(s, a.lr, a.epochs)?,
+        None => match recipe {
+            Recipe::Robust => Schedule::Cosine {
+                lr: a.lr,
+                lr_min: 1e-5,
+                epochs: a.epochs,
+            },
+            Recipe::Paper => Schedule::Constant { lr: a.lr },
+        },
+    };
+    config.loss.degeneracy_weight = a.degeneracy_weight;
+    config.loss.degeneracy_power = a.degeneracy_power;
+    if let Some(k) = a.kinetic_prior {
+        if recipe == Recipe::Paper && matches!(k, OnOff::On) {
+            bail!("--kinetic-prior on belongs to the robust recipe (the paper's has none)");
+        }
+        config.kinetic_prior = matches!(k, OnOff::On);
+    }
+    config.time_reversible = a.time_reversible;
+    config.seed = a.seed;
+    config.threads = a.threads as usize;
+    if a.out.exists() && !a.resume && a.out.join("model.json").exists() {
+        // Overwriting a model is allowed; say so.
+        eprintln!("note: overwriting the model in {}", a.out.display());
+    }
+    let options = FitOptions {
+        checkpoint_every: a.checkpoint_every,
+        resume: a.resume,
+        source: a.data.display().to_string(),
+    };
+    let bar = crate::progress::bar(a.epochs as u64, "epochs");
+    let start = std::time::Instant::now();
+    let mut on_epoch = |r: &symdlnn::learn::EpochRecord| {
+        if r.epoch % 10 == 0 || r.epoch + 1 == a.epochs {
+            let eps = (r.epoch + 1) as f64 / start.elapsed().as_secs_f64().max(1e-9);
+            let terms: Vec<String> = r
+                .report
+                .terms
+                .iter()
+                .map(|(k, v)| format!("{k} {v:.3e}"))
+                .collect();
+            bar.set_message(format!(
+                "loss {:.4e} ({}) {eps:.0} epochs/s",
+                r.report.total,
+                terms.join(", ")
+            ));
+        }
+        bar.set_position(r.epoch as u64 + 1);
+    };
+    let result = fit(&config, &data, &a.out, &options, &mut on_epoch);
+    bar.finish_and_clear();
+    let (model, _) = result?;
+    if model.near_degenerate {
+        eprintln!(
+            "warning: the learned Ld is near-degenerate (det J: min |det(hJ)| {:.3e}, median {:.3e}, {} sign flips); predictions may fail",
+            model.det_j.map_or(f64::NAN, |d| d.min_abs_hdet),
+            model.det_j.map_or(f64::NAN, |d| d.median_abs_hdet),
+            model.det_j.map_or(0, |d| d.sign_flips)
+        );
+    }
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&model)?);
+    } else {
+        let losses: Vec<String> = model
+            .final_losses
+            .iter()
+            .map(|(k, v)| format!("{k} {v:.4e}"))
+            .collect();
+        println!(
+            "trained {} ({:?} recipe) for {} epochs in {:.1} s ({:.0} epochs/s): {}; model in {}",
+            model.method,
+            model.training.recipe,
+            model.epochs_done,
+            model.training_seconds,
+            model.epochs_done as f64 / model.training_seconds.max(1e-9),
+            losses.join(", "),
+            a.out.display()
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,179 @@
+//! A whole training run: fresh or resumed, with checkpoints, the loss
+//! history and the final model directory.
+
+use std::path::Path;
+use std::time::Instant;
+
+use super::dlnn::Dlnn;
+use super::model_dir::{self, Architecture, DataSummary, ModelError, ModelFile, FORMAT};
+use super::trainer::{EpochRecord, LossReport, TrainConfig, TrainError, Trainer};
+use crate::data::Dataset;
+use crate::nn::Mlp;
+
+/// How to run [`fit`].
+#[derive(Clone, Debug, Default)]
+pub struct FitOptions {
+    /// Write a checkpoint every this many epochs.
+    pub checkpoint_every: Option<usize>,
+    /// Continue from `out/checkpoint` (its configuration is used).
+    pub resume: bool,
+    /// Name of the data source, recorded in `model.json`.
+    pub source: String,
+}
+
+/// Why a run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FitError {
+    #[error(transparent)]
+    Train(#[from] TrainError),
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error("cannot resume: {0}")]
+    Resume(String),
+}
+
+/// The history as CSV text.
+struct History {
+    text: String,
+}
+
+impl History {
+    fn new(report: &LossReport) -> Self {
+        let mut head = vec!["epoch".to_string(), "lr".into(), "loss".into()];
+        head.extend(report.terms.iter().map(|(k, _)| k.to_string()));
+        head.extend([
+            "min_abs_hdet".into(),
+            "median_abs_hdet".into(),
+            "sign_flips".into(),
+        ]);
+        Self {
+            text: head.join(",") + "\n",
+        }
+    }
+
+    fn push(&mut self, r: &EpochRecord) {
+        let f = |x: f64| ryu::Buffer::new().format(x).to_string();
+        let mut row = vec![r.epoch.to_string(), f(r.lr), f(r.report.total)];
+        row.extend(r.report.terms.iter().map(|(_, v)| f(*v)));
+        match r.report.det {
+            Some(d) => row.extend([
+                f(d.min_abs_hdet),
+                f(d.median_abs_hdet),
+                d.sign_flips.to_string(),
+            ]),
+            None => row.extend(["".into(), "".into(), "".into()]),
+        }
+        self.text.push_str(&row.join(","));
+        self.text.push('\n');
+    }
+}
+
+fn describe(
+    config: &TrainConfig,
+    data: &Dataset,
+    source: &str,
+    trainer: &mut Trainer<Dlnn>,
+    seconds: f64,
+) -> ModelFile {
+    let report = trainer.current_loss();
+    let param = trainer.objective.parametrisation().clone();
+    let mut final_losses: std::collections::BTreeMap<String, f64> = report
+        .terms
+        .iter()
+        .map(|(k, v)| (k.to_string(), *v))
+        .collect();
+    final_losses.insert("loss".into(), report.total);
+    ModelFile {
+        format: FORMAT,
+        symdlnn_version: env!("CARGO_PKG_VERSION").into(),
+        method: config.method.clone(),
+        n: data.n,
+        h: data.dt,
+        architecture: Architecture {
+            input: trainer.mlp.input_dim(),
+            hidden: trainer.mlp.hidden().to_vec(),
+            activation: trainer.mlp.activation(),
+        },
+        parametrisation: param,
+        training: config.clone(),
+        seed: config.seed,
+        epochs_done: trainer.epoch,
+        sign0: trainer.objective.sign0(),
+        final_losses,
+        det_j: report.det,
+        near_degenerate: report.det.is_some_and(|d| d.near_degenerate()),
+        data: DataSummary {
+            source: source.into(),
+            trajectories: data.trajectories.len(),
+            samples: data.samples(),
+            dt: data.dt,
+        },
+        training_seconds: seconds,
+    }
+}
+
+/// Train a DLNN on `data` into the model directory `out`. `on_epoch` sees
+/// every epoch's record. A non-finite loss or gradient stops the run with an
+/// error; the last checkpoint is left as it was.
+pub fn fit(
+    config: &TrainConfig,
+    data: &Dataset,
+    out: &Path,
+    options: &FitOptions,
+    on_epoch: &mut dyn FnMut(&EpochRecord),
+) -> Result<(ModelFile, Mlp), FitError> {
+    let (config, mut trainer, mut history, mut seconds) = if options.resume {
+        let (model, mlp, adam, text) = model_dir::load_checkpoint(out)?;
+        let summary = (data.trajectories.len(), data.samples(), data.dt);
+        let stored = (model.data.trajectories, model.data.samples, model.data.dt);
+        if summary != stored {
+            return Err(FitError::Resume(format!(
+                "the data ({} trajectories, {} samples, dt {}) differ from the checkpoint's ({}, {}, {})",
+                summary.0, summary.1, summary.2, stored.0, stored.1, stored.2
+            )));
+        }
+        let config = model.training.clone();
+        let objective = Dlnn::new(
+            &mlp,
+            model.parametrisation.clone(),
+            data,
+            config.loss,
+            Some(model.sign0),
+            config.threads,
+        );
+        let mut trainer = Trainer::new(mlp, objective, config.schedule.clone());
+        trainer.adam = adam;
+        trainer.epoch = model.epochs_done;
+        (config, trainer, History { text }, model.training_seconds)
+    } else {
+        let mut trainer = super::trainer::dlnn_trainer(config, data)?;
+        let history = History::new(&trainer.current_loss());
+        (config.clone(), trainer, history, 0.0)
+    };
+    let mut last = Instant::now();
+    while trainer.epoch < config.epochs {
+        let record = trainer.step()?;
+        history.push(record);
+        on_epoch(record);
+        if let Some(k) = options.checkpoint_every.filter(|k| *k > 0) {
+            if trainer.epoch % k == 0 && trainer.epoch < config.epochs {
+                seconds += last.elapsed().as_secs_f64();
+                last = Instant::now();
+                let model = describe(&config, data, &options.source, &mut trainer, seconds);
+                model_dir::save_checkpoint(
+                    out,
+                    &model,
+                    &trainer.mlp,
+                    &trainer.adam,
+                    &history.text,
+                )?;
+            }
+        }
+    }
+    seconds += last.elapsed().as_secs_f64();
+    let model = describe(&config, data, &options.source, &mut trainer, seconds);
+    model_dir::save(out, &model, &trainer.mlp)?;
+    crate::data::io::write_atomic(&out.join("history.csv"), history.text.as_bytes())
+        .map_err(ModelError::from)?;
+    Ok((model, trainer.mlp))
+}
