@@ -195,7 +195,7 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
     let bar = crate::progress::bar(a.epochs as u64, "epochs");
     let start = std::time::Instant::now();
     let mut on_epoch = |r: &symdlnn::learn::EpochRecord| {
-        if r.epoch % 10 == 0 || r.epoch + 1 == a.epochs {
+        if r.epoch.is_multiple_of(10) || r.epoch + 1 == a.epochs {
             let eps = (r.epoch + 1) as f64 / start.elapsed().as_secs_f64().max(1e-9);
             let terms: Vec<String> = r
                 .report

@@ -325,3 +325,101 @@ impl Objective for Dlnn {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::Trajectory;
+    use crate::nn::Activation;
+
+    fn data(n: usize) -> Dataset {
+        let t = 9;
+        let q: Vec<f64> = (0..t * n)
+            .map(|k| ((k / n) as f64 * 0.3 + (k % n) as f64).sin())
+            .collect();
+        Dataset {
+            n,
+            dt: 0.1,
+            trajectories: vec![
+                Trajectory::from_positions(n, 0.0, 0.1, q.clone()),
+                Trajectory::from_positions(n, 0.0, 0.1, q.iter().map(|x| 0.8 * x + 0.1).collect()),
+            ],
+        }
+    }
+
+    #[test]
+    fn det_cofactor_is_the_derivative_of_the_determinant() {
+        for n in 1..=4 {
+            let a: Vec<f64> = (0..n * n)
+                .map(|k| {
+                    ((k * 7 % 5) as f64 - 1.7) * 0.3 + if k % (n + 1) == 0 { 2.0 } else { 0.0 }
+                })
+                .collect();
+            let mut cof = vec![0.0; n * n];
+            let det = det_cofactor(n, &a, &mut cof);
+            let m = nalgebra::DMatrix::from_row_slice(n, n, &a);
+            assert!((det - m.determinant()).abs() < 1e-12 * (1.0 + det.abs()));
+            for k in 0..n * n {
+                let (mut p, mut q) = (a.clone(), a.clone());
+                p[k] += 1e-6;
+                q[k] -= 1e-6;
+                let mut scratch = vec![0.0; n * n];
+                let fd =
+                    (det_cofactor(n, &p, &mut scratch) - det_cofactor(n, &q, &mut scratch)) / 2e-6;
+                assert!(
+                    (cof[k] - fd).abs() < 1e-7 * (1.0 + fd.abs()),
+                    "n={n} k={k}: {} vs {fd}",
+                    cof[k]
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn loss_gradient_agrees_with_finite_differences() {
+        for n in [1, 2] {
+            let d = data(n);
+            for (recipe, tr, prior) in [
+                (Recipe::Paper, false, false),
+                (Recipe::Robust, false, true),
+                (Recipe::Robust, true, true),
+                (Recipe::Paper, true, false),
+            ] {
+                let param = match recipe {
+                    Recipe::Paper => Parametrisation {
+                        time_reversible: tr,
+                        ..Parametrisation::raw(n, d.dt)
+                    },
+                    Recipe::Robust => {
+                        let q: Vec<f64> = d.trajectories.iter().flat_map(|t| t.q.clone()).collect();
+                        Parametrisation::midpoint_velocity(n, d.dt, &q, &q, prior, tr)
+                    }
+                };
+                let mut mlp = Mlp::new(2 * n, &[8, 6], Activation::Softplus, 2).unwrap();
+                let mut loss = DlnnLoss::new(recipe);
+                loss.degeneracy_power = 2;
+                loss.kappa = 30.0; // off the sigmoid's plateau so the term matters
+                let mut obj = Dlnn::new(&mlp, param, &d, loss, None, 2);
+                let mut grad = vec![0.0; mlp.params().len()];
+                let base = obj.evaluate(&mlp, Some(&mut grad));
+                assert!(base.total.is_finite());
+                for k in (0..grad.len()).step_by(3) {
+                    let x0 = mlp.params()[k];
+                    let eps = 1e-6 * (1.0 + x0.abs());
+                    mlp.params_mut()[k] = x0 + eps;
+                    let lp = obj.evaluate(&mlp, None).total;
+                    mlp.params_mut()[k] = x0 - eps;
+                    let lm = obj.evaluate(&mlp, None).total;
+                    mlp.params_mut()[k] = x0;
+                    let fd = (lp - lm) / (2.0 * eps);
+                    assert!(
+                        (grad[k] - fd).abs()
+                            <= 2e-5 * (fd.abs() + 1e-3 * base.total.abs().max(1.0)),
+                        "{recipe:?} tr={tr} n={n} param {k}: {} vs FD {fd}",
+                        grad[k]
+                    );
+                }
+            }
+        }
+    }
+}

@@ -30,6 +30,13 @@ pub enum FitError {
     Model(#[from] ModelError),
     #[error("cannot resume: {0}")]
     Resume(String),
+    /// Training stopped (e.g. a non-finite loss); the last checkpoint is intact.
+    #[error("{error}; {}", match checkpoint { Some(e) => format!("the last good checkpoint (epoch {e}) is in {dir}"), None => "no checkpoint was written".to_string() })]
+    Stopped {
+        error: TrainError,
+        checkpoint: Option<usize>,
+        dir: String,
+    },
 }
 
 /// The history as CSV text.
@@ -146,17 +153,36 @@ pub fn fit(
         trainer.epoch = model.epochs_done;
         (config, trainer, History { text }, model.training_seconds)
     } else {
+        // A stale checkpoint of an earlier run must not be resumed later.
+        let stale = model_dir::checkpoint_dir(out);
+        if stale.is_dir() {
+            std::fs::remove_dir_all(&stale).map_err(|source| ModelError::Io {
+                path: stale.display().to_string(),
+                source,
+            })?;
+        }
         let mut trainer = super::trainer::dlnn_trainer(config, data)?;
         let history = History::new(&trainer.current_loss());
         (config.clone(), trainer, history, 0.0)
     };
     let mut last = Instant::now();
+    let mut last_checkpoint = options.resume.then_some(trainer.epoch);
     while trainer.epoch < config.epochs {
-        let record = trainer.step()?;
+        let record = match trainer.step() {
+            Ok(r) => r,
+            Err(error) => {
+                let dir = model_dir::checkpoint_dir(out).display().to_string();
+                return Err(FitError::Stopped {
+                    error,
+                    checkpoint: last_checkpoint,
+                    dir,
+                });
+            }
+        };
         history.push(record);
         on_epoch(record);
         if let Some(k) = options.checkpoint_every.filter(|k| *k > 0) {
-            if trainer.epoch % k == 0 && trainer.epoch < config.epochs {
+            if trainer.epoch.is_multiple_of(k) && trainer.epoch < config.epochs {
                 seconds += last.elapsed().as_secs_f64();
                 last = Instant::now();
                 let model = describe(&config, data, &options.source, &mut trainer, seconds);
@@ -167,6 +193,7 @@ pub fn fit(
                     &trainer.adam,
                     &history.text,
                 )?;
+                last_checkpoint = Some(trainer.epoch);
             }
         }
     }

@@ -1,0 +1,275 @@
+//! `symdlnn train / predict / inspect` end to end.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn symdlnn(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_symdlnn"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
+
+#[track_caller]
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[track_caller]
+fn fails_with(out: &Output, expect: &str) {
+    assert!(!out.status.success(), "command should fail");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "one-line error expected: {err}"
+    );
+    assert!(err.contains(expect), "stderr: {err}");
+}
+
+#[test]
+fn train_predict_inspect_on_a_small_kepler_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(&symdlnn(
+        &[
+            "simulate", "--system", "kepler", "--steps", "30", "--out", "k.csv",
+        ],
+        d,
+    ));
+    ok(&symdlnn(
+        &[
+            "train", "--data", "k.csv", "--epochs", "40", "--hidden", "16,16", "--out", "m",
+        ],
+        d,
+    ));
+    for f in ["model.json", "weights.safetensors", "history.csv"] {
+        assert!(d.join("m").join(f).is_file(), "{f} missing");
+    }
+    let history = std::fs::read_to_string(d.join("m/history.csv")).unwrap();
+    assert_eq!(history.lines().count(), 41);
+    assert!(
+        history.starts_with("epoch,lr,loss,del,logdet,min_abs_hdet,median_abs_hdet,sign_flips\n")
+    );
+
+    let v: serde_json::Value =
+        serde_json::from_str(&ok(&symdlnn(&["inspect", "--model", "m", "--json"], d))).unwrap();
+    assert_eq!(v["method"], "dlnn");
+    assert_eq!(v["n"], 2);
+    assert_eq!(v["h"], 0.1);
+    assert_eq!(v["epochs_done"], 40);
+    assert_eq!(v["architecture"]["hidden"], serde_json::json!([16, 16]));
+    assert_eq!(v["symdlnn_version"], env!("CARGO_PKG_VERSION"));
+    assert!(v["final_losses"]["del"].as_f64().unwrap() > 0.0);
+    assert!(v["det_j"]["median_abs_hdet"].as_f64().unwrap() > 0.0);
+
+    let out = ok(&symdlnn(
+        &[
+            "predict", "--model", "m", "--data", "k.csv", "--steps", "50", "--out", "p.csv",
+            "--json",
+        ],
+        d,
+    ));
+    let s: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(s["points"], 51);
+    let text = std::fs::read_to_string(d.join("p.csv")).unwrap();
+    assert_eq!(text.lines().count(), 52);
+    assert_eq!(text.lines().next().unwrap(), "t,q0,q1");
+    // The rollout starts from the data's first two points.
+    let data = std::fs::read_to_string(d.join("k.csv")).unwrap();
+    for k in 1..3 {
+        let a: Vec<&str> = text.lines().nth(k).unwrap().split(',').collect();
+        let b: Vec<&str> = data.lines().nth(k).unwrap().split(',').collect();
+        assert_eq!(a[..3], b[..3]);
+    }
+    // Same model, same start: identical bytes.
+    ok(&symdlnn(
+        &[
+            "predict",
+            "--model",
+            "m",
+            "--q0",
+            "1,0",
+            "--q1",
+            &format!(
+                "{},{}",
+                data.lines().nth(2).unwrap().split(',').nth(1).unwrap(),
+                data.lines().nth(2).unwrap().split(',').nth(2).unwrap()
+            ),
+            "--steps",
+            "50",
+            "--out",
+            "p2.csv",
+        ],
+        d,
+    ));
+    assert_eq!(
+        std::fs::read(d.join("p.csv")).unwrap(),
+        std::fs::read(d.join("p2.csv")).unwrap()
+    );
+}
+
+#[test]
+fn nan_in_the_data_is_refused_before_training() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("bad.csv"), "t,q0\n0,1\n0.1,nan\n0.2,1\n0.3,1\n").unwrap();
+    fails_with(
+        &symdlnn(
+            &["train", "--data", "bad.csv", "--epochs", "5", "--out", "m"],
+            d,
+        ),
+        "bad.csv: line 3: non-finite value 'nan' in column 'q0'",
+    );
+    assert!(!d.join("m").exists(), "nothing may be written");
+}
+
+#[test]
+fn a_diverging_run_stops_with_the_checkpoint_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(&symdlnn(
+        &[
+            "simulate", "--system", "cartpend", "--steps", "20", "--out", "c.csv",
+        ],
+        d,
+    ));
+    // A learning rate of 1e200 from epoch 12 overflows the weights.
+    let out = symdlnn(
+        &[
+            "train",
+            "--data",
+            "c.csv",
+            "--recipe",
+            "paper",
+            "--hidden",
+            "8,8",
+            "--epochs",
+            "100",
+            "--schedule",
+            "steps:12=1e200",
+            "--checkpoint-every",
+            "5",
+            "--out",
+            "m",
+        ],
+        d,
+    );
+    fails_with(&out, "non-finite loss at epoch 13 (loss NaN); training stopped; the last good checkpoint (epoch 10) is in m/checkpoint");
+    let cp: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("m/checkpoint/model.json")).unwrap()).unwrap();
+    assert_eq!(cp["epochs_done"], 10);
+    assert!(!d.join("m/model.json").exists());
+    // The checkpoint is a loadable model.
+    ok(&symdlnn(&["inspect", "--model", "m/checkpoint"], d));
+}
+
+#[test]
+fn bad_flags_and_mismatched_models_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(&symdlnn(
+        &[
+            "simulate",
+            "--system",
+            "oscillator",
+            "--steps",
+            "10",
+            "--out",
+            "o.csv",
+        ],
+        d,
+    ));
+    ok(&symdlnn(
+        &[
+            "simulate", "--system", "kepler", "--steps", "10", "--out", "k.csv",
+        ],
+        d,
+    ));
+    let cases: [(&[&str], &str); 6] = [
+        (
+            &[
+                "train",
+                "--data",
+                "o.csv",
+                "--degeneracy-power",
+                "3",
+                "--out",
+                "m",
+            ],
+            "--degeneracy-power",
+        ),
+        (
+            &[
+                "train",
+                "--data",
+                "o.csv",
+                "--schedule",
+                "bogus",
+                "--out",
+                "m",
+            ],
+            "--schedule: unknown schedule 'bogus'",
+        ),
+        (
+            &["train", "--data", "o.csv", "--hidden", "8,0", "--out", "m"],
+            "widths must be positive",
+        ),
+        (
+            &["train", "--data", "o.csv", "--dt", "0.2", "--out", "m"],
+            "o.csv: the given step 0.2 disagrees with the file's time step 0.1",
+        ),
+        (
+            &["train", "--data", "o.csv", "--resume", "--out", "m"],
+            "no checkpoint to resume from",
+        ),
+        (
+            &["inspect", "--model", "nowhere"],
+            "nowhere: not a model directory",
+        ),
+    ];
+    for (args, expect) in cases {
+        fails_with(&symdlnn(args, d), expect);
+    }
+    ok(&symdlnn(
+        &[
+            "train", "--data", "o.csv", "--epochs", "3", "--hidden", "4", "--out", "m",
+        ],
+        d,
+    ));
+    fails_with(
+        &symdlnn(
+            &[
+                "predict", "--model", "m", "--data", "k.csv", "--steps", "5", "--out", "p.csv",
+            ],
+            d,
+        ),
+        "k.csv: the data have dimension 2, expected 1",
+    );
+    fails_with(
+        &symdlnn(
+            &[
+                "predict", "--model", "m", "--q0", "1", "--q1", "1,2", "--steps", "5", "--out",
+                "p.csv",
+            ],
+            d,
+        ),
+        "--q1 has 2 values; the model has dimension 1",
+    );
+    assert!(!d.join("p.csv").exists());
+    // A model from a newer format is refused with a clear message.
+    let json = std::fs::read_to_string(d.join("m/model.json"))
+        .unwrap()
+        .replace("\"format\": 1", "\"format\": 99");
+    std::fs::write(d.join("m/model.json"), json).unwrap();
+    fails_with(
+        &symdlnn(&["inspect", "--model", "m"], d),
+        "model format 99 was written by a newer symdlnn",
+    );
+}
