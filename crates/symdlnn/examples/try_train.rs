@@ -33,6 +33,9 @@ fn main() {
     cfg.seed = seed;
     cfg.time_reversible = tr;
     let mut t = dlnn_trainer(&cfg, &data).unwrap();
+    if let Ok(g) = std::env::var("GUARD") {
+        t.guard = Some(symdlnn::learn::StepGuard::new(g.parse().unwrap()));
+    }
     let start = std::time::Instant::now();
     for e in 0..epochs {
         let r = t.step().unwrap();
@@ -43,7 +46,11 @@ fn main() {
     let el = start.elapsed().as_secs_f64();
     println!("{:.3} ms/epoch", el * 1e3 / epochs as f64);
     let rep = t.current_loss();
-    println!("final {:?}", rep);
+    println!(
+        "final del {:.3e} rejected {:?}",
+        rep.terms[0].1,
+        t.guard.as_ref().map(|g| g.rejected)
+    );
     let ld = LearnedLd::new(t.mlp.clone(), t.objective.parametrisation().clone());
     let path = VariationalIntegrator::new(&ld, Convergence::default())
         .rollout_positions(full.position(0), full.position(1), nn + extra - 1)

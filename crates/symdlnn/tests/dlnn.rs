@@ -102,18 +102,25 @@ fn cart_pendulum_robust_recipe_one_seed() {
 }
 
 #[test]
-#[ignore = "5 seeds × 2 variants × 3 000 epochs: ~3 minutes in release; run with --ignored"]
+#[ignore = "5 seeds × 2 variants × 3 000 epochs: ~4 minutes in release; run with --ignored"]
 fn cart_pendulum_robust_recipe_five_seeds() {
+    // The bounds: recreation ≤ 1e-4, prediction ≤ 0.08 (≤ 0.05 with
+    // time-reversal symmetrisation). All seeds run and print before the check.
     let (full, data) = truth("cartpend", 300, 200);
+    let mut failures = Vec::new();
     for tr in [false, true] {
         for seed in 0..5 {
             let (ld, _, del) = train(&data, 3000, seed, tr);
             let (rec, pred) = rollout_errors(&ld, &full, 200);
             println!("time_reversible={tr} seed={seed}: DEL {del:.3e} recreation {rec:.3e} prediction {pred:.3e}");
-            assert!(rec <= 1e-4, "recreation {rec:e}");
-            assert!(pred <= if tr { 0.05 } else { 0.08 }, "prediction {pred:e}");
+            if rec > 1e-4 || pred > if tr { 0.05 } else { 0.08 } {
+                failures.push(format!(
+                    "tr={tr} seed={seed}: recreation {rec:.3e}, prediction {pred:.3e}"
+                ));
+            }
         }
     }
+    assert!(failures.is_empty(), "outside the bounds: {failures:?}");
 }
 
 #[test]

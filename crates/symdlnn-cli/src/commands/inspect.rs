@@ -1,7 +1,8 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use symdlnn::learn::model_dir;
+use symdlnn::learn::{model_dir, symmetry};
+use symdlnn::mechanics::{Lagrangian, System};
 
 #[derive(Args)]
 #[command(
@@ -14,12 +15,47 @@ pub struct InspectArgs {
     /// Print model.json's contents as JSON
     #[arg(long)]
     json: bool,
+    /// Compare discovered generators with a built-in system's symmetries
+    #[arg(long, value_name = "SYSTEM")]
+    truth: Option<String>,
 }
 
 pub fn run(a: InspectArgs) -> anyhow::Result<()> {
     let (m, mlp) = model_dir::load(&a.model)?;
+    let truth = match &a.truth {
+        Some(name) => {
+            let s = System::from_name(name)?;
+            if s.dim() != m.n {
+                anyhow::bail!(
+                    "--truth {name} has dimension {}, the model {}",
+                    s.dim(),
+                    m.n
+                );
+            }
+            Some(s)
+        }
+        None => None,
+    };
+    let agreement = match (&truth, &m.symmetries) {
+        (Some(s), Some(sym)) => {
+            let learned: Vec<_> = sym.generators.iter().map(|g| g.affine()).collect();
+            Some(symmetry::agreement(&learned, &s.symmetries()))
+        }
+        (Some(_), None) => anyhow::bail!(
+            "--truth: the model has no discovered symmetries (train with --method symdlnn)"
+        ),
+        _ => None,
+    };
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&m)?);
+        let mut v = serde_json::to_value(&m)?;
+        if let Some(sym) = &m.symmetries {
+            v["generators"] = serde_json::to_value(&sym.generators)?;
+            v["spectrum"] = serde_json::to_value(&sym.spectrum)?;
+        }
+        if let Some(ag) = &agreement {
+            v["agreement"] = serde_json::to_value(ag)?;
+        }
+        println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }
     let arch: Vec<String> = mlp.widths().iter().map(|w| w.to_string()).collect();
@@ -63,5 +99,48 @@ pub fn run(a: InspectArgs) -> anyhow::Result<()> {
             }
         );
     }
+    if let Some(sym) = &m.symmetries {
+        println!(
+            "  symmetries ({:?} basis, {} evaluation pairs):",
+            sym.basis, sym.pairs
+        );
+        for (j, g) in sym.generators.iter().enumerate() {
+            println!(
+                "    ξ{j}: {} — M = {:?}, w = {:?}, σ = {:.2e}",
+                g.description,
+                round(&g.m),
+                round(&g.w),
+                g.singular_value
+            );
+        }
+        let spec: Vec<String> = sym.spectrum.iter().map(|x| format!("{x:.2e}")).collect();
+        println!(
+            "    spectrum (σ/σmax, ascending): {}; identifiability gap σ_(K+1)/σ_K = {:.2e}",
+            spec.join(" "),
+            sym.gap.unwrap_or(f64::NAN)
+        );
+        println!("    conserved quantity: I_j(q_k, q_k+1) = −ξ_j(q_k)·D1 Ld(q_k, q_k+1)");
+    }
+    if let (Some(ag), Some(s)) = (&agreement, &truth) {
+        if ag.len() == 1 {
+            println!(
+                "  agreement with {}'s {}: |cos| = {:.6}",
+                s.name(),
+                s.symmetries()[0].label,
+                ag[0]
+            );
+        } else {
+            let txt: Vec<String> = ag.iter().map(|x| format!("{x:.3}°")).collect();
+            println!(
+                "  principal angles to {}'s symmetry span: {}",
+                s.name(),
+                txt.join(", ")
+            );
+        }
+    }
     Ok(())
+}
+
+fn round(x: &[f64]) -> Vec<f64> {
+    x.iter().map(|v| (v * 1e4).round() / 1e4).collect()
 }

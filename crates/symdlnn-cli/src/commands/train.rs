@@ -4,14 +4,24 @@ use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 use symdlnn::data::io;
 use symdlnn::learn::dlnn::Recipe;
-use symdlnn::learn::{fit, FitOptions, TrainConfig};
+use symdlnn::learn::symmetry::{EvaluationPoints, SymmetryBasis};
+use symdlnn::learn::{fit, FitOptions, SymmetryConfig, TrainConfig};
 use symdlnn::nn::{Activation, Schedule};
 
 use crate::args;
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, ValueEnum, PartialEq)]
 enum Method {
+    /// Discrete Lagrangian neural network
     Dlnn,
+    /// DLNN plus null-space discovery of K symmetry generators
+    Symdlnn,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum SymSolver {
+    /// Smallest right singular vectors of the symmetry matrix of the learned Ld
+    Nullspace,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq)]
@@ -86,6 +96,18 @@ pub struct TrainArgs {
     /// Threads (the batch is split across them; results depend on this number only through summation order)
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=256))]
     threads: u64,
+    /// SymDLNN: number of generators K to discover
+    #[arg(long, default_value_t = 1)]
+    symmetries: usize,
+    /// SymDLNN: solver (the paper's trainable-coefficient solver is not built yet)
+    #[arg(long, value_enum, default_value = "nullspace")]
+    sym_solver: SymSolver,
+    /// SymDLNN: search space: affine (ξ = Mq + w), translations, linear, rotations
+    #[arg(long, default_value = "affine")]
+    sym_basis: String,
+    /// SymDLNN: evaluation pairs: train, box:N or train+box:N
+    #[arg(long, default_value = "train+box:200")]
+    sym_points: String,
     /// Write a checkpoint every K epochs (to OUT/checkpoint)
     #[arg(long, value_name = "K")]
     checkpoint_every: Option<usize>,
@@ -148,8 +170,39 @@ fn parse_schedule(s: &str, lr: f64, epochs: usize) -> anyhow::Result<Schedule> {
 }
 
 pub fn run(a: TrainArgs) -> anyhow::Result<()> {
-    let Method::Dlnn = a.method;
     let data = io::read(&a.data, a.dt)?;
+    let symmetry = match a.method {
+        Method::Dlnn => None,
+        Method::Symdlnn => {
+            let SymSolver::Nullspace = a.sym_solver;
+            let basis = SymmetryBasis::from_name(&a.sym_basis).with_context(|| {
+                format!(
+                    "--sym-basis: unknown basis '{}' ({})",
+                    a.sym_basis,
+                    SymmetryBasis::NAMES.join(", ")
+                )
+            })?;
+            let points = EvaluationPoints::parse(&a.sym_points).with_context(|| {
+                format!(
+                    "--sym-points: '{}' is not train, box:N or train+box:N",
+                    a.sym_points
+                )
+            })?;
+            let len = basis.len(data.n);
+            if a.symmetries == 0 || a.symmetries > len {
+                bail!(
+                    "--symmetries must be between 1 and {len} (the {} basis in dimension {})",
+                    a.sym_basis,
+                    data.n
+                );
+            }
+            Some(SymmetryConfig {
+                generators: a.symmetries,
+                basis,
+                points,
+            })
+        }
+    };
     if a.epochs == 0 {
         bail!("--epochs must be at least 1");
     }
@@ -183,6 +236,10 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
     config.time_reversible = a.time_reversible;
     config.seed = a.seed;
     config.threads = a.threads as usize;
+    if symmetry.is_some() {
+        config.method = "symdlnn".into();
+    }
+    config.symmetry = symmetry;
     if a.out.exists() && !a.resume && a.out.join("model.json").exists() {
         // Overwriting a model is allowed; say so.
         eprintln!("note: overwriting the model in {}", a.out.display());
@@ -221,6 +278,16 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
             model.det_j.map_or(f64::NAN, |d| d.median_abs_hdet),
             model.det_j.map_or(0, |d| d.sign_flips)
         );
+    }
+    if let Some(sym) = &model.symmetries {
+        for (j, g) in sym.generators.iter().enumerate() {
+            eprintln!(
+                "generator {j}: {} (σ {:.2e}); identifiability gap {:.2e}",
+                g.description,
+                g.singular_value,
+                sym.gap.unwrap_or(f64::NAN)
+            );
+        }
     }
     if a.json {
         println!("{}", serde_json::to_string_pretty(&model)?);

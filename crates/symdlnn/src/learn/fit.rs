@@ -28,6 +28,8 @@ pub enum FitError {
     Train(#[from] TrainError),
     #[error(transparent)]
     Model(#[from] ModelError),
+    #[error("symmetry discovery: {0}")]
+    Symmetry(#[from] super::symmetry::SymmetryError),
     #[error("cannot resume: {0}")]
     Resume(String),
     /// Training stopped (e.g. a non-finite loss); the last checkpoint is intact.
@@ -116,6 +118,7 @@ fn describe(
             dt: data.dt,
         },
         training_seconds: seconds,
+        symmetries: None,
     }
 }
 
@@ -130,7 +133,8 @@ pub fn fit(
     on_epoch: &mut dyn FnMut(&EpochRecord),
 ) -> Result<(ModelFile, Mlp), FitError> {
     let (config, mut trainer, mut history, mut seconds) = if options.resume {
-        let (model, mlp, adam, text) = model_dir::load_checkpoint(out)?;
+        let cp = model_dir::load_checkpoint(out)?;
+        let (model, mlp) = (cp.model, cp.mlp);
         let summary = (data.trajectories.len(), data.samples(), data.dt);
         let stored = (model.data.trajectories, model.data.samples, model.data.dt);
         if summary != stored {
@@ -149,9 +153,17 @@ pub fn fit(
             config.threads,
         );
         let mut trainer = Trainer::new(mlp, objective, config.schedule.clone());
-        trainer.adam = adam;
+        trainer.adam = cp.adam;
+        trainer.guard = cp.guard;
         trainer.epoch = model.epochs_done;
-        (config, trainer, History { text }, model.training_seconds)
+        (
+            config,
+            trainer,
+            History {
+                text: cp.history_csv,
+            },
+            model.training_seconds,
+        )
     } else {
         // A stale checkpoint of an earlier run must not be resumed later.
         let stale = model_dir::checkpoint_dir(out);
@@ -191,6 +203,7 @@ pub fn fit(
                     &model,
                     &trainer.mlp,
                     &trainer.adam,
+                    trainer.guard.as_ref(),
                     &history.text,
                 )?;
                 last_checkpoint = Some(trainer.epoch);
@@ -198,7 +211,17 @@ pub fn fit(
         }
     }
     seconds += last.elapsed().as_secs_f64();
-    let model = describe(&config, data, &options.source, &mut trainer, seconds);
+    let mut model = describe(&config, data, &options.source, &mut trainer, seconds);
+    if let Some(sym) = &config.symmetry {
+        let ld = super::LearnedLd::new(trainer.mlp.clone(), model.parametrisation.clone());
+        let pairs = sym.points.pairs(data, config.seed);
+        model.symmetries = Some(super::symmetry::discover(
+            &ld,
+            sym.basis,
+            sym.generators,
+            &pairs,
+        )?);
+    }
     model_dir::save(out, &model, &trainer.mlp)?;
     crate::data::io::write_atomic(&out.join("history.csv"), history.text.as_bytes())
         .map_err(ModelError::from)?;

@@ -13,6 +13,7 @@ mod learned;
 pub mod model_dir;
 mod pairs;
 mod parametrisation;
+pub mod symmetry;
 mod trainer;
 
 pub use fit::{fit, FitError, FitOptions};
@@ -20,5 +21,6 @@ pub use learned::LearnedLd;
 pub use pairs::PairBatch;
 pub use parametrisation::{InputMap, Parametrisation};
 pub use trainer::{
-    dlnn_trainer, EpochRecord, LossReport, Objective, TrainConfig, TrainError, Trainer,
+    dlnn_trainer, EpochRecord, LossReport, Objective, Snapshot, StepGuard, SymmetryConfig,
+    TrainConfig, TrainError, Trainer,
 };

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::dlnn::DetStats;
 use super::parametrisation::Parametrisation;
-use super::trainer::TrainConfig;
+use super::trainer::{Snapshot, StepGuard, TrainConfig};
 use crate::data::io::write_atomic;
 use crate::nn::{load_mlp, save_mlp, Activation, Adam, Mlp};
 
@@ -58,6 +58,9 @@ pub struct ModelFile {
     pub near_degenerate: bool,
     pub data: DataSummary,
     pub training_seconds: f64,
+    /// Discovered symmetries (SymDLNN).
+    #[serde(default)]
+    pub symmetries: Option<super::symmetry::Symmetries>,
 }
 
 /// Why a model directory could not be read or written.
@@ -155,12 +158,13 @@ pub fn save_checkpoint(
     model: &ModelFile,
     mlp: &Mlp,
     adam: &Adam,
+    guard: Option<&StepGuard>,
     history_csv: &str,
 ) -> Result<(), ModelError> {
     let tmp = dir.join(format!(".checkpoint.tmp{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     save(&tmp, model, mlp)?;
-    let st = save_adam(adam).map_err(|e| invalid(&tmp, e))?;
+    let st = save_optimizer(adam, guard).map_err(|e| invalid(&tmp, e))?;
     write_atomic(&tmp.join("optimizer.safetensors"), &st)?;
     write_atomic(&tmp.join("history.csv"), history_csv.as_bytes())?;
     let target = checkpoint_dir(dir);
@@ -173,8 +177,17 @@ pub fn save_checkpoint(
     Ok(())
 }
 
+/// A checkpoint's contents.
+pub struct Checkpoint {
+    pub model: ModelFile,
+    pub mlp: Mlp,
+    pub adam: Adam,
+    pub guard: Option<StepGuard>,
+    pub history_csv: String,
+}
+
 /// Read a checkpoint: model, network, optimiser state and history text.
-pub fn load_checkpoint(dir: &Path) -> Result<(ModelFile, Mlp, Adam, String), ModelError> {
+pub fn load_checkpoint(dir: &Path) -> Result<Checkpoint, ModelError> {
     let cp = checkpoint_dir(dir);
     if !cp.is_dir() {
         return Err(invalid(
@@ -185,33 +198,62 @@ pub fn load_checkpoint(dir: &Path) -> Result<(ModelFile, Mlp, Adam, String), Mod
     let (model, mlp) = load(&cp)?;
     let opath = cp.join("optimizer.safetensors");
     let bytes = std::fs::read(&opath).map_err(io(&opath))?;
-    let adam = load_adam(&bytes, mlp.params().len()).map_err(|e| invalid(&opath, e))?;
+    let (adam, guard) = load_optimizer(&bytes, mlp.params().len(), model.training.step_guard)
+        .map_err(|e| invalid(&opath, e))?;
     let hpath = cp.join("history.csv");
-    let history = std::fs::read_to_string(&hpath).map_err(io(&hpath))?;
-    Ok((model, mlp, adam, history))
+    let history_csv = std::fs::read_to_string(&hpath).map_err(io(&hpath))?;
+    Ok(Checkpoint {
+        model,
+        mlp,
+        adam,
+        guard,
+        history_csv,
+    })
 }
 
-fn save_adam(adam: &Adam) -> Result<Vec<u8>, String> {
+fn save_optimizer(adam: &Adam, guard: Option<&StepGuard>) -> Result<Vec<u8>, String> {
     use safetensors::tensor::{Dtype, TensorView};
     let enc = |x: &[f64]| x.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>();
-    let (m, v) = (enc(&adam.m), enc(&adam.v));
-    let consts = enc(&[adam.beta1, adam.beta2, adam.eps, adam.t as f64]);
-    let views = [
-        ("m", &m, adam.m.len()),
-        ("v", &v, adam.v.len()),
-        ("consts", &consts, 4),
-    ]
-    .into_iter()
-    .map(|(k, d, len)| {
-        TensorView::new(Dtype::F64, vec![len], d)
-            .map(|t| (k.to_string(), t))
-            .map_err(|e| e.to_string())
-    })
-    .collect::<Result<Vec<_>, _>>()?;
+    let mut tensors: Vec<(String, Vec<u8>, usize)> = vec![
+        ("m".into(), enc(&adam.m), adam.m.len()),
+        ("v".into(), enc(&adam.v), adam.v.len()),
+        (
+            "consts".into(),
+            enc(&[adam.beta1, adam.beta2, adam.eps, adam.t as f64]),
+            4,
+        ),
+    ];
+    if let Some(g) = guard {
+        tensors.push(("guard.state".into(), enc(&[g.factor, g.rejected as f64]), 2));
+        if let Some(s) = &g.snapshot {
+            let n = s.params.len();
+            tensors.push(("guard.params".into(), enc(&s.params), n));
+            tensors.push(("guard.grad".into(), enc(&s.grad), n));
+            tensors.push(("guard.m".into(), enc(&s.adam.m), n));
+            tensors.push(("guard.v".into(), enc(&s.adam.v), n));
+            tensors.push((
+                "guard.consts".into(),
+                enc(&[s.adam.t as f64, s.lr, s.loss]),
+                3,
+            ));
+        }
+    }
+    let views = tensors
+        .iter()
+        .map(|(k, d, len)| {
+            TensorView::new(Dtype::F64, vec![*len], d)
+                .map(|t| (k.clone(), t))
+                .map_err(|e| e.to_string())
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     safetensors::serialize(views, None).map_err(|e| e.to_string())
 }
 
-fn load_adam(bytes: &[u8], n: usize) -> Result<Adam, String> {
+fn load_optimizer(
+    bytes: &[u8],
+    n: usize,
+    guard: Option<f64>,
+) -> Result<(Adam, Option<StepGuard>), String> {
     let st = safetensors::SafeTensors::deserialize(bytes).map_err(|e| e.to_string())?;
     let get = |k: &str, len: usize| -> Result<Vec<f64>, String> {
         let t = st.tensor(k).map_err(|e| format!("{k}: {e}"))?;
@@ -227,12 +269,42 @@ fn load_adam(bytes: &[u8], n: usize) -> Result<Adam, String> {
             .collect())
     };
     let c = get("consts", 4)?;
-    Ok(Adam {
+    let adam = Adam {
         beta1: c[0],
         beta2: c[1],
         eps: c[2],
         t: c[3] as u64,
         m: get("m", n)?,
         v: get("v", n)?,
-    })
+    };
+    let guard = match guard {
+        None => None,
+        Some(max_increase) => {
+            let state = get("guard.state", 2)?;
+            let snapshot = if st.names().contains(&"guard.params") {
+                let sc = get("guard.consts", 3)?;
+                Some(Snapshot {
+                    params: get("guard.params", n)?,
+                    grad: get("guard.grad", n)?,
+                    adam: Adam {
+                        t: sc[0] as u64,
+                        m: get("guard.m", n)?,
+                        v: get("guard.v", n)?,
+                        ..adam.clone()
+                    },
+                    lr: sc[1],
+                    loss: sc[2],
+                })
+            } else {
+                None
+            };
+            Some(StepGuard {
+                max_increase,
+                factor: state[0],
+                rejected: state[1] as usize,
+                snapshot,
+            })
+        }
+    };
+    Ok((adam, guard))
 }

@@ -1,0 +1,412 @@
+//! Symmetry discovery: generators `ξ(q) = Σ_a c_a X_a(q)` over a basis of
+//! vector fields on `Q` that leave a discrete Lagrangian invariant.
+//!
+//! Acting diagonally on `Q × Q`, the infinitesimal invariance of `Ld` reads
+//! `s(q0, q1) = ξ(q0)·D1 Ld + ξ(q1)·D2 Ld = 0`. For a fixed `Ld`, `s` is
+//! linear in the coefficients: `s = A c` with
+//! `A[k, a] = X_a(q0_k)·D1 Ld + X_a(q1_k)·D2 Ld` over evaluation pairs `k`.
+//! **Null-space discovery**: the best `K` generators are the right singular
+//! vectors of `A` with the `K` smallest singular values — no initial guess,
+//! orthonormal by construction. Rows are normalised by `h |det J|^{1/n}`, a
+//! scale of `Ld` that is unchanged by gauge terms `G(q1) − G(q0)` and scales
+//! like `Ld`, so the spectrum does not depend on `Ld → c·Ld`. The ratio of
+//! the `(K+1)`-th to the `K`-th smallest singular value measures how well the
+//! data identify the symmetry (the identifiability gap).
+//!
+//! Conserved quantity of a generator: `I(q_k, q_{k+1}) = −ξ(q_k)·D1 Ld(q_k, q_{k+1})`.
+
+use nalgebra::DMatrix;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use super::dlnn::det_cofactor;
+use crate::data::Dataset;
+use crate::mechanics::{AffineGenerator, DiscreteLagrangian, PairDerivatives};
+
+/// The search space of generators: a basis of vector fields on `R^n`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SymmetryBasis {
+    /// `ξ(q) = M q + w` (`n² + n` coefficients, `vec(M)` row-major then `w`): the paper's.
+    Affine,
+    /// `ξ(q) = w`.
+    Translations,
+    /// `ξ(q) = M q`.
+    Linear,
+    /// `ξ(q) = M q` with `M` skew (`(E_ij − E_ji)/√2`, `i < j`).
+    Rotations,
+}
+
+impl SymmetryBasis {
+    /// Names accepted by [`SymmetryBasis::from_name`].
+    pub const NAMES: [&'static str; 4] = ["affine", "translations", "linear", "rotations"];
+
+    /// Parse a basis name.
+    pub fn from_name(s: &str) -> Option<Self> {
+        match s {
+            "affine" => Some(Self::Affine),
+            "translations" => Some(Self::Translations),
+            "linear" => Some(Self::Linear),
+            "rotations" => Some(Self::Rotations),
+            _ => None,
+        }
+    }
+
+    /// Number of basis fields in dimension `n`.
+    pub fn len(self, n: usize) -> usize {
+        match self {
+            Self::Affine => n * n + n,
+            Self::Translations => n,
+            Self::Linear => n * n,
+            Self::Rotations => n * n.saturating_sub(1) / 2,
+        }
+    }
+
+    /// The affine form `(M, w)` (row-major `M`) of the field with coefficients `c`.
+    pub fn to_affine(self, n: usize, c: &[f64]) -> (Vec<f64>, Vec<f64>) {
+        let (mut m, mut w) = (vec![0.0; n * n], vec![0.0; n]);
+        match self {
+            Self::Affine => {
+                m.copy_from_slice(&c[..n * n]);
+                w.copy_from_slice(&c[n * n..]);
+            }
+            Self::Translations => w.copy_from_slice(c),
+            Self::Linear => m.copy_from_slice(c),
+            Self::Rotations => {
+                let mut a = 0;
+                for i in 0..n {
+                    for j in i + 1..n {
+                        m[i * n + j] += c[a] / std::f64::consts::SQRT_2;
+                        m[j * n + i] -= c[a] / std::f64::consts::SQRT_2;
+                        a += 1;
+                    }
+                }
+            }
+        }
+        (m, w)
+    }
+
+    /// `Σ_a u_a X_a(q)` contracted with `p`: row entries `X_a(q)·p` for every `a`.
+    fn contract(self, n: usize, q: &[f64], p: &[f64], out: &mut [f64]) {
+        match self {
+            Self::Affine => {
+                for i in 0..n {
+                    for j in 0..n {
+                        out[i * n + j] += p[i] * q[j];
+                    }
+                    out[n * n + i] += p[i];
+                }
+            }
+            Self::Translations => (0..n).for_each(|i| out[i] += p[i]),
+            Self::Linear => {
+                for i in 0..n {
+                    for j in 0..n {
+                        out[i * n + j] += p[i] * q[j];
+                    }
+                }
+            }
+            Self::Rotations => {
+                let mut a = 0;
+                for i in 0..n {
+                    for j in i + 1..n {
+                        out[a] += (p[i] * q[j] - p[j] * q[i]) / std::f64::consts::SQRT_2;
+                        a += 1;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Where the symmetry condition is imposed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvaluationPoints {
+    /// Use the training pairs.
+    pub train: bool,
+    /// Number of extra pairs drawn in a box around the data (Remark 1).
+    pub boxed: usize,
+}
+
+impl EvaluationPoints {
+    /// Parse `train`, `box:N` or `train+box:N`.
+    pub fn parse(s: &str) -> Option<Self> {
+        let mut e = Self {
+            train: false,
+            boxed: 0,
+        };
+        for part in s.split('+') {
+            match part.strip_prefix("box:") {
+                Some(n) => e.boxed = n.parse().ok()?,
+                None if part == "train" => e.train = true,
+                None => return None,
+            }
+        }
+        (e.train || e.boxed > 0).then_some(e)
+    }
+
+    /// The pairs `(q0, q1)` (row-major, `2n` each): training pairs and/or
+    /// `boxed` pairs with `q0` uniform in the data's bounding box (widened
+    /// by 10 %) and `q1 − q0` uniform in the box of observed increments,
+    /// from a ChaCha8 `seed`.
+    pub fn pairs(&self, data: &Dataset, seed: u64) -> Vec<f64> {
+        let n = data.n;
+        let mut out = Vec::new();
+        let (mut lo, mut hi) = (vec![f64::INFINITY; n], vec![f64::NEG_INFINITY; n]);
+        let (mut dlo, mut dhi) = (vec![f64::INFINITY; n], vec![f64::NEG_INFINITY; n]);
+        for tr in &data.trajectories {
+            for k in 0..tr.len().saturating_sub(1) {
+                let (a, b) = (tr.position(k), tr.position(k + 1));
+                if self.train {
+                    out.extend_from_slice(a);
+                    out.extend_from_slice(b);
+                }
+                for i in 0..n {
+                    lo[i] = lo[i].min(a[i]).min(b[i]);
+                    hi[i] = hi[i].max(a[i]).max(b[i]);
+                    dlo[i] = dlo[i].min(b[i] - a[i]);
+                    dhi[i] = dhi[i].max(b[i] - a[i]);
+                }
+            }
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        rng.set_stream(2);
+        for _ in 0..self.boxed {
+            let q0: Vec<f64> = (0..n)
+                .map(|i| {
+                    let pad = 0.1 * (hi[i] - lo[i]);
+                    lo[i] - pad + (hi[i] - lo[i] + 2.0 * pad) * rng.random::<f64>()
+                })
+                .collect();
+            let q1: Vec<f64> = (0..n)
+                .map(|i| q0[i] + dlo[i] + (dhi[i] - dlo[i]) * rng.random::<f64>())
+                .collect();
+            out.extend_from_slice(&q0);
+            out.extend_from_slice(&q1);
+        }
+        out
+    }
+}
+
+/// One discovered generator.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Generator {
+    /// Coefficients in the basis (unit norm).
+    pub coefficients: Vec<f64>,
+    /// Affine form: `M` row-major and `w`.
+    #[serde(rename = "M")]
+    pub m: Vec<f64>,
+    pub w: Vec<f64>,
+    /// What it looks like.
+    pub description: String,
+    /// Its singular value (normalised by the largest).
+    pub singular_value: f64,
+}
+
+impl Generator {
+    /// As an [`AffineGenerator`] (normalised in affine coefficients).
+    pub fn affine(&self) -> AffineGenerator {
+        AffineGenerator::new(&self.description, self.m.clone(), self.w.clone())
+    }
+}
+
+/// The result of null-space discovery.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Symmetries {
+    pub basis: SymmetryBasis,
+    pub generators: Vec<Generator>,
+    /// All singular values of the normalised `A`, ascending, divided by the largest.
+    pub spectrum: Vec<f64>,
+    /// `σ_{K+1} / σ_K` (∞ when `σ_K = 0`; absent when `K` is the whole basis).
+    pub gap: Option<f64>,
+    /// Number of evaluation pairs.
+    pub pairs: usize,
+}
+
+/// Why discovery failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SymmetryError {
+    #[error("asked for {k} generators but the {basis:?} basis has {len} fields in dimension {n}")]
+    TooMany {
+        k: usize,
+        len: usize,
+        basis: SymmetryBasis,
+        n: usize,
+    },
+    #[error("need at least as many evaluation pairs ({pairs}) as basis fields ({len})")]
+    TooFewPairs { pairs: usize, len: usize },
+    #[error("the singular value decomposition failed")]
+    Svd,
+}
+
+/// Null-space discovery of `k` generators of `ld` in `basis`, imposed at `pairs`.
+pub fn discover(
+    ld: &dyn DiscreteLagrangian,
+    basis: SymmetryBasis,
+    k: usize,
+    pairs: &[f64],
+) -> Result<Symmetries, SymmetryError> {
+    let n = ld.dim();
+    let len = basis.len(n);
+    if k == 0 || k > len {
+        return Err(SymmetryError::TooMany { k, len, basis, n });
+    }
+    let rows = pairs.len() / (2 * n);
+    if rows < len {
+        return Err(SymmetryError::TooFewPairs { pairs: rows, len });
+    }
+    let mut a = DMatrix::<f64>::zeros(rows, len);
+    let mut d = PairDerivatives::zeros(n);
+    let mut row = vec![0.0; len];
+    let mut cof = vec![0.0; n * n];
+    let h = ld.step_size();
+    for r in 0..rows {
+        let (q0, q1) = pairs[r * 2 * n..(r + 1) * 2 * n].split_at(n);
+        ld.derivatives(q0, q1, &mut d);
+        row.fill(0.0);
+        basis.contract(n, q0, &d.d1, &mut row);
+        basis.contract(n, q1, &d.d2, &mut row);
+        let det = det_cofactor(n, &d.jac, &mut cof);
+        let scale = h * det.abs().powf(1.0 / n as f64);
+        let scale = if scale > 0.0 && scale.is_finite() {
+            scale
+        } else {
+            1.0
+        };
+        for (c, x) in row.iter().enumerate() {
+            a[(r, c)] = x / scale;
+        }
+    }
+    let svd = a.svd(false, true);
+    let v_t = svd.v_t.ok_or(SymmetryError::Svd)?;
+    let mut order: Vec<usize> = (0..svd.singular_values.len()).collect();
+    order.sort_by(|&i, &j| svd.singular_values[i].total_cmp(&svd.singular_values[j]));
+    let smax = order
+        .last()
+        .map_or(1.0, |&i| svd.singular_values[i])
+        .max(f64::MIN_POSITIVE);
+    let spectrum: Vec<f64> = order
+        .iter()
+        .map(|&i| svd.singular_values[i] / smax)
+        .collect();
+    let generators = order[..k]
+        .iter()
+        .map(|&i| {
+            let mut c: Vec<f64> = v_t.row(i).iter().copied().collect();
+            // Sign convention: the largest coefficient positive.
+            let big = c
+                .iter()
+                .copied()
+                .fold(0.0f64, |m, x| if x.abs() > m.abs() { x } else { m });
+            if big < 0.0 {
+                c.iter_mut().for_each(|x| *x = -*x);
+            }
+            let (m, w) = basis.to_affine(n, &c);
+            Generator {
+                description: describe(n, &m, &w),
+                coefficients: c,
+                m,
+                w,
+                singular_value: svd.singular_values[i] / smax,
+            }
+        })
+        .collect();
+    let gap = (k < len).then(|| {
+        let (sk, sk1) = (spectrum[k - 1], spectrum[k]);
+        if sk > 0.0 {
+            sk1 / sk
+        } else {
+            f64::INFINITY
+        }
+    });
+    Ok(Symmetries {
+        basis,
+        generators,
+        spectrum,
+        gap,
+        pairs: rows,
+    })
+}
+
+/// A readable name for the affine field `M q + w`.
+pub fn describe(n: usize, m: &[f64], w: &[f64]) -> String {
+    let norm = |x: &[f64]| x.iter().map(|a| a * a).sum::<f64>().sqrt();
+    let total = (norm(m).powi(2) + norm(w).powi(2))
+        .sqrt()
+        .max(f64::MIN_POSITIVE);
+    let fmt = |x: &[f64]| {
+        x.iter()
+            .map(|a| format!("{a:+.3}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if norm(m) < 0.05 * total {
+        return format!(
+            "translation along ({})",
+            fmt(&w.iter().map(|a| a / norm(w)).collect::<Vec<_>>())
+        );
+    }
+    let skew: Vec<f64> = (0..n * n)
+        .map(|k| 0.5 * (m[k] - m[(k % n) * n + k / n]))
+        .collect();
+    let sym: Vec<f64> = (0..n * n)
+        .map(|k| 0.5 * (m[k] + m[(k % n) * n + k / n]))
+        .collect();
+    let (ns, nk, nw) = (norm(&sym), norm(&skew), norm(w));
+    if ns < 0.05 * total && nw < 0.05 * total {
+        return if n == 2 {
+            "rotation".into()
+        } else {
+            format!("rotation (skew M, |M| {nk:.3})")
+        };
+    }
+    if nk < 0.05 * total && nw < 0.05 * total {
+        let trace: f64 = (0..n).map(|i| m[i * n + i]).sum();
+        if (ns - trace.abs() / (n as f64).sqrt()).abs() < 0.05 * total {
+            return "scaling".into();
+        }
+        return "linear (symmetric M)".into();
+    }
+    format!("mixed (|sym M| {ns:.3}, |skew M| {nk:.3}, |w| {nw:.3})")
+}
+
+/// Agreement of learned generators with known ones, in affine coefficients:
+/// `|cos|` for one generator each, otherwise the principal angles (degrees,
+/// ascending) between the spans.
+pub fn agreement(learned: &[AffineGenerator], truth: &[AffineGenerator]) -> Vec<f64> {
+    let orth = |g: &[AffineGenerator]| -> DMatrix<f64> {
+        let cols: Vec<Vec<f64>> = g.iter().map(|x| x.coefficients()).collect();
+        let rows = cols.first().map_or(0, Vec::len);
+        let m = DMatrix::from_fn(rows, cols.len(), |i, j| cols[j][i]);
+        m.qr().q()
+    };
+    if learned.is_empty() || truth.is_empty() {
+        return vec![];
+    }
+    let (a, b) = (orth(learned), orth(truth));
+    let s = (a.transpose() * b).svd(false, false).singular_values;
+    if learned.len() == 1 && truth.len() == 1 {
+        return vec![s[0].min(1.0)];
+    }
+    let mut angles: Vec<f64> = s.iter().map(|c| c.min(1.0).acos().to_degrees()).collect();
+    angles.sort_by(f64::total_cmp);
+    angles
+}
+
+/// The conserved quantity `I = −ξ(q_k)·D1 Ld(q_k, q_{k+1})` along a path
+/// (row-major positions), one value per pair.
+pub fn conserved_quantity(ld: &dyn DiscreteLagrangian, g: &AffineGenerator, q: &[f64]) -> Vec<f64> {
+    let n = ld.dim();
+    let mut d = PairDerivatives::zeros(n);
+    (0..q.len() / n - 1)
+        .map(|k| {
+            let (a, b) = (&q[k * n..(k + 1) * n], &q[(k + 1) * n..(k + 2) * n]);
+            ld.derivatives(a, b, &mut d);
+            -g.apply(a)
+                .iter()
+                .zip(&d.d1)
+                .map(|(x, y)| x * y)
+                .sum::<f64>()
+        })
+        .collect()
+}
