@@ -1,27 +1,8 @@
 //! `symdlnn simulate` and `symdlnn systems` end to end.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn symdlnn(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_symdlnn"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap()
-}
-
-#[track_caller]
-fn fails_with(out: &Output, expect: &str) {
-    assert!(!out.status.success(), "command should fail");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(
-        err.trim_end().lines().count(),
-        1,
-        "one-line error expected: {err}"
-    );
-    assert!(err.contains(expect), "stderr: {err}");
-}
+use common::{fails_with, symdlnn};
 
 #[test]
 fn simulate_writes_the_paper_training_trajectories() {

@@ -1,37 +1,8 @@
 //! `symdlnn train / predict / inspect` end to end.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn symdlnn(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_symdlnn"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap()
-}
-
-#[track_caller]
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-#[track_caller]
-fn fails_with(out: &Output, expect: &str) {
-    assert!(!out.status.success(), "command should fail");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(
-        err.trim_end().lines().count(),
-        1,
-        "one-line error expected: {err}"
-    );
-    assert!(err.contains(expect), "stderr: {err}");
-}
+use common::{fails_with, ok, symdlnn};
 
 #[test]
 fn train_predict_inspect_on_a_small_kepler_run() {
@@ -272,4 +243,122 @@ fn bad_flags_and_mismatched_models_are_refused() {
         &symdlnn(&["inspect", "--model", "m"], d),
         "model format 99 was written by a newer symdlnn",
     );
+}
+
+#[test]
+fn symdlnn_stores_generators_and_inspect_compares_them_with_the_truth() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(&symdlnn(
+        &[
+            "simulate", "--system", "kepler", "--steps", "30", "--out", "k.csv",
+        ],
+        d,
+    ));
+    ok(&symdlnn(
+        &[
+            "train",
+            "--method",
+            "symdlnn",
+            "--symmetries",
+            "2",
+            "--data",
+            "k.csv",
+            "--epochs",
+            "20",
+            "--hidden",
+            "16,16",
+            "--out",
+            "m",
+        ],
+        d,
+    ));
+    let v: serde_json::Value = serde_json::from_str(&ok(&symdlnn(
+        &["inspect", "--model", "m", "--truth", "kepler", "--json"],
+        d,
+    )))
+    .unwrap();
+    assert_eq!(v["method"], "symdlnn");
+    let gens = v["generators"].as_array().unwrap();
+    assert_eq!(gens.len(), 2);
+    for g in gens {
+        let c: Vec<f64> = g["coefficients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect();
+        assert_eq!(c.len(), 6);
+        assert!((c.iter().map(|x| x * x).sum::<f64>() - 1.0).abs() < 1e-12);
+        assert_eq!(g["M"].as_array().unwrap().len(), 4);
+    }
+    let spectrum: Vec<f64> = v["spectrum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect();
+    assert_eq!(spectrum.len(), 6);
+    assert!(spectrum.windows(2).all(|w| w[0] <= w[1]) && spectrum[5] == 1.0);
+    // K = 2 learned against one true generator: one principal angle.
+    let angles = v["agreement"].as_array().unwrap();
+    assert_eq!(angles.len(), 1);
+    assert!((0.0..=90.0).contains(&angles[0].as_f64().unwrap()));
+
+    fails_with(
+        &symdlnn(
+            &[
+                "train",
+                "--method",
+                "symdlnn",
+                "--symmetries",
+                "7",
+                "--data",
+                "k.csv",
+                "--out",
+                "m2",
+            ],
+            d,
+        ),
+        "--symmetries must be between 1 and 6 (the affine basis in dimension 2)",
+    );
+    fails_with(
+        &symdlnn(
+            &[
+                "train",
+                "--method",
+                "symdlnn",
+                "--sym-basis",
+                "spiral",
+                "--data",
+                "k.csv",
+                "--out",
+                "m2",
+            ],
+            d,
+        ),
+        "--sym-basis: unknown basis 'spiral'",
+    );
+    fails_with(
+        &symdlnn(
+            &[
+                "train",
+                "--method",
+                "symdlnn",
+                "--sym-points",
+                "box:x",
+                "--data",
+                "k.csv",
+                "--out",
+                "m2",
+            ],
+            d,
+        ),
+        "--sym-points: 'box:x'",
+    );
+    fails_with(
+        &symdlnn(&["inspect", "--model", "m", "--truth", "cartpend-x"], d),
+        "unknown system 'cartpend-x'",
+    );
+    assert!(!d.join("m2").exists());
 }

@@ -4,7 +4,7 @@
 use std::sync::Mutex;
 
 use super::pairs::PairBatch;
-use super::parametrisation::{InputMap, Parametrisation};
+use super::parametrisation::Parametrisation;
 use crate::mechanics::{DiscreteLagrangian, PairDerivatives, Scalar};
 use crate::nn::Mlp;
 
@@ -50,25 +50,10 @@ impl LearnedLd {
     /// `Ld(q0, q0 + δ)` for any scalar type (the num-dual route to higher
     /// derivatives, e.g. for VBEA).
     pub fn eval_increment<D: Scalar>(&self, q0: &[D], delta: &[D]) -> D {
-        let n = self.param.n;
         let p = &self.param;
-        let mut u = vec![D::from(0.0); 2 * n];
+        let mut u = vec![D::from(0.0); 2 * p.n];
         let mut f = |swapped: bool| {
-            match &p.input_map {
-                InputMap::Raw => {
-                    for i in 0..n {
-                        let (a, b) = (q0[i], q0[i] + delta[i]);
-                        (u[i], u[n + i]) = if swapped { (b, a) } else { (a, b) };
-                    }
-                }
-                InputMap::MidpointVelocity { mu_q, sd_q, sd_v } => {
-                    let sign = if swapped { -1.0 } else { 1.0 };
-                    for i in 0..n {
-                        u[i] = (q0[i] + delta[i] * 0.5 - mu_q[i]) / sd_q[i];
-                        u[n + i] = delta[i] * (sign / (p.h * sd_v[i]));
-                    }
-                }
-            }
+            p.input(q0, delta, swapped, &mut u);
             self.mlp.eval(&u)
         };
         let mut value = if p.time_reversible {

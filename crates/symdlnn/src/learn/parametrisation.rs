@@ -22,6 +22,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::mechanics::Scalar;
+
 /// The linear input map of the network.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
@@ -98,8 +100,9 @@ impl Parametrisation {
     }
 
     /// `u = P (q0, q0 + δ) + c`, written with the increment `δ` (no
-    /// cancellation in `q1 − q0`). `swapped` evaluates at `(q1, q0)`.
-    pub fn input(&self, q0: &[f64], delta: &[f64], swapped: bool, u: &mut [f64]) {
+    /// cancellation in `q1 − q0`), for any scalar type. `swapped` evaluates
+    /// at `(q1, q0)`.
+    pub fn input<D: Scalar>(&self, q0: &[D], delta: &[D], swapped: bool, u: &mut [D]) {
         let n = self.n;
         match &self.input_map {
             InputMap::Raw => {
@@ -111,8 +114,8 @@ impl Parametrisation {
             InputMap::MidpointVelocity { mu_q, sd_q, sd_v } => {
                 let sign = if swapped { -1.0 } else { 1.0 };
                 for i in 0..n {
-                    u[i] = (q0[i] + 0.5 * delta[i] - mu_q[i]) / sd_q[i];
-                    u[n + i] = sign * delta[i] / (self.h * sd_v[i]);
+                    u[i] = (q0[i] + delta[i] * 0.5 - mu_q[i]) / sd_q[i];
+                    u[n + i] = delta[i] * (sign / (self.h * sd_v[i]));
                 }
             }
         }

@@ -253,6 +253,23 @@ impl Engine {
     }
 }
 
+/// `(a_l, ȧ_l)` of layer `l`: the broadcast output weights (and no tangent
+/// part, `ȧ_{L−1} = 0`) at the top, the stored reverse sweep below.
+fn reverse_state<'w>(
+    atop: &'w [f64],
+    a: &'w [Vec<f64>],
+    l: usize,
+    hidden: usize,
+    bw: usize,
+) -> (&'w [f64], Option<&'w [f64]>) {
+    if l == hidden {
+        (atop, None)
+    } else {
+        let (v, t) = a[l].split_at(bw);
+        (v, Some(t))
+    }
+}
+
 /// Run `f` on every workspace, the first on this thread, the others on
 /// scoped threads.
 fn run_chunks(work: &mut [Workspace], f: impl Fn(&mut Workspace) + Sync) {
@@ -336,12 +353,7 @@ impl Workspace {
             let u = &mut self.u[l - 1];
             let (s1, s2) = (&self.s1[l - 1], &self.s2[l - 1]);
             let zt = &self.zs[l - 1][bw..];
-            let (av, at) = if l == hidden {
-                (&self.atop[..], None)
-            } else {
-                let (v, t) = self.a[l].split_at(bw);
-                (v, Some(t))
-            };
+            let (av, at) = reverse_state(&self.atop, &self.a, l, hidden, bw);
             let (uv, ut) = u.split_at_mut(bw);
             kernels::mul(uv, s1, av);
             for j in 0..m {
@@ -416,12 +428,7 @@ impl Workspace {
                 &self.s3[l - 1][..],
             );
             let zt = &self.zs[l - 1][bw..];
-            let (av, at) = if l == hidden {
-                (&self.atop[..], None)
-            } else {
-                let (v, t) = self.a[l].split_at(bw);
-                (v, Some(t))
-            };
+            let (av, at) = reverse_state(&self.atop, &self.a, l, hidden, bw);
             let (zbv, zbt) = self.zbar[l - 1].split_at_mut(bw);
             let (nv, nt) = self.s_c[..rows * wl].split_at_mut(bw);
             let (ubv, ubt) = ubar.split_at(bw);

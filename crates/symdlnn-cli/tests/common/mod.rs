@@ -1,0 +1,38 @@
+//! Helpers shared by the command-line tests.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// Run `symdlnn ARGS` in `dir`.
+pub fn symdlnn(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_symdlnn"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
+
+/// Assert success; return standard output.
+#[track_caller]
+pub fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Assert failure with a one-line error containing `expect`.
+#[track_caller]
+pub fn fails_with(out: &Output, expect: &str) {
+    assert!(!out.status.success(), "command should fail");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "one-line error expected: {err}"
+    );
+    assert!(err.contains(expect), "stderr: {err}");
+}
