@@ -362,3 +362,138 @@ fn symdlnn_stores_generators_and_inspect_compares_them_with_the_truth() {
     );
     assert!(!d.join("m2").exists());
 }
+
+#[test]
+fn lnn_trains_in_each_data_mode_and_predicts_with_the_same_integrator() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(&symdlnn(
+        &[
+            "simulate", "--system", "kepler", "--steps", "30", "--out", "k.csv",
+        ],
+        d,
+    ));
+    for (mode, extra) in [
+        ("positions", None),
+        ("truth", Some("kepler")),
+        ("reference", Some("kepler")),
+    ] {
+        let out = format!("m-{mode}");
+        let mut args = vec![
+            "train",
+            "--method",
+            "lnn",
+            "--lnn-data",
+            mode,
+            "--data",
+            "k.csv",
+            "--epochs",
+            "20",
+            "--hidden",
+            "16,16",
+            "--out",
+            &out,
+        ];
+        if let Some(s) = extra {
+            args.extend(["--system", s]);
+        }
+        ok(&symdlnn(&args, d));
+        let v: serde_json::Value =
+            serde_json::from_str(&ok(&symdlnn(&["inspect", "--model", &out, "--json"], d)))
+                .unwrap();
+        assert_eq!(v["method"], "lnn");
+        assert_eq!(v["training"]["lnn"]["data"], mode);
+        assert!(v["final_losses"]["acceleration_mse"].as_f64().unwrap() > 0.0);
+    }
+    // A learned L predicts through the same variational integrator.
+    ok(&symdlnn(
+        &[
+            "simulate",
+            "--system",
+            "oscillator",
+            "--steps",
+            "60",
+            "--out",
+            "o.csv",
+        ],
+        d,
+    ));
+    ok(&symdlnn(
+        &[
+            "train",
+            "--method",
+            "lnn",
+            "--lnn-data",
+            "truth",
+            "--system",
+            "oscillator",
+            "--data",
+            "o.csv",
+            "--epochs",
+            "300",
+            "--hidden",
+            "16,16",
+            "--out",
+            "lo",
+        ],
+        d,
+    ));
+    let s: serde_json::Value = serde_json::from_str(&ok(&symdlnn(
+        &[
+            "predict", "--model", "lo", "--data", "o.csv", "--steps", "40", "--out", "lo.csv",
+            "--json",
+        ],
+        d,
+    )))
+    .unwrap();
+    assert_eq!(s["newton"]["solves"], 39);
+    assert_eq!(
+        std::fs::read_to_string(d.join("lo.csv"))
+            .unwrap()
+            .lines()
+            .count(),
+        42
+    );
+    fails_with(
+        &symdlnn(
+            &[
+                "train",
+                "--method",
+                "lnn",
+                "--lnn-data",
+                "truth",
+                "--data",
+                "k.csv",
+                "--out",
+                "bad",
+            ],
+            d,
+        ),
+        "--lnn-data truth needs the true system (--system)",
+    );
+    std::fs::write(
+        d.join("pos.csv"),
+        "t,q0,q1\n0,1,0\n0.1,0.99,0.06\n0.2,0.98,0.12\n",
+    )
+    .unwrap();
+    fails_with(
+        &symdlnn(
+            &[
+                "train",
+                "--method",
+                "lnn",
+                "--lnn-data",
+                "reference",
+                "--system",
+                "kepler",
+                "--data",
+                "pos.csv",
+                "--out",
+                "bad",
+            ],
+            d,
+        ),
+        "--lnn-data reference needs 'p' columns in the data file",
+    );
+    assert!(!d.join("bad").exists());
+}

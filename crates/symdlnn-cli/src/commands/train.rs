@@ -4,8 +4,9 @@ use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 use symdlnn::data::io;
 use symdlnn::learn::dlnn::Recipe;
+use symdlnn::learn::lnn::LnnData;
 use symdlnn::learn::symmetry::{EvaluationPoints, SymmetryBasis};
-use symdlnn::learn::{fit, FitOptions, SymmetryConfig, TrainConfig};
+use symdlnn::learn::{fit, FitOptions, LnnConfig, SymmetryConfig, TrainConfig};
 use symdlnn::nn::{Activation, Schedule};
 
 use crate::args;
@@ -16,6 +17,18 @@ enum Method {
     Dlnn,
     /// DLNN plus null-space discovery of K symmetry generators
     Symdlnn,
+    /// Lagrangian neural network baseline L(q, q̇), trained on accelerations
+    Lnn,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LnnDataArg {
+    /// q̇ and q̈ by central differences of positions (what DLNN gets)
+    Positions,
+    /// q̇ from the file's v columns, q̈ from the true system (the LNN paper's protocol)
+    Truth,
+    /// the published SymDLNN code's protocol: (q, p) taken as (q, q̇); only to explain its LNN figure
+    Reference,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -108,6 +121,15 @@ pub struct TrainArgs {
     /// SymDLNN: evaluation pairs: train, box:N or train+box:N
     #[arg(long, default_value = "train+box:200")]
     sym_points: String,
+    /// LNN: where velocities and accelerations come from
+    #[arg(long, value_enum, default_value = "positions")]
+    lnn_data: LnnDataArg,
+    /// LNN: the true system, for --lnn-data truth or reference
+    #[arg(long)]
+    system: Option<String>,
+    /// LNN: feed raw (q, q̇) to the network, as the reference LNN did (default: standardised)
+    #[arg(long)]
+    lnn_raw_inputs: bool,
     /// Write a checkpoint every K epochs (to OUT/checkpoint)
     #[arg(long, value_name = "K")]
     checkpoint_every: Option<usize>,
@@ -172,7 +194,7 @@ fn parse_schedule(s: &str, lr: f64, epochs: usize) -> anyhow::Result<Schedule> {
 pub fn run(a: TrainArgs) -> anyhow::Result<()> {
     let data = io::read(&a.data, a.dt)?;
     let symmetry = match a.method {
-        Method::Dlnn => None,
+        Method::Dlnn | Method::Lnn => None,
         Method::Symdlnn => {
             let SymSolver::Nullspace = a.sym_solver;
             let basis = SymmetryBasis::from_name(&a.sym_basis).with_context(|| {
@@ -240,6 +262,29 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
         config.method = "symdlnn".into();
     }
     config.symmetry = symmetry;
+    if a.method == Method::Lnn {
+        if recipe == Recipe::Paper {
+            bail!(
+                "--recipe applies to DLNN; the LNN's options are --lnn-data and --lnn-raw-inputs"
+            );
+        }
+        let data_mode = match a.lnn_data {
+            LnnDataArg::Positions => LnnData::Positions,
+            LnnDataArg::Truth => LnnData::Truth,
+            LnnDataArg::Reference => LnnData::Reference,
+        };
+        if let Some(name) = &a.system {
+            symdlnn::mechanics::System::from_name(name)?;
+        }
+        config.method = "lnn".into();
+        config.step_guard = None;
+        config.kinetic_prior = false;
+        config.lnn = Some(LnnConfig {
+            data: data_mode,
+            system: a.system.clone(),
+            standardise: !a.lnn_raw_inputs,
+        });
+    }
     if a.out.exists() && !a.resume && a.out.join("model.json").exists() {
         // Overwriting a model is allowed; say so.
         eprintln!("note: overwriting the model in {}", a.out.display());
@@ -297,10 +342,13 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
             .iter()
             .map(|(k, v)| format!("{k} {v:.4e}"))
             .collect();
+        let what = match &model.training.lnn {
+            Some(l) => format!("lnn ({:?} data)", l.data),
+            None => format!("{} ({:?} recipe)", model.method, model.training.recipe),
+        };
         println!(
-            "trained {} ({:?} recipe) for {} epochs in {:.1} s ({:.0} epochs/s): {}; model in {}",
-            model.method,
-            model.training.recipe,
+            "trained {} for {} epochs in {:.1} s ({:.0} epochs/s): {}; model in {}",
+            what,
             model.epochs_done,
             model.training_seconds,
             model.epochs_done as f64 / model.training_seconds.max(1e-9),

@@ -5,8 +5,11 @@ use std::path::Path;
 use std::time::Instant;
 
 use super::dlnn::Dlnn;
+use super::lnn::{Lnn, LnnError, LnnSamples};
 use super::model_dir::{self, Architecture, DataSummary, ModelError, ModelFile, FORMAT};
+use super::parametrisation::Parametrisation;
 use super::trainer::{EpochRecord, LossReport, TrainConfig, TrainError, Trainer};
+use super::trainer::{LnnConfig, Objective, StepGuard};
 use crate::data::Dataset;
 use crate::nn::Mlp;
 
@@ -30,6 +33,10 @@ pub enum FitError {
     Model(#[from] ModelError),
     #[error("symmetry discovery: {0}")]
     Symmetry(#[from] super::symmetry::SymmetryError),
+    #[error(transparent)]
+    Lnn(#[from] LnnError),
+    #[error("unknown system: {0}")]
+    System(#[from] crate::mechanics::UnknownSystem),
     #[error("cannot resume: {0}")]
     Resume(String),
     /// Training stopped (e.g. a non-finite loss); the last checkpoint is intact.
@@ -39,6 +46,99 @@ pub enum FitError {
         checkpoint: Option<usize>,
         dir: String,
     },
+}
+
+/// The objective of a run: DLNN (and SymDLNN) or the LNN baseline.
+pub enum AnyObjective {
+    Dlnn(Dlnn),
+    Lnn(Lnn),
+}
+
+impl Objective for AnyObjective {
+    fn evaluate(&mut self, mlp: &Mlp, grad: Option<&mut [f64]>) -> LossReport {
+        match self {
+            Self::Dlnn(o) => o.evaluate(mlp, grad),
+            Self::Lnn(o) => o.evaluate(mlp, grad),
+        }
+    }
+}
+
+impl AnyObjective {
+    /// The learned discrete Lagrangian's parametrisation.
+    pub fn parametrisation(&self) -> &Parametrisation {
+        match self {
+            Self::Dlnn(o) => o.parametrisation(),
+            Self::Lnn(o) => o.parametrisation(),
+        }
+    }
+
+    /// Sign of `det J` at initialisation (DLNN's barrier side; 1 for LNN).
+    pub fn sign0(&self) -> f64 {
+        match self {
+            Self::Dlnn(o) => o.sign0(),
+            Self::Lnn(_) => 1.0,
+        }
+    }
+}
+
+/// The trainer of a run: a fresh network from the seed, or `resume = (network, sign0)`.
+pub fn trainer(
+    config: &TrainConfig,
+    data: &Dataset,
+    resume: Option<(Mlp, f64)>,
+) -> Result<Trainer<AnyObjective>, FitError> {
+    let objective_for = |mlp: &Mlp| -> Result<AnyObjective, FitError> {
+        Ok(match &config.lnn {
+            None => {
+                let param = config.parametrisation(data);
+                let sign0 = resume.as_ref().map(|r| r.1);
+                AnyObjective::Dlnn(Dlnn::new(
+                    mlp,
+                    param,
+                    data,
+                    config.loss,
+                    sign0,
+                    config.threads,
+                ))
+            }
+            Some(LnnConfig {
+                data: mode,
+                system,
+                standardise,
+            }) => {
+                let system = system
+                    .as_deref()
+                    .map(crate::mechanics::System::from_name)
+                    .transpose()?;
+                let samples = LnnSamples::new(data, *mode, system.as_ref())?;
+                let param = samples.parametrisation(data.dt, *standardise);
+                AnyObjective::Lnn(Lnn::new(mlp, samples, param, config.threads))
+            }
+        })
+    };
+    let mlp = match &resume {
+        Some((mlp, _)) => mlp.clone(),
+        None => {
+            if config.lnn.is_none() {
+                // Validates the settings and fixes sign0 from the fresh network.
+                let t = super::trainer::dlnn_trainer(config, data)?;
+                let mlp = t.mlp.clone();
+                let mut tr = Trainer::new(
+                    mlp,
+                    AnyObjective::Dlnn(t.objective),
+                    config.schedule.clone(),
+                );
+                tr.guard = config.step_guard.map(StepGuard::new);
+                return Ok(tr);
+            }
+            Mlp::new(2 * data.n, &config.hidden, config.activation, config.seed)
+                .map_err(TrainError::from)?
+        }
+    };
+    let objective = objective_for(&mlp)?;
+    let mut tr = Trainer::new(mlp, objective, config.schedule.clone());
+    tr.guard = config.step_guard.map(StepGuard::new);
+    Ok(tr)
 }
 
 /// The history as CSV text.
@@ -81,7 +181,7 @@ fn describe(
     config: &TrainConfig,
     data: &Dataset,
     source: &str,
-    trainer: &mut Trainer<Dlnn>,
+    trainer: &mut Trainer<AnyObjective>,
     seconds: f64,
 ) -> ModelFile {
     let report = trainer.current_loss();
@@ -144,15 +244,7 @@ pub fn fit(
             )));
         }
         let config = model.training.clone();
-        let objective = Dlnn::new(
-            &mlp,
-            model.parametrisation.clone(),
-            data,
-            config.loss,
-            Some(model.sign0),
-            config.threads,
-        );
-        let mut trainer = Trainer::new(mlp, objective, config.schedule.clone());
+        let mut trainer = trainer(&config, data, Some((mlp, model.sign0)))?;
         trainer.adam = cp.adam;
         trainer.guard = cp.guard;
         trainer.epoch = model.epochs_done;
@@ -173,7 +265,7 @@ pub fn fit(
                 source,
             })?;
         }
-        let mut trainer = super::trainer::dlnn_trainer(config, data)?;
+        let mut trainer = trainer(config, data, None)?;
         let history = History::new(&trainer.current_loss());
         (config.clone(), trainer, history, 0.0)
     };

@@ -10,17 +10,18 @@
 pub mod dlnn;
 mod fit;
 mod learned;
+pub mod lnn;
 pub mod model_dir;
 mod pairs;
 mod parametrisation;
 pub mod symmetry;
 mod trainer;
 
-pub use fit::{fit, FitError, FitOptions};
+pub use fit::{fit, trainer, AnyObjective, FitError, FitOptions};
 pub use learned::LearnedLd;
 pub use pairs::PairBatch;
 pub use parametrisation::{InputMap, Parametrisation};
 pub use trainer::{
-    dlnn_trainer, EpochRecord, LossReport, Objective, Snapshot, StepGuard, SymmetryConfig,
-    TrainConfig, TrainError, Trainer,
+    dlnn_trainer, EpochRecord, LnnConfig, LossReport, Objective, Snapshot, StepGuard,
+    SymmetryConfig, TrainConfig, TrainError, Trainer,
 };

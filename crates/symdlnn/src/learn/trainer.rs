@@ -75,6 +75,19 @@ pub struct TrainConfig {
     /// SymDLNN: discover this many generators after training.
     #[serde(default)]
     pub symmetry: Option<SymmetryConfig>,
+    /// LNN baseline settings (`method = "lnn"`).
+    #[serde(default)]
+    pub lnn: Option<LnnConfig>,
+}
+
+/// Settings of the LNN baseline.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LnnConfig {
+    pub data: super::lnn::LnnData,
+    /// The true system, for `truth` and `reference` data.
+    pub system: Option<String>,
+    /// Standardise `(q, q̇)` inputs (the reference LNN did not).
+    pub standardise: bool,
 }
 
 /// Settings of symmetry discovery (`--method symdlnn`).
@@ -113,6 +126,7 @@ impl TrainConfig {
             threads: 2,
             step_guard: (recipe == Recipe::Robust).then_some(3.0),
             symmetry: None,
+            lnn: None,
         }
     }
 

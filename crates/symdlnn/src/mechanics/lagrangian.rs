@@ -100,6 +100,22 @@ pub struct LagrangianJet {
     pub qv: Vec<f64>,
 }
 
+impl LagrangianJet {
+    /// Euler–Lagrange acceleration at velocity `v` from these derivatives:
+    /// `q̈ = (∂²L/∂q̇²)⁻¹ (∇_q L − (∂²L/∂q̇∂q) q̇)`. A singular `∂²L/∂q̇²` is an
+    /// error, never a pseudo-inverse. (One formula for exact Lagrangians and
+    /// for the LNN, whose jets come from the derivative engine.)
+    pub fn acceleration(&self, v: &[f64]) -> Result<Vec<f64>, SolverError> {
+        let n = v.len();
+        let rhs: Vec<f64> = (0..n)
+            .map(|i| self.dq[i] - (0..n).map(|j| self.qv[j * n + i] * v[j]).sum::<f64>())
+            .collect();
+        solve_dense(n, &self.vv, &rhs).ok_or(SolverError::SingularMatrix {
+            what: "∂²L/∂q̇²"
+        })
+    }
+}
+
 /// Derived quantities of any [`Lagrangian`].
 pub trait LagrangianDerivatives: Lagrangian {
     /// `L(q, q̇)` in `f64`.
@@ -146,14 +162,7 @@ pub trait LagrangianDerivatives: Lagrangian {
     /// Euler–Lagrange acceleration `q̈ = (∂²L/∂q̇²)⁻¹ (∇_q L − (∂²L/∂q̇∂q) q̇)`.
     /// A singular `∂²L/∂q̇²` is an error, never a pseudo-inverse.
     fn acceleration(&self, q: &[f64], v: &[f64]) -> Result<Vec<f64>, SolverError> {
-        let n = self.dim();
-        let jet = self.jet(q, v);
-        let rhs: Vec<f64> = (0..n)
-            .map(|i| jet.dq[i] - (0..n).map(|j| jet.qv[j * n + i] * v[j]).sum::<f64>())
-            .collect();
-        solve_dense(n, &jet.vv, &rhs).ok_or(SolverError::SingularMatrix {
-            what: "∂²L/∂q̇²"
-        })
+        self.jet(q, v).acceleration(v)
     }
 
     /// Inverse Legendre map: the velocity `q̇` with `∂L/∂q̇(q, q̇) = p`, by
@@ -202,7 +211,7 @@ impl<T: Lagrangian + ?Sized> LagrangianDerivatives for T {}
 
 /// Solve the dense `n × n` system `A x = b` (`A` row-major) by LU with
 /// partial pivoting; `None` when `A` is singular or not finite.
-pub(crate) fn solve_dense(n: usize, a: &[f64], b: &[f64]) -> Option<Vec<f64>> {
+pub fn solve_dense(n: usize, a: &[f64], b: &[f64]) -> Option<Vec<f64>> {
     if !a.iter().chain(b).all(|x| x.is_finite()) {
         return None;
     }

@@ -10,7 +10,8 @@ mod systems;
 pub use discrete::{DiscreteLagrangian, Midpoint, PairDerivatives};
 pub use integrator::{Convergence, NewtonStats, PhasePath, RolloutStats, VariationalIntegrator};
 pub use lagrangian::{
-    gradient, second_derivative_block, Lagrangian, LagrangianDerivatives, LagrangianJet, Scalar,
+    gradient, second_derivative_block, solve_dense, Lagrangian, LagrangianDerivatives,
+    LagrangianJet, Scalar,
 };
 pub use systems::{
     AffineGenerator, CartPendulum, DoublePendulum, FreeParticle, HarmonicOscillator, InitialBox,
