@@ -49,6 +49,8 @@ pub enum FitError {
 }
 
 /// The objective of a run: DLNN (and SymDLNN) or the LNN baseline.
+// One value per training run: the size difference is irrelevant.
+#[allow(clippy::large_enum_variant)]
 pub enum AnyObjective {
     Dlnn(Dlnn),
     Lnn(Lnn),

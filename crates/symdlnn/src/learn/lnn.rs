@@ -350,8 +350,8 @@ mod tests {
         for k in 0..truth.len() {
             let q = &truth.q[2 * k..2 * k + 2];
             let r3 = (q[0] * q[0] + q[1] * q[1]).powf(1.5);
-            for i in 0..2 {
-                assert!((truth.a[2 * k + i] + gm * q[i] / r3).abs() < 1e-12);
+            for (i, qi) in q.iter().enumerate() {
+                assert!((truth.a[2 * k + i] + gm * qi / r3).abs() < 1e-12);
             }
         }
         // The reference protocol feeds p = 100 q̇ as the velocity.
