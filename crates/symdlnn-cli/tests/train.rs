@@ -26,7 +26,7 @@ fn train_predict_inspect_on_a_small_kepler_run() {
     let history = std::fs::read_to_string(d.join("m/history.csv")).unwrap();
     assert_eq!(history.lines().count(), 41);
     assert!(
-        history.starts_with("epoch,lr,loss,del,logdet,min_abs_hdet,median_abs_hdet,sign_flips\n")
+        history.starts_with("epoch,lr,loss,del,logdet,min_abs_hdet,median_abs_hdet,sign_changes\n")
     );
 
     let v: serde_json::Value =

@@ -1,12 +1,13 @@
 //! One full DLNN training step (loss + gradient + Adam) on a 201-point 2-D
 //! trajectory with the paper's 4-128-128-128-1 softplus network — the same
 //! work as `shared/bench/jax_peer.sh` (DEL residual + degeneracy term at
-//! every pair), and the robust recipe's step for comparison.
+//! every pair), the robust recipe's step, and an LNN step on the same data.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use symdlnn::data::{Dataset, Trajectory};
 use symdlnn::learn::dlnn::Recipe;
-use symdlnn::learn::{dlnn_trainer, TrainConfig};
+use symdlnn::learn::lnn::LnnData;
+use symdlnn::learn::{dlnn_trainer, trainer, LnnConfig, TrainConfig};
 
 /// The peer's trajectory: (sin(linspace(0, 2)), cos(linspace(0, 3))), 201 points.
 fn peer_data() -> Dataset {
@@ -36,6 +37,19 @@ fn dlnn_step(c: &mut Criterion) {
         let mut t = dlnn_trainer(&cfg, &data).unwrap();
         c.bench_function(name, |b| b.iter(|| t.step().map(|_| ()).unwrap()));
     }
+    // The LNN baseline on the same data (199 interior samples, positions mode).
+    let mut cfg = TrainConfig::new(Recipe::Robust, 1_000_000);
+    cfg.method = "lnn".into();
+    cfg.step_guard = None;
+    cfg.lnn = Some(LnnConfig {
+        data: LnnData::Positions,
+        system: None,
+        standardise: true,
+    });
+    let mut t = trainer(&cfg, &data, None).unwrap();
+    c.bench_function("lnn_step_2threads", |b| {
+        b.iter(|| t.step().map(|_| ()).unwrap())
+    });
 }
 
 criterion_group! {

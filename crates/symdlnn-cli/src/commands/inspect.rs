@@ -88,10 +88,10 @@ pub fn run(a: InspectArgs) -> anyhow::Result<()> {
     println!("  final losses: {}", losses.join(", "));
     if let Some(d) = m.det_j {
         println!(
-            "  det J: min |det(hJ)| {:.3e}, median {:.3e}, sign flips {}{}",
+            "  det J: min |det(hJ)| {:.3e}, median {:.3e}, pairs with the minority sign {}{}",
             d.min_abs_hdet,
             d.median_abs_hdet,
-            d.sign_flips,
+            d.sign_changes,
             if m.near_degenerate {
                 "  — WARNING: near-degenerate Ld"
             } else {

@@ -318,10 +318,10 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
     let (model, _) = result?;
     if model.near_degenerate {
         eprintln!(
-            "warning: the learned Ld is near-degenerate (det J: min |det(hJ)| {:.3e}, median {:.3e}, {} sign flips); predictions may fail",
+            "warning: the learned Ld is near-degenerate (det J: min |det(hJ)| {:.3e}, median {:.3e}, {} pairs with the minority sign); predictions may fail",
             model.det_j.map_or(f64::NAN, |d| d.min_abs_hdet),
             model.det_j.map_or(f64::NAN, |d| d.median_abs_hdet),
-            model.det_j.map_or(0, |d| d.sign_flips)
+            model.det_j.map_or(0, |d| d.sign_changes)
         );
     }
     if let Some(sym) = &model.symmetries {

@@ -65,8 +65,9 @@ pub struct DetStats {
     pub min_abs_hdet: f64,
     /// `median |det(hJ)|`.
     pub median_abs_hdet: f64,
-    /// Pairs where `det J` has the sign opposite to that at initialisation.
-    pub sign_flips: usize,
+    /// Pairs where `det J` has the sign opposite to the median's: a `J` that
+    /// changes sign between points is an indefinite, unphysical `Ld`.
+    pub sign_changes: usize,
 }
 
 impl DetStats {
@@ -76,7 +77,7 @@ impl DetStats {
     /// Whether `Ld` looks near-degenerate (an absolute `|det(hJ)|` this
     /// small means `Ld` barely depends on the velocity; or any sign flip).
     pub fn near_degenerate(&self) -> bool {
-        self.sign_flips > 0
+        self.sign_changes > 0
             || self.median_abs_hdet < 1e-8
             || self.min_abs_hdet < Self::NEAR_DEGENERATE * self.median_abs_hdet
     }
@@ -224,7 +225,10 @@ impl Dlnn {
                 .fold(f64::INFINITY, f64::min)
                 * hn,
             median_abs_hdet: median_abs(&self.dets, false) * hn,
-            sign_flips: self.dets.iter().filter(|d| **d * self.sign0 <= 0.0).count(),
+            sign_changes: {
+                let m = median_abs(&self.dets, true);
+                self.dets.iter().filter(|d| **d * m <= 0.0).count()
+            },
         }
     }
 }

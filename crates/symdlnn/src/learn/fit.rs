@@ -155,7 +155,7 @@ impl History {
         head.extend([
             "min_abs_hdet".into(),
             "median_abs_hdet".into(),
-            "sign_flips".into(),
+            "sign_changes".into(),
         ]);
         Self {
             text: head.join(",") + "\n",
@@ -170,7 +170,7 @@ impl History {
             Some(d) => row.extend([
                 f(d.min_abs_hdet),
                 f(d.median_abs_hdet),
-                d.sign_flips.to_string(),
+                d.sign_changes.to_string(),
             ]),
             None => row.extend(["".into(), "".into(), "".into()]),
         }
