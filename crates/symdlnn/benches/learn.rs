@@ -45,6 +45,7 @@ fn dlnn_step(c: &mut Criterion) {
         data: LnnData::Positions,
         system: None,
         standardise: true,
+        kinetic_prior: true,
     });
     let mut t = trainer(&cfg, &data, None).unwrap();
     c.bench_function("lnn_step_2threads", |b| {

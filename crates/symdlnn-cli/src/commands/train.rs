@@ -97,7 +97,7 @@ pub struct TrainArgs {
     /// Power m of det J in the paper's degeneracy term (1 or 2)
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=2))]
     degeneracy_power: u32,
-    /// Kinetic prior h|v|²/2 (robust recipe; default on)
+    /// Kinetic prior h|v|²/2 in Ld, ½|q̇|² in the LNN's L (robust recipe and LNN; default on)
     #[arg(long, value_enum)]
     kinetic_prior: Option<OnOff>,
     /// Symmetrise Ld under time reversal (wrong for gyroscopic or magnetic systems)
@@ -278,11 +278,13 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
         }
         config.method = "lnn".into();
         config.step_guard = None;
-        config.kinetic_prior = false;
+        let prior = !matches!(a.kinetic_prior, Some(OnOff::Off));
+        config.kinetic_prior = prior;
         config.lnn = Some(LnnConfig {
             data: data_mode,
             system: a.system.clone(),
             standardise: !a.lnn_raw_inputs,
+            kinetic_prior: prior,
         });
     }
     if a.out.exists() && !a.resume && a.out.join("model.json").exists() {

@@ -107,13 +107,14 @@ pub fn trainer(
                 data: mode,
                 system,
                 standardise,
+                kinetic_prior,
             }) => {
                 let system = system
                     .as_deref()
                     .map(crate::mechanics::System::from_name)
                     .transpose()?;
                 let samples = LnnSamples::new(data, *mode, system.as_ref())?;
-                let param = samples.parametrisation(data.dt, *standardise);
+                let param = samples.parametrisation(data.dt, *standardise, *kinetic_prior);
                 AnyObjective::Lnn(Lnn::new(mlp, samples, param, config.threads))
             }
         })

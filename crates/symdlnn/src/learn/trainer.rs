@@ -88,6 +88,9 @@ pub struct LnnConfig {
     pub system: Option<String>,
     /// Standardise `(q, q̇)` inputs (the reference LNN did not).
     pub standardise: bool,
+    /// Add `½|q̇|²` to the learned `L`.
+    #[serde(default)]
+    pub kinetic_prior: bool,
 }
 
 /// Settings of symmetry discovery (`--method symdlnn`).
