@@ -132,7 +132,7 @@ fn a_diverging_run_stops_with_the_checkpoint_intact() {
         ],
         d,
     );
-    fails_with(&out, "non-finite loss at epoch 13 (loss NaN); training stopped; the last good checkpoint (epoch 10) is in m/checkpoint");
+    fails_with(&out, "non-finite loss at epoch 13 (loss NaN, del NaN, degeneracy NaN); training stopped; the last good checkpoint (epoch 10) is in m/checkpoint");
     let cp: serde_json::Value =
         serde_json::from_slice(&std::fs::read(d.join("m/checkpoint/model.json")).unwrap()).unwrap();
     assert_eq!(cp["epochs_done"], 10);

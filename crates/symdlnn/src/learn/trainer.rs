@@ -40,11 +40,13 @@ pub struct EpochRecord {
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
     /// A loss or gradient was NaN or infinite.
-    #[error("non-finite {what} at epoch {epoch} (loss {loss:e}); training stopped")]
+    #[error("non-finite {what} at epoch {epoch} (loss {loss:e}{terms}); training stopped")]
     NonFinite {
         epoch: usize,
         what: &'static str,
         loss: f64,
+        /// The loss terms, e.g. `, acceleration_mse NaN, singular_mass_matrices 3`.
+        terms: String,
     },
     /// An invalid setting.
     #[error("invalid training setting: {0}")]
@@ -248,6 +250,11 @@ impl<O: Objective> Trainer<O> {
             epoch: self.epoch,
             what,
             loss: report.total,
+            terms: report
+                .terms
+                .iter()
+                .map(|(k, v)| format!(", {k} {v:e}"))
+                .collect(),
         };
         if !report.total.is_finite() {
             return Err(fail("loss"));
