@@ -586,19 +586,20 @@ mod tests {
     #[test]
     fn adjoint_agrees_with_finite_differences_for_every_activation() {
         for act in Activation::ALL {
-            for (n, threads) in [(1, 2), (2, 1), (3, 2)] {
+            // m tangent directions; m = 0 is the value-and-gradient-only engine.
+            for (n, threads, m) in [(1, 2, 1), (2, 1, 2), (3, 2, 3), (2, 2, 0)] {
                 let d = 2 * n;
                 let mut rng = ChaCha8Rng::seed_from_u64(10 + n as u64);
                 let mut mlp = Mlp::new(d, &[10, 9, 7], act, 3).unwrap();
                 let batch = 4;
                 let inputs = random(&mut rng, batch * d);
-                let tangents = random(&mut rng, n * d);
-                let mut cot = Jets::zeros(batch, d, n);
+                let tangents = random(&mut rng, m * d);
+                let mut cot = Jets::zeros(batch, d, m);
                 cot.value = random(&mut rng, batch);
                 cot.grad = random(&mut rng, batch * d);
-                cot.hcol = random(&mut rng, n * batch * d);
-                let mut engine = Engine::new(&mlp, batch, n, threads);
-                let mut jets = Jets::zeros(batch, d, n);
+                cot.hcol = random(&mut rng, m * batch * d);
+                let mut engine = Engine::new(&mlp, batch, m, threads);
+                let mut jets = Jets::zeros(batch, d, m);
                 let mut loss = |mlp: &Mlp, engine: &mut Engine| {
                     engine.jets(mlp, &inputs, &tangents, &mut jets);
                     let dot =
