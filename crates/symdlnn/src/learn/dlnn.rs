@@ -404,25 +404,10 @@ mod tests {
                 loss.degeneracy_power = 2;
                 loss.kappa = 30.0; // off the sigmoid's plateau so the term matters
                 let mut obj = Dlnn::new(&mlp, param, &d, loss, None, 2);
-                let mut grad = vec![0.0; mlp.params().len()];
-                let base = obj.evaluate(&mlp, Some(&mut grad));
-                assert!(base.total.is_finite());
-                for k in (0..grad.len()).step_by(3) {
-                    let x0 = mlp.params()[k];
-                    let eps = 1e-6 * (1.0 + x0.abs());
-                    mlp.params_mut()[k] = x0 + eps;
-                    let lp = obj.evaluate(&mlp, None).total;
-                    mlp.params_mut()[k] = x0 - eps;
-                    let lm = obj.evaluate(&mlp, None).total;
-                    mlp.params_mut()[k] = x0;
-                    let fd = (lp - lm) / (2.0 * eps);
-                    assert!(
-                        (grad[k] - fd).abs()
-                            <= 2e-5 * (fd.abs() + 1e-3 * base.total.abs().max(1.0)),
-                        "{recipe:?} tr={tr} n={n} param {k}: {} vs FD {fd}",
-                        grad[k]
-                    );
-                }
+                let what = format!("{recipe:?} tr={tr} n={n}");
+                crate::learn::trainer::assert_gradient_matches_fd(
+                    &mut obj, &mut mlp, 3, 2e-5, 1e-3, &what,
+                );
             }
         }
     }

@@ -331,24 +331,11 @@ mod tests {
             let param = samples.parametrisation(0.1, true, n == 2);
             let mut mlp = Mlp::new(2 * n, &[8, 8], Activation::Softplus, 5).unwrap();
             let mut obj = Lnn::new(&mlp, samples, param, 2);
-            let mut grad = vec![0.0; mlp.params().len()];
-            let base = obj.evaluate(&mlp, Some(&mut grad)).total;
-            assert!(base.is_finite() && base > 0.0);
-            for k in (0..grad.len()).step_by(2) {
-                let x0 = mlp.params()[k];
-                let eps = 1e-6 * (1.0 + x0.abs());
-                mlp.params_mut()[k] = x0 + eps;
-                let lp = obj.evaluate(&mlp, None).total;
-                mlp.params_mut()[k] = x0 - eps;
-                let lm = obj.evaluate(&mlp, None).total;
-                mlp.params_mut()[k] = x0;
-                let fd = (lp - lm) / (2.0 * eps);
-                assert!(
-                    (grad[k] - fd).abs() <= 1e-5 * (fd.abs() + 1e-4 * base),
-                    "n={n} param {k}: {} vs {fd}",
-                    grad[k]
-                );
-            }
+            assert!(obj.evaluate(&mlp, None).total > 0.0);
+            let what = format!("n={n}");
+            crate::learn::trainer::assert_gradient_matches_fd(
+                &mut obj, &mut mlp, 2, 1e-5, 1e-4, &what,
+            );
         }
     }
 

@@ -332,3 +332,36 @@ pub fn dlnn_trainer(config: &TrainConfig, data: &Dataset) -> Result<Trainer<Dlnn
     trainer.guard = config.step_guard.map(StepGuard::new);
     Ok(trainer)
 }
+
+/// Test support: check an objective's parameter gradient against central
+/// finite differences at every `stride`-th parameter, with tolerance
+/// `rtol · (|fd| + floor · max(|loss|, 1))`.
+#[cfg(test)]
+#[track_caller]
+pub(crate) fn assert_gradient_matches_fd(
+    obj: &mut impl Objective,
+    mlp: &mut Mlp,
+    stride: usize,
+    rtol: f64,
+    floor: f64,
+    what: &str,
+) {
+    let mut grad = vec![0.0; mlp.params().len()];
+    let base = obj.evaluate(mlp, Some(&mut grad)).total;
+    assert!(base.is_finite(), "{what}: loss {base}");
+    for (k, &adjoint) in grad.iter().enumerate().step_by(stride) {
+        let x0 = mlp.params()[k];
+        let eps = 1e-6 * (1.0 + x0.abs());
+        mlp.params_mut()[k] = x0 + eps;
+        let lp = obj.evaluate(mlp, None).total;
+        mlp.params_mut()[k] = x0 - eps;
+        let lm = obj.evaluate(mlp, None).total;
+        mlp.params_mut()[k] = x0;
+        let fd = (lp - lm) / (2.0 * eps);
+        let tol = rtol * (fd.abs() + floor * base.abs().max(1.0));
+        assert!(
+            (adjoint - fd).abs() <= tol,
+            "{what} param {k}: adjoint {adjoint} vs FD {fd}"
+        );
+    }
+}
