@@ -115,7 +115,7 @@ pub fn trainer(
                     .transpose()?;
                 let samples = LnnSamples::new(data, *mode, system.as_ref())?;
                 let param = samples.parametrisation(data.dt, *standardise, *kinetic_prior);
-                AnyObjective::Lnn(Lnn::new(mlp, samples, param, config.threads))
+                AnyObjective::Lnn(Lnn::new(mlp, samples, param, config.threads)?)
             }
         })
     };

@@ -65,6 +65,8 @@ pub enum LnnError {
     Dimension { system: usize, data: usize },
     #[error("the true acceleration is undefined at a sample: {0}")]
     Truth(String),
+    #[error("an LNN needs a (q, q̇) input map (midpoint–velocity), not raw pairs")]
+    InputMap,
 }
 
 impl LnnSamples {
@@ -171,12 +173,18 @@ pub struct Lnn {
 }
 
 impl Lnn {
-    /// The objective on `samples` with network `mlp`'s shape.
-    pub fn new(mlp: &Mlp, samples: LnnSamples, param: Parametrisation, threads: usize) -> Self {
+    /// The objective on `samples` with network `mlp`'s shape; `param` must
+    /// be a (q, q̇) map such as [`LnnSamples::parametrisation`] gives.
+    pub fn new(
+        mlp: &Mlp,
+        samples: LnnSamples,
+        param: Parametrisation,
+        threads: usize,
+    ) -> Result<Self, LnnError> {
         let (n, b) = (samples.n, samples.len());
         let d = 2 * n;
         let InputMap::MidpointVelocity { mu_q, sd_q, sd_v } = param.input_map.clone() else {
-            unreachable!("LNN parametrisations are (q, q̇) maps")
+            return Err(LnnError::InputMap);
         };
         let mut inputs = vec![0.0; b * d];
         for k in 0..b {
@@ -189,7 +197,7 @@ impl Lnn {
         for j in 0..n {
             tangents[j * d + n + j] = 1.0 / sd_v[j];
         }
-        Self {
+        Ok(Self {
             engine: Engine::new(mlp, b, n, threads),
             jets: Jets::zeros(b, d, n),
             cot: Jets::zeros(b, d, n),
@@ -199,7 +207,7 @@ impl Lnn {
             sd_v,
             inputs,
             tangents,
-        }
+        })
     }
 
     /// The parametrisation of the learned `L` as a discrete Lagrangian.
@@ -330,7 +338,7 @@ mod tests {
             let samples = LnnSamples::new(&data, LnnData::Positions, None).unwrap();
             let param = samples.parametrisation(0.1, true, n == 2);
             let mut mlp = Mlp::new(2 * n, &[8, 8], Activation::Softplus, 5).unwrap();
-            let mut obj = Lnn::new(&mlp, samples, param, 2);
+            let mut obj = Lnn::new(&mlp, samples, param, 2).unwrap();
             assert!(obj.evaluate(&mlp, None).total > 0.0);
             let what = format!("n={n}");
             crate::learn::trainer::assert_gradient_matches_fd(
