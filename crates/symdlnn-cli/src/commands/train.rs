@@ -307,8 +307,14 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
                 .iter()
                 .map(|(k, v)| format!("{k} {v:.3e}"))
                 .collect();
+            let det = r.report.det.map_or(String::new(), |d| {
+                format!(
+                    "; |det hJ| min {:.2e} median {:.2e}, {} minority-sign",
+                    d.min_abs_hdet, d.median_abs_hdet, d.sign_changes
+                )
+            });
             bar.set_message(format!(
-                "loss {:.4e} ({}) {eps:.0} epochs/s",
+                "loss {:.4e} ({}{det}) {eps:.0} epochs/s",
                 r.report.total,
                 terms.join(", ")
             ));
