@@ -9,7 +9,9 @@
 //!
 //! Modules, in dependency order: [`mechanics`] (Lagrangians, systems,
 //! discrete Lagrangians, the DEL solver) → [`data`] (trajectories, ground
-//! truth, files).
+//! truth, files) → [`nn`] (MLP, the batched derivative engine, Adam) →
+//! [`learn`] (DLNN and LNN losses, training, model directories, symmetry
+//! discovery).
 //!
 //! ## A tour
 //!
@@ -75,6 +77,36 @@
 //! let back = io::read(&dir.join("cart.csv"), None).unwrap();
 //! assert_eq!(back.trajectories, data.trajectories);
 //! # std::fs::remove_dir_all(&dir).unwrap();
+//! ```
+
+//!
+//! Learning a discrete Lagrangian from positions only, and predicting with
+//! the same variational integrator:
+//!
+//! ```
+//! use symdlnn::data::{generate, Dataset, Trajectory};
+//! use symdlnn::learn::{dlnn::Recipe, dlnn_trainer, LearnedLd, TrainConfig};
+//! use symdlnn::mechanics::{Convergence, System, TimeGrid, VariationalIntegrator};
+//!
+//! let osc = System::from_name("oscillator").unwrap();
+//! let grid = TimeGrid { dt: 0.1, steps: 60, fine: 10 };
+//! let truth = generate::trajectory(&osc, &[1.0], &[0.0], grid, Convergence::default()).unwrap();
+//! // Positions only.
+//! let data = Dataset { n: 1, dt: 0.1, trajectories: vec![Trajectory::from_positions(1, 0.0, 0.1, truth.q.clone())] };
+//! let mut config = TrainConfig::new(Recipe::Robust, 300);
+//! config.hidden = vec![32, 32];
+//! let mut trainer = dlnn_trainer(&config, &data).unwrap();
+//! let before = trainer.current_loss().terms[0].1; // mean |DEL residual|²
+//! for _ in 0..300 {
+//!     trainer.step().unwrap();
+//! }
+//! let after = trainer.current_loss().terms[0].1;
+//! assert!(after < 1e-2 * before);
+//! let ld = LearnedLd::new(trainer.mlp.clone(), trainer.objective.parametrisation().clone());
+//! let path = VariationalIntegrator::new(&ld, Convergence::default())
+//!     .rollout_positions(truth.position(0), truth.position(1), 20)
+//!     .unwrap();
+//! assert_eq!(path.q.len(), 22);
 //! ```
 
 pub mod data;
