@@ -31,9 +31,17 @@ fn dlnn_step(c: &mut Criterion) {
         ("dlnn_step_paper_2threads", Recipe::Paper, 2),
         ("dlnn_step_paper_1thread", Recipe::Paper, 1),
         ("dlnn_step_robust_2threads", Recipe::Robust, 2),
+        (
+            "dlnn_step_robust_jacobian_every_10_2threads",
+            Recipe::Robust,
+            2,
+        ),
     ] {
         let mut cfg = TrainConfig::new(recipe, 1_000_000);
         cfg.threads = threads;
+        if name.contains("every_10") {
+            cfg.loss.jacobian_every = 10;
+        }
         let mut t = dlnn_trainer(&cfg, &data).unwrap();
         c.bench_function(name, |b| b.iter(|| t.step().map(|_| ()).unwrap()));
     }

@@ -97,6 +97,9 @@ pub struct TrainArgs {
     /// Power m of det J in the paper's degeneracy term (1 or 2)
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=2))]
     degeneracy_power: u32,
+    /// Evaluate det J (degeneracy term, barrier) at every K-th pair only (1: all pairs)
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u64).range(1..))]
+    jacobian_every: Option<u64>,
     /// Kinetic prior h|v|²/2 in Ld, ½|q̇|² in the LNN's L (robust recipe and LNN; default on)
     #[arg(long, value_enum)]
     kinetic_prior: Option<OnOff>,
@@ -249,6 +252,9 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
     };
     config.loss.degeneracy_weight = a.degeneracy_weight;
     config.loss.degeneracy_power = a.degeneracy_power;
+    if let Some(k) = a.jacobian_every {
+        config.loss.jacobian_every = k as usize;
+    }
     if let Some(k) = a.kinetic_prior {
         if recipe == Recipe::Paper && matches!(k, OnOff::On) {
             bail!("--kinetic-prior on belongs to the robust recipe (the paper's has none)");

@@ -44,6 +44,14 @@ pub struct DlnnLoss {
     pub degeneracy_power: u32,
     /// Sigmoid slope `κ` of the paper's degeneracy term.
     pub kappa: f64,
+    /// Evaluate `J` (degeneracy term, barrier) at every this-many-th pair
+    /// only; 1 (the default) is all pairs, the paper's.
+    #[serde(default = "all_pairs")]
+    pub jacobian_every: usize,
+}
+
+fn all_pairs() -> usize {
+    1
 }
 
 impl DlnnLoss {
@@ -54,6 +62,7 @@ impl DlnnLoss {
             degeneracy_weight: 1.0,
             degeneracy_power: 1,
             kappa: 0.01,
+            jacobian_every: 1,
         }
     }
 }
@@ -125,7 +134,10 @@ pub fn det_cofactor(n: usize, a: &[f64], cof: &mut [f64]) -> f64 {
 
 /// The DLNN objective on a dataset.
 pub struct Dlnn {
+    /// All pairs; with `J` when `jacobian_every == 1`.
     batch: PairBatch,
+    /// Every `jacobian_every`-th pair with `J`, when `jacobian_every > 1`.
+    jac_batch: Option<PairBatch>,
     triples: Vec<(usize, usize)>,
     loss: DlnnLoss,
     sign0: f64,
@@ -154,7 +166,11 @@ impl Dlnn {
             .iter()
             .map(|t| t.len().saturating_sub(1))
             .sum();
-        let mut batch = PairBatch::new(mlp, param, pairs, threads);
+        let every = loss.jacobian_every.max(1);
+        let jac_pairs = pairs.div_ceil(every);
+        let mut jac_batch =
+            (every > 1).then(|| PairBatch::new(mlp, param.clone(), jac_pairs, threads, true));
+        let mut batch = PairBatch::new(mlp, param, pairs, threads, every == 1);
         let mut triples = Vec::new();
         let mut p = 0;
         let mut delta = vec![0.0; n];
@@ -165,6 +181,11 @@ impl Dlnn {
                     delta[i] = b[i] - a[i];
                 }
                 batch.set_pair(p + k, a, &delta);
+                if let Some(jb) = jac_batch.as_mut() {
+                    if (p + k) % every == 0 {
+                        jb.set_pair((p + k) / every, a, &delta);
+                    }
+                }
                 if k >= 1 {
                     triples.push((p + k - 1, p + k));
                 }
@@ -173,18 +194,19 @@ impl Dlnn {
         }
         let mut me = Self {
             batch,
+            jac_batch,
             triples,
             loss,
             sign0: 1.0,
             d1bar: vec![0.0; pairs * n],
             d2bar: vec![0.0; pairs * n],
-            jbar: vec![0.0; pairs * n * n],
-            dets: vec![0.0; pairs],
-            cofs: vec![0.0; pairs * n * n],
+            jbar: vec![0.0; jac_pairs * n * n],
+            dets: vec![0.0; jac_pairs],
+            cofs: vec![0.0; jac_pairs * n * n],
             resid: vec![0.0; n],
         };
         me.sign0 = sign0.unwrap_or_else(|| {
-            me.batch.evaluate(mlp);
+            me.evaluate_batches(mlp);
             me.compute_dets();
             if median_abs(&me.dets, true) >= 0.0 {
                 1.0
@@ -205,10 +227,18 @@ impl Dlnn {
         self.sign0
     }
 
+    fn evaluate_batches(&mut self, mlp: &Mlp) {
+        self.batch.evaluate(mlp);
+        if let Some(jb) = self.jac_batch.as_mut() {
+            jb.evaluate(mlp);
+        }
+    }
+
     fn compute_dets(&mut self) {
         let n = self.batch.parametrisation().n;
+        let jac = &self.jac_batch.as_ref().unwrap_or(&self.batch).jac;
         for p in 0..self.dets.len() {
-            let j = &self.batch.jac[p * n * n..(p + 1) * n * n];
+            let j = &jac[p * n * n..(p + 1) * n * n];
             self.dets[p] = det_cofactor(n, j, &mut self.cofs[p * n * n..(p + 1) * n * n]);
         }
     }
@@ -249,7 +279,7 @@ fn median_abs(x: &[f64], signed: bool) -> f64 {
 impl Objective for Dlnn {
     fn evaluate(&mut self, mlp: &Mlp, grad: Option<&mut [f64]>) -> LossReport {
         let n = self.batch.parametrisation().n;
-        self.batch.evaluate(mlp);
+        self.evaluate_batches(mlp);
         self.compute_dets();
         let k_count = self.triples.len().max(1) as f64;
         let p_count = self.dets.len().max(1) as f64;
@@ -319,8 +349,17 @@ impl Objective for Dlnn {
                     self.jbar[p * n * n + k] = db * self.cofs[p * n * n + k];
                 }
             }
-            self.batch
-                .backprop(mlp, &self.d1bar, &self.d2bar, &self.jbar, grad);
+            match self.jac_batch.as_mut() {
+                None => self
+                    .batch
+                    .backprop(mlp, &self.d1bar, &self.d2bar, &self.jbar, grad),
+                Some(jb) => {
+                    self.batch
+                        .backprop(mlp, &self.d1bar, &self.d2bar, &[], grad);
+                    let zeros = vec![0.0; jb.len() * n];
+                    jb.backprop(mlp, &zeros, &zeros, &self.jbar, grad);
+                }
+            }
         }
         LossReport {
             total,
@@ -399,15 +438,19 @@ mod tests {
                         Parametrisation::midpoint_velocity(n, d.dt, &q, &q, prior, tr)
                     }
                 };
-                let mut mlp = Mlp::new(2 * n, &[8, 6], Activation::Softplus, 2).unwrap();
-                let mut loss = DlnnLoss::new(recipe);
-                loss.degeneracy_power = 2;
-                loss.kappa = 30.0; // off the sigmoid's plateau so the term matters
-                let mut obj = Dlnn::new(&mlp, param, &d, loss, None, 2);
-                let what = format!("{recipe:?} tr={tr} n={n}");
-                crate::learn::trainer::assert_gradient_matches_fd(
-                    &mut obj, &mut mlp, 3, 2e-5, 1e-3, &what,
-                );
+                // J at every pair, and on every third pair (a separate batch).
+                for every in [1, 3] {
+                    let mut mlp = Mlp::new(2 * n, &[8, 6], Activation::Softplus, 2).unwrap();
+                    let mut loss = DlnnLoss::new(recipe);
+                    loss.degeneracy_power = 2;
+                    loss.kappa = 30.0; // off the sigmoid's plateau so the term matters
+                    loss.jacobian_every = every;
+                    let mut obj = Dlnn::new(&mlp, param.clone(), &d, loss, None, 2);
+                    let what = format!("{recipe:?} tr={tr} n={n} jacobian_every={every}");
+                    crate::learn::trainer::assert_gradient_matches_fd(
+                        &mut obj, &mut mlp, 3, 2e-5, 1e-3, &what,
+                    );
+                }
             }
         }
     }

@@ -30,25 +30,36 @@ pub struct PairBatch {
 }
 
 impl PairBatch {
-    /// A batch for `pairs` pairs of dimension `param.n`.
-    pub fn new(mlp: &Mlp, param: Parametrisation, pairs: usize, threads: usize) -> Self {
+    /// A batch for `pairs` pairs of dimension `param.n`; without `jacobian`
+    /// the engine computes no Hessian columns, `jac` is not meaningful and
+    /// `backprop` ignores `jbar`.
+    pub fn new(
+        mlp: &Mlp,
+        param: Parametrisation,
+        pairs: usize,
+        threads: usize,
+        jacobian: bool,
+    ) -> Self {
         let (n, d) = (param.n, param.input_dim());
+        let m = if jacobian { n } else { 0 };
         let rows = if param.time_reversible {
             2 * pairs
         } else {
             pairs
         };
-        let engine = Engine::new(mlp, rows, n, threads);
+        let engine = Engine::new(mlp, rows, m, threads);
+        let mut tangents = param.tangents();
+        tangents.truncate(m * d);
         Self {
-            tangents: param.tangents(),
+            tangents,
             pcols: param.columns(),
             param,
             pairs,
             inputs: vec![0.0; rows * d],
             deltas: vec![0.0; pairs * n],
             engine,
-            jets: Jets::zeros(rows, d, n),
-            cot: Jets::zeros(rows, d, n),
+            jets: Jets::zeros(rows, d, m),
+            cot: Jets::zeros(rows, d, m),
             value: vec![0.0; pairs],
             d1: vec![0.0; pairs * n],
             d2: vec![0.0; pairs * n],
@@ -103,7 +114,7 @@ impl PairBatch {
             for k in 0..n {
                 self.d1[p * n + k] = s * Self::dot(col(k), g);
                 self.d2[p * n + k] = s * Self::dot(col(n + k), g);
-                for j in 0..n {
+                for j in 0..self.jets.tangents {
                     self.jac[(p * n + k) * n + j] = s * Self::dot(col(k), self.jets.hcol(j, p));
                 }
             }
@@ -115,9 +126,11 @@ impl PairBatch {
                     // ∂/∂q0_k of f(P S x + c) is along P e_{n+k}, ∂/∂q1_k along P e_k.
                     self.d1[p * n + k] += s * Self::dot(col(n + k), g);
                     self.d2[p * n + k] += s * Self::dot(col(k), g);
-                    for j in 0..n {
-                        self.jac[(p * n + k) * n + j] +=
-                            s * Self::dot(col(j), self.jets.hcol(k, r));
+                    if self.jets.tangents > 0 {
+                        for j in 0..n {
+                            self.jac[(p * n + k) * n + j] +=
+                                s * Self::dot(col(j), self.jets.hcol(k, r));
+                        }
                     }
                 }
             }
@@ -168,6 +181,9 @@ impl PairBatch {
                         self.cot.grad_mut(self.pairs + p),
                     );
                 }
+            }
+            if self.cot.tangents == 0 {
+                continue;
             }
             for i in 0..n {
                 for j in 0..n {
