@@ -138,6 +138,8 @@ pub struct Dlnn {
     batch: PairBatch,
     /// Every `jacobian_every`-th pair with `J`, when `jacobian_every > 1`.
     jac_batch: Option<PairBatch>,
+    /// `(q0, δ)` of every pair, row-major `pairs × 2n`.
+    pair_data: Vec<f64>,
     triples: Vec<(usize, usize)>,
     loss: DlnnLoss,
     sign0: f64,
@@ -172,6 +174,7 @@ impl Dlnn {
             (every > 1).then(|| PairBatch::new(mlp, param.clone(), jac_pairs, threads, true));
         let mut batch = PairBatch::new(mlp, param, pairs, threads, every == 1);
         let mut triples = Vec::new();
+        let mut pair_data = Vec::with_capacity(pairs * 2 * n);
         let mut p = 0;
         let mut delta = vec![0.0; n];
         for tr in &data.trajectories {
@@ -181,6 +184,8 @@ impl Dlnn {
                     delta[i] = b[i] - a[i];
                 }
                 batch.set_pair(p + k, a, &delta);
+                pair_data.extend_from_slice(a);
+                pair_data.extend_from_slice(&delta);
                 if let Some(jb) = jac_batch.as_mut() {
                     if (p + k) % every == 0 {
                         jb.set_pair((p + k) / every, a, &delta);
@@ -195,6 +200,7 @@ impl Dlnn {
         let mut me = Self {
             batch,
             jac_batch,
+            pair_data,
             triples,
             loss,
             sign0: 1.0,
@@ -245,21 +251,44 @@ impl Dlnn {
 
     /// `det J` statistics at the last evaluation.
     pub fn det_stats(&self) -> DetStats {
-        let n = self.batch.parametrisation().n as i32;
-        let hn = self.batch.parametrisation().h.powi(n);
-        DetStats {
-            min_abs_hdet: self
-                .dets
-                .iter()
-                .map(|d| d.abs())
-                .fold(f64::INFINITY, f64::min)
-                * hn,
-            median_abs_hdet: median_abs(&self.dets, false) * hn,
-            sign_changes: {
-                let m = median_abs(&self.dets, true);
-                self.dets.iter().filter(|d| **d * m <= 0.0).count()
-            },
+        let p = self.batch.parametrisation();
+        stats_of(&self.dets, p.h.powi(p.n as i32))
+    }
+
+    /// `det J` statistics over all pairs at `mlp`: the same as
+    /// [`Dlnn::det_stats`] after an evaluation when `J` is evaluated at every
+    /// pair, otherwise one extra evaluation of `J` everywhere.
+    pub fn full_det_stats(&mut self, mlp: &Mlp) -> DetStats {
+        let param = self.batch.parametrisation().clone();
+        let (n, h) = (param.n, param.h);
+        if self.jac_batch.is_none() {
+            self.evaluate_batches(mlp);
+            self.compute_dets();
+            return self.det_stats();
         }
+        let pairs = self.batch.len();
+        let mut all = PairBatch::new(mlp, param, pairs, 1, true);
+        for (p, row) in self.pair_data.chunks_exact(2 * n).enumerate() {
+            all.set_pair(p, &row[..n], &row[n..]);
+        }
+        all.evaluate(mlp);
+        let mut cof = vec![0.0; n * n];
+        let dets: Vec<f64> = all
+            .jac
+            .chunks_exact(n * n)
+            .map(|j| det_cofactor(n, j, &mut cof))
+            .collect();
+        stats_of(&dets, h.powi(n as i32))
+    }
+}
+
+/// Statistics of `det J` values, `|det(hJ)| = h^n |det J|`.
+fn stats_of(dets: &[f64], hn: f64) -> DetStats {
+    let m = median_abs(dets, true);
+    DetStats {
+        min_abs_hdet: dets.iter().map(|d| d.abs()).fold(f64::INFINITY, f64::min) * hn,
+        median_abs_hdet: median_abs(dets, false) * hn,
+        sign_changes: dets.iter().filter(|d| **d * m <= 0.0).count(),
     }
 }
 
@@ -416,6 +445,35 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn det_statistics_cover_all_pairs_even_when_the_loss_uses_a_subset() {
+        let d = data(2);
+        let mlp = Mlp::new(4, &[8, 6], Activation::Softplus, 2).unwrap();
+        let param = Parametrisation::raw(2, d.dt);
+        let mut all = Dlnn::new(
+            &mlp,
+            param.clone(),
+            &d,
+            DlnnLoss::new(Recipe::Paper),
+            None,
+            2,
+        );
+        let mut loss = DlnnLoss::new(Recipe::Paper);
+        loss.jacobian_every = 5;
+        let mut sub = Dlnn::new(&mlp, param, &d, loss, None, 2);
+        let full = all.evaluate(&mlp, None).det.unwrap();
+        assert_eq!(all.full_det_stats(&mlp), full);
+        let partial = sub.evaluate(&mlp, None).det.unwrap();
+        let rebuilt = sub.full_det_stats(&mlp);
+        // The full statistics are the same numbers, whichever batch layout.
+        assert!(
+            (rebuilt.median_abs_hdet - full.median_abs_hdet).abs() <= 1e-14 * full.median_abs_hdet
+        );
+        assert!((rebuilt.min_abs_hdet - full.min_abs_hdet).abs() <= 1e-14 * full.min_abs_hdet);
+        assert_eq!(rebuilt.sign_changes, full.sign_changes);
+        assert!(partial.min_abs_hdet >= full.min_abs_hdet);
     }
 
     #[test]

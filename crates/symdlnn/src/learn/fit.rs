@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use super::dlnn::Dlnn;
+use super::dlnn::{DetStats, Dlnn};
 use super::lnn::{Lnn, LnnError, LnnSamples};
 use super::model_dir::{self, Architecture, DataSummary, ModelError, ModelFile, FORMAT};
 use super::parametrisation::Parametrisation;
@@ -71,6 +71,14 @@ impl AnyObjective {
         match self {
             Self::Dlnn(o) => o.parametrisation(),
             Self::Lnn(o) => o.parametrisation(),
+        }
+    }
+
+    /// `det J` statistics over all training pairs (DLNN), at `mlp`.
+    pub fn final_det_stats(&mut self, mlp: &Mlp) -> Option<DetStats> {
+        match self {
+            Self::Dlnn(o) => Some(o.full_det_stats(mlp)),
+            Self::Lnn(_) => None,
         }
     }
 
@@ -188,6 +196,7 @@ fn describe(
     seconds: f64,
 ) -> ModelFile {
     let report = trainer.current_loss();
+    let det = trainer.objective.final_det_stats(&trainer.mlp);
     let param = trainer.objective.parametrisation().clone();
     let mut final_losses: std::collections::BTreeMap<String, f64> = report
         .terms
@@ -212,8 +221,8 @@ fn describe(
         epochs_done: trainer.epoch,
         sign0: trainer.objective.sign0(),
         final_losses,
-        det_j: report.det,
-        near_degenerate: report.det.is_some_and(|d| d.near_degenerate()),
+        det_j: det,
+        near_degenerate: det.is_some_and(|d| d.near_degenerate()),
         data: DataSummary {
             source: source.into(),
             trajectories: data.trajectories.len(),
