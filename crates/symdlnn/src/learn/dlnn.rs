@@ -255,17 +255,15 @@ impl Dlnn {
         stats_of(&self.dets, p.h.powi(p.n as i32))
     }
 
-    /// `det J` statistics over all pairs at `mlp`: the same as
-    /// [`Dlnn::det_stats`] after an evaluation when `J` is evaluated at every
-    /// pair, otherwise one extra evaluation of `J` everywhere.
+    /// `det J` statistics over all pairs at `mlp`, which must be the network
+    /// of the last evaluation: when `J` is evaluated at every pair these are
+    /// [`Dlnn::det_stats`], otherwise `J` is evaluated once everywhere.
     pub fn full_det_stats(&mut self, mlp: &Mlp) -> DetStats {
-        let param = self.batch.parametrisation().clone();
-        let (n, h) = (param.n, param.h);
         if self.jac_batch.is_none() {
-            self.evaluate_batches(mlp);
-            self.compute_dets();
             return self.det_stats();
         }
+        let param = self.batch.parametrisation().clone();
+        let (n, h) = (param.n, param.h);
         let pairs = self.batch.len();
         let mut all = PairBatch::new(mlp, param, pairs, 1, true);
         for (p, row) in self.pair_data.chunks_exact(2 * n).enumerate() {

@@ -8,8 +8,8 @@ use super::dlnn::{DetStats, Dlnn};
 use super::lnn::{Lnn, LnnError, LnnSamples};
 use super::model_dir::{self, Architecture, DataSummary, ModelError, ModelFile, FORMAT};
 use super::parametrisation::Parametrisation;
+use super::trainer::{check_dlnn, LnnConfig, Objective};
 use super::trainer::{EpochRecord, LossReport, TrainConfig, TrainError, Trainer};
-use super::trainer::{LnnConfig, Objective, StepGuard};
 use crate::data::Dataset;
 use crate::nn::Mlp;
 
@@ -97,59 +97,39 @@ pub fn trainer(
     data: &Dataset,
     resume: Option<(Mlp, f64)>,
 ) -> Result<Trainer<AnyObjective>, FitError> {
-    let objective_for = |mlp: &Mlp| -> Result<AnyObjective, FitError> {
-        Ok(match &config.lnn {
-            None => {
-                let param = config.parametrisation(data);
-                let sign0 = resume.as_ref().map(|r| r.1);
-                AnyObjective::Dlnn(Dlnn::new(
-                    mlp,
-                    param,
-                    data,
-                    config.loss,
-                    sign0,
-                    config.threads,
-                ))
-            }
-            Some(LnnConfig {
-                data: mode,
-                system,
-                standardise,
-                kinetic_prior,
-            }) => {
-                let system = system
-                    .as_deref()
-                    .map(crate::mechanics::System::from_name)
-                    .transpose()?;
-                let samples = LnnSamples::new(data, *mode, system.as_ref())?;
-                let param = samples.parametrisation(data.dt, *standardise, *kinetic_prior);
-                AnyObjective::Lnn(Lnn::new(mlp, samples, param, config.threads)?)
-            }
-        })
+    let (mlp, sign0) = match resume {
+        Some((mlp, sign0)) => (mlp, Some(sign0)),
+        None => (config.fresh_network(data).map_err(TrainError::from)?, None),
     };
-    let mlp = match &resume {
-        Some((mlp, _)) => mlp.clone(),
+    let objective = match &config.lnn {
         None => {
-            if config.lnn.is_none() {
-                // Validates the settings and fixes sign0 from the fresh network.
-                let t = super::trainer::dlnn_trainer(config, data)?;
-                let mlp = t.mlp.clone();
-                let mut tr = Trainer::new(
-                    mlp,
-                    AnyObjective::Dlnn(t.objective),
-                    config.schedule.clone(),
-                );
-                tr.guard = config.step_guard.map(StepGuard::new);
-                return Ok(tr);
-            }
-            Mlp::new(2 * data.n, &config.hidden, config.activation, config.seed)
-                .map_err(TrainError::from)?
+            check_dlnn(config, data)?;
+            let param = config.parametrisation(data);
+            AnyObjective::Dlnn(Dlnn::new(
+                &mlp,
+                param,
+                data,
+                config.loss,
+                sign0,
+                config.threads,
+            ))
+        }
+        Some(LnnConfig {
+            data: mode,
+            system,
+            standardise,
+            kinetic_prior,
+        }) => {
+            let system = system
+                .as_deref()
+                .map(crate::mechanics::System::from_name)
+                .transpose()?;
+            let samples = LnnSamples::new(data, *mode, system.as_ref())?;
+            let param = samples.parametrisation(data.dt, *standardise, *kinetic_prior);
+            AnyObjective::Lnn(Lnn::new(&mlp, samples, param, config.threads)?)
         }
     };
-    let objective = objective_for(&mlp)?;
-    let mut tr = Trainer::new(mlp, objective, config.schedule.clone());
-    tr.guard = config.step_guard.map(StepGuard::new);
-    Ok(tr)
+    Ok(config.trainer(mlp, objective))
 }
 
 /// The history as CSV text.

@@ -135,6 +135,18 @@ impl TrainConfig {
         }
     }
 
+    /// The network `2n → hidden… → 1` initialised from the seed.
+    pub fn fresh_network(&self, data: &Dataset) -> Result<Mlp, NnError> {
+        Mlp::new(2 * data.n, &self.hidden, self.activation, self.seed)
+    }
+
+    /// A trainer for `objective` with this configuration's schedule and step guard.
+    pub fn trainer<O: Objective>(&self, mlp: Mlp, objective: O) -> Trainer<O> {
+        let mut trainer = Trainer::new(mlp, objective, self.schedule.clone());
+        trainer.guard = self.step_guard.map(StepGuard::new);
+        trainer
+    }
+
     /// The parametrisation this configuration gives on `data`.
     pub fn parametrisation(&self, data: &Dataset) -> Parametrisation {
         let n = data.n;
@@ -311,6 +323,21 @@ impl<O: Objective> Trainer<O> {
 
 /// A DLNN trainer for `data` under `config`, from a fresh network.
 pub fn dlnn_trainer(config: &TrainConfig, data: &Dataset) -> Result<Trainer<Dlnn>, TrainError> {
+    check_dlnn(config, data)?;
+    let mlp = config.fresh_network(data)?;
+    let objective = Dlnn::new(
+        &mlp,
+        config.parametrisation(data),
+        data,
+        config.loss,
+        None,
+        config.threads,
+    );
+    Ok(config.trainer(mlp, objective))
+}
+
+/// Refuse data and settings a DLNN cannot train on.
+pub(crate) fn check_dlnn(config: &TrainConfig, data: &Dataset) -> Result<(), TrainError> {
     if data.trajectories.iter().all(|t| t.len() < 3) {
         return Err(TrainError::Invalid("no trajectory has 3 points".into()));
     }
@@ -320,17 +347,7 @@ pub fn dlnn_trainer(config: &TrainConfig, data: &Dataset) -> Result<Trainer<Dlnn
             config.loss.degeneracy_power
         )));
     }
-    let param = config.parametrisation(data);
-    let mlp = Mlp::new(
-        param.input_dim(),
-        &config.hidden,
-        config.activation,
-        config.seed,
-    )?;
-    let objective = Dlnn::new(&mlp, param, data, config.loss, None, config.threads);
-    let mut trainer = Trainer::new(mlp, objective, config.schedule.clone());
-    trainer.guard = config.step_guard.map(StepGuard::new);
-    Ok(trainer)
+    Ok(())
 }
 
 /// Test support: check an objective's parameter gradient against central
