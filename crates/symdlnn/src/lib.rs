@@ -110,6 +110,7 @@
 //! ```
 
 pub mod data;
+pub mod eval;
 pub mod learn;
 pub mod mechanics;
 pub mod nn;

@@ -5,7 +5,7 @@ use std::sync::Mutex;
 
 use super::pairs::PairBatch;
 use super::parametrisation::Parametrisation;
-use crate::mechanics::{DiscreteLagrangian, PairDerivatives, Scalar};
+use crate::mechanics::{DiscreteLagrangian, GenericDiscreteLagrangian, PairDerivatives, Scalar};
 use crate::nn::Mlp;
 
 /// A learned discrete Lagrangian `Ld(q0, q1) = s f(P x + c) + K`.
@@ -65,6 +65,12 @@ impl LearnedLd {
             value += delta[i] * delta[i] * (0.5 * c);
         }
         value
+    }
+}
+
+impl GenericDiscreteLagrangian for LearnedLd {
+    fn value_at_increment<D: Scalar>(&self, q0: &[D], delta: &[D]) -> D {
+        self.eval_increment(q0, delta)
     }
 }
 

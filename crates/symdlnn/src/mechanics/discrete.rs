@@ -55,6 +55,20 @@ pub trait DiscreteLagrangian {
     }
 }
 
+/// A discrete Lagrangian that can be evaluated at any scalar type, in the
+/// increment chart `Ld(q0, q0 + δ)`: the route to the higher derivatives
+/// that variational backward error analysis needs (nested duals).
+pub trait GenericDiscreteLagrangian: DiscreteLagrangian {
+    /// `Ld(q0, q0 + delta)` for any scalar type.
+    fn value_at_increment<D: Scalar>(&self, q0: &[D], delta: &[D]) -> D;
+}
+
+impl<L: Lagrangian> GenericDiscreteLagrangian for Midpoint<L> {
+    fn value_at_increment<D: Scalar>(&self, q0: &[D], delta: &[D]) -> D {
+        self.eval_increment(q0, delta)
+    }
+}
+
 /// The midpoint discretisation `h · L((q0+q1)/2, (q1−q0)/h)` of a
 /// continuous Lagrangian.
 #[derive(Clone, Debug, PartialEq)]

@@ -1,0 +1,10 @@
+//! Evaluation: what a learned model recovers of the continuous system
+//! (variational backward error analysis), and how well it recreates and
+//! predicts observed trajectories.
+
+pub mod vbea;
+
+pub use vbea::{
+    central_velocities, second_order_correction, InverseModifiedLagrangian, VbeaError,
+    VbeaLagrangian,
+};
