@@ -26,6 +26,8 @@ enum Command {
     Train(commands::train::TrainArgs),
     /// Roll a learned model out with the variational integrator
     Predict(commands::predict::PredictArgs),
+    /// Measure a model against an observed trajectory: metrics and figures
+    Evaluate(commands::evaluate::EvaluateArgs),
     /// Describe a model directory
     Inspect(commands::inspect::InspectArgs),
 }
@@ -49,6 +51,7 @@ fn main() {
         Command::Systems(a) => commands::systems::run(a),
         Command::Train(a) => commands::train::run(a),
         Command::Predict(a) => commands::predict::run(a),
+        Command::Evaluate(a) => commands::evaluate::run(a),
         Command::Inspect(a) => commands::inspect::run(a),
     };
     if let Err(e) = result {

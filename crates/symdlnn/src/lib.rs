@@ -114,3 +114,4 @@ pub mod eval;
 pub mod learn;
 pub mod mechanics;
 pub mod nn;
+pub mod report;

@@ -1,3 +1,4 @@
+pub mod evaluate;
 pub mod inspect;
 pub mod predict;
 pub mod simulate;

@@ -2,8 +2,11 @@
 //! (variational backward error analysis), and how well it recreates and
 //! predicts observed trajectories.
 
+pub mod evaluation;
+pub mod metrics;
 pub mod vbea;
 
+pub use evaluation::{evaluate, EvalError, Evaluation, Metrics, NewtonSummary, PhaseMetrics};
 pub use vbea::{
     central_velocities, second_order_correction, InverseModifiedLagrangian, VbeaError,
     VbeaLagrangian,

@@ -227,6 +227,22 @@ impl<'a, Ld: DiscreteLagrangian + ?Sized> VariationalIntegrator<'a, Ld> {
         q1: &[f64],
         steps: usize,
     ) -> Result<PhasePath, SolverError> {
+        match self.rollout_positions_until_failure(q0, q1, steps)? {
+            (path, None) => Ok(path),
+            (_, Some(e)) => Err(e),
+        }
+    }
+
+    /// As [`Self::rollout_positions`], but a failed Newton solve ends the
+    /// rollout instead of discarding it: the points computed so far come back
+    /// with the error (for reports that show where a model's rollout broke
+    /// down). Bad dimensions are still an error.
+    pub fn rollout_positions_until_failure(
+        &mut self,
+        q0: &[f64],
+        q1: &[f64],
+        steps: usize,
+    ) -> Result<(PhasePath, Option<SolverError>), SolverError> {
         self.check_dim(q0)?;
         self.check_dim(q1)?;
         let n = q0.len();
@@ -243,9 +259,15 @@ impl<'a, Ld: DiscreteLagrangian + ?Sized> VariationalIntegrator<'a, Ld> {
         let mut delta: Vec<f64> = q0.iter().zip(q1).map(|(a, b)| b - a).collect();
         let mut p_next = vec![0.0; n];
         let mut stats = RolloutStats::default();
+        let mut failure = None;
         for k in 0..steps {
-            let s = self.solve(&q, &p, &mut delta, &mut p_next, k + 1)?;
-            stats.record(s);
+            match self.solve(&q, &p, &mut delta, &mut p_next, k + 1) {
+                Ok(s) => stats.record(s),
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
             for (a, d) in q.iter_mut().zip(&delta) {
                 *a += d;
             }
@@ -253,10 +275,13 @@ impl<'a, Ld: DiscreteLagrangian + ?Sized> VariationalIntegrator<'a, Ld> {
             out_q.extend_from_slice(&q);
             out_p.extend_from_slice(&p);
         }
-        Ok(PhasePath {
-            q: out_q,
-            p: out_p,
-            stats,
-        })
+        Ok((
+            PhasePath {
+                q: out_q,
+                p: out_p,
+                stats,
+            },
+            failure,
+        ))
     }
 }

@@ -1,0 +1,148 @@
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use symdlnn::data::io;
+use symdlnn::eval;
+use symdlnn::learn::model_dir;
+use symdlnn::mechanics::System;
+use symdlnn::report::{self, Curve};
+
+use crate::args;
+
+#[derive(Args)]
+#[command(after_help = "Examples:
+  symdlnn simulate --system cartpend --steps 300 --out truth.csv
+  symdlnn evaluate --model model --data truth.csv --train-steps 200 --system cartpend --out eval
+
+Writes metrics.json, rollout.csv and the figures trajectories, energy,
+invariants and losses (.png and .svg) into --out.")]
+pub struct EvaluateArgs {
+    /// Model directory
+    #[arg(long)]
+    model: PathBuf,
+    /// Observed (true) trajectory to compare with: .csv or .npy
+    #[arg(long)]
+    data: PathBuf,
+    /// Time step of an .npy --data file
+    #[arg(long, value_parser = args::positive)]
+    dt: Option<f64>,
+    /// Which trajectory of --data (from 0)
+    #[arg(long, default_value_t = 0)]
+    traj: usize,
+    /// Recreation span N: points 0..=N are recreation, later ones prediction
+    /// [default: the length of the model's training trajectories]
+    #[arg(long)]
+    train_steps: Option<usize>,
+    /// The built-in system behind the data: true generators, agreement and the
+    /// LNN's true energy
+    #[arg(long)]
+    system: Option<String>,
+    /// Output directory
+    #[arg(long)]
+    out: PathBuf,
+    /// Print metrics.json to standard output as well
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(a: EvaluateArgs) -> anyhow::Result<()> {
+    let (model, mlp) = model_dir::load(&a.model)?;
+    let system = a.system.as_deref().map(System::from_name).transpose()?;
+    let data = io::read(&a.data, a.dt)?;
+    let source = a.data.display().to_string();
+    data.expect_dim(model.n, &source)?;
+    let truth = data.trajectories.get(a.traj).with_context(|| {
+        format!(
+            "{source}: no trajectory {} (the file has {})",
+            a.traj,
+            data.trajectories.len()
+        )
+    })?;
+    let train_steps = match a.train_steps {
+        Some(n) => n,
+        None => {
+            let per = model.data.samples / model.data.trajectories.max(1);
+            per.saturating_sub(1).min(truth.len().saturating_sub(1))
+        }
+    };
+    let evaluation = eval::evaluate(&model, &mlp, truth, train_steps, system.as_ref())
+        .with_context(|| format!("{source}, trajectory {}", a.traj))?;
+    let history = std::fs::read_to_string(a.model.join("history.csv")).ok();
+
+    std::fs::create_dir_all(&a.out)
+        .with_context(|| format!("cannot create {}", a.out.display()))?;
+    let json = serde_json::to_string_pretty(&evaluation.metrics)?;
+    io::write_atomic(&a.out.join("metrics.json"), json.as_bytes())?;
+    let rollout = symdlnn::data::Dataset {
+        n: model.n,
+        dt: model.h,
+        trajectories: vec![symdlnn::data::Trajectory::from_positions(
+            model.n,
+            truth.t[0],
+            model.h,
+            evaluation.path.clone(),
+        )],
+    };
+    io::write(&a.out.join("rollout.csv"), &rollout)?;
+    let label = model.method.to_uppercase().replace("SYM", "Sym");
+    let curves = [Curve {
+        label: label.clone(),
+        color: report::method_color(&model.method),
+        eval: &evaluation,
+    }];
+    let histories: Vec<(String, String)> = history.into_iter().map(|h| (label.clone(), h)).collect();
+    let title = a.model.display().to_string();
+    let names = system.as_ref().map(coordinate_names).unwrap_or_default();
+    let figures = report::write_figures(&a.out, "", &title, &curves, &histories, &names)?;
+    if a.json {
+        println!("{json}");
+    } else {
+        print_summary(&evaluation.metrics);
+        println!(
+            "wrote metrics.json, rollout.csv and {} figures to {}",
+            figures.len(),
+            a.out.display()
+        );
+    }
+    Ok(())
+}
+
+/// Coordinate names of the built-in systems, for axis labels.
+pub fn coordinate_names(s: &System) -> Vec<String> {
+    let names: &[&str] = match s.name() {
+        "cartpend" => &["s", "φ"],
+        "kepler" | "iso-oscillator" | "free-particle" => &["x", "y"],
+        "kepler3d" => &["x", "y", "z"],
+        "double-pendulum" => &["θ1", "θ2"],
+        _ => &["x"],
+    };
+    names.iter().map(|x| x.to_string()).collect()
+}
+
+fn print_summary(m: &eval::Metrics) {
+    let f = |x: Option<f64>| x.map_or("–".to_string(), |v| format!("{v:.3e}"));
+    for (name, p) in [("recreation", &m.recreation), ("prediction", &m.prediction)] {
+        println!(
+            "{name:>10}: relative RMSE {}, energy drift {}, symmetry drift {} ({} of {} points)",
+            f(p.relative_rmse),
+            f(p.energy_drift),
+            p.symmetry_drift
+                .iter()
+                .map(|d| f(*d))
+                .collect::<Vec<_>>()
+                .join("/"),
+            p.points,
+            p.points_expected
+        );
+    }
+    if let Some(a) = &m.agreement {
+        println!("agreement with the true generators: {a:.6?}");
+    }
+    if let Some(e) = &m.failure {
+        println!("the rollout stopped early: {e}");
+    }
+    for n in &m.notes {
+        println!("note: {n}");
+    }
+}

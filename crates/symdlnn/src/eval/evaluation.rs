@@ -1,0 +1,335 @@
+//! One model against one observed trajectory: roll the model out from the
+//! trajectory's first two points for as many steps as the truth has, and
+//! measure (DESIGN §3 "Evaluation"):
+//!
+//! * recreation (points `0..=N`) and prediction (points `> N`) RMSE, absolute
+//!   and relative to [`position_scale`] of the truth;
+//! * energy drift: `H_VBEA` at the consistent velocities for DLNN/SymDLNN,
+//!   the true `H` at central-difference velocities for the LNN (when the
+//!   system is known);
+//! * symmetry drift of the discrete Noether quantities
+//!   `I_k = −ξ(q_k)·D1 Ld(q_k, q_{k+1})`: the learned generators for
+//!   SymDLNN, the true ones otherwise;
+//! * generator agreement, the rollout's Newton statistics, training time.
+//!
+//! A rollout whose Newton solve fails is kept up to the failure and
+//! reported as such; the spans it did not reach have no numbers.
+
+use serde::{Deserialize, Serialize};
+
+use super::metrics::{drift, position_scale, rmse};
+use super::vbea::{central_velocities, VbeaError, VbeaLagrangian};
+use crate::data::Trajectory;
+use crate::learn::model_dir::ModelFile;
+use crate::learn::symmetry::{agreement, conserved_quantity};
+use crate::learn::LearnedLd;
+use crate::mechanics::{
+    AffineGenerator, Convergence, Lagrangian, LagrangianDerivatives, System, VariationalIntegrator,
+};
+use crate::nn::Mlp;
+
+/// Why an evaluation could not run.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum EvalError {
+    #[error("the trajectory has {points} points; evaluation needs at least 3")]
+    TooShort { points: usize },
+    #[error("the trajectory has dimension {found}, the model {expected}")]
+    Dimension { expected: usize, found: usize },
+    #[error("the trajectory's time step {data} differs from the model's step {model}")]
+    Step { data: f64, model: f64 },
+    #[error("train steps {train_steps} must be at least 1 and at most {max} (the trajectory's steps)")]
+    TrainSteps { train_steps: usize, max: usize },
+    #[error("the system '{system}' has dimension {found}, the model {expected}")]
+    SystemDimension {
+        system: String,
+        expected: usize,
+        found: usize,
+    },
+}
+
+/// Numbers of one phase (recreation or prediction) of a rollout.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PhaseMetrics {
+    /// Points in the phase that the rollout reached (of `points_expected`).
+    pub points: usize,
+    pub points_expected: usize,
+    pub rmse: Option<f64>,
+    pub relative_rmse: Option<f64>,
+    /// `max |H_k − H_0|` over the phase.
+    pub energy_drift: Option<f64>,
+    /// The same over the energy scale (mean `|q̇·p|` along the path).
+    pub relative_energy_drift: Option<f64>,
+    /// `max |I_k − I_0|` over the phase, per generator.
+    pub symmetry_drift: Vec<Option<f64>>,
+    /// The same over the generator's scale (mean `|p||ξ(q)|` along the path).
+    pub relative_symmetry_drift: Vec<Option<f64>>,
+}
+
+/// Newton statistics of a rollout.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct NewtonSummary {
+    pub solves: usize,
+    pub total_iterations: usize,
+    pub max_iterations: usize,
+    pub max_residual: f64,
+}
+
+/// Everything measured of one model on one trajectory (`metrics.json`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Metrics {
+    pub method: String,
+    /// Recreation steps `N` (points `0..=N`).
+    pub train_steps: usize,
+    /// Steps of the truth (points `0..=total_steps`).
+    pub total_steps: usize,
+    /// RMS deviation of the truth from its mean.
+    pub scale: f64,
+    pub recreation: PhaseMetrics,
+    pub prediction: PhaseMetrics,
+    /// What the energy is: `H_VBEA`, the true `H`, or nothing.
+    pub energy: Option<String>,
+    /// The generators whose quantities were tracked, and whether they are
+    /// `learned` or `true`.
+    pub generators: Vec<String>,
+    pub generator_source: Option<String>,
+    /// Agreement of learned generators with the true ones: `|cos|` for one,
+    /// principal angles in degrees for several.
+    pub agreement: Option<Vec<f64>>,
+    pub newton: NewtonSummary,
+    /// Why the rollout stopped early, when it did.
+    pub failure: Option<String>,
+    /// Why a quantity is missing (e.g. the VBEA velocity solve failed).
+    pub notes: Vec<String>,
+    pub training_seconds: f64,
+    pub epochs: usize,
+    pub epochs_per_second: f64,
+    pub rollout_seconds: f64,
+}
+
+/// The series behind the metrics, for figures.
+#[derive(Clone, Debug)]
+pub struct Evaluation {
+    pub metrics: Metrics,
+    pub n: usize,
+    pub h: f64,
+    /// Truth positions, row-major, `total_steps + 1` points.
+    pub truth: Vec<f64>,
+    /// The model's rollout (possibly shorter when it failed).
+    pub path: Vec<f64>,
+    /// Energy at each point of `path` (`H_VBEA` or true `H`).
+    pub energy: Option<Vec<f64>>,
+    /// Per generator, `I_k` at each pair of `path`.
+    pub invariants: Vec<Vec<f64>>,
+}
+
+/// Evaluate `model` on `truth` with recreation span `train_steps`; `system`
+/// (when known) supplies the true generators and the true energy.
+pub fn evaluate(
+    model: &ModelFile,
+    mlp: &Mlp,
+    truth: &Trajectory,
+    train_steps: usize,
+    system: Option<&System>,
+) -> Result<Evaluation, EvalError> {
+    let n = model.n;
+    let h = model.h;
+    let len = truth.len();
+    if len < 3 {
+        return Err(EvalError::TooShort { points: len });
+    }
+    if truth.n != n {
+        return Err(EvalError::Dimension {
+            expected: n,
+            found: truth.n,
+        });
+    }
+    let dt = truth.t[1] - truth.t[0];
+    if (dt - h).abs() > crate::data::io::DT_RTOL * h {
+        return Err(EvalError::Step { data: dt, model: h });
+    }
+    if train_steps == 0 || train_steps > len - 1 {
+        return Err(EvalError::TrainSteps {
+            train_steps,
+            max: len - 1,
+        });
+    }
+    if let Some(s) = system.filter(|s| s.dim() != n) {
+        return Err(EvalError::SystemDimension {
+            system: s.name().into(),
+            expected: n,
+            found: s.dim(),
+        });
+    }
+    let ld = LearnedLd::new(mlp.clone(), model.parametrisation.clone());
+    let start = std::time::Instant::now();
+    let (path, failure) = VariationalIntegrator::new(&ld, Convergence::default())
+        .rollout_positions_until_failure(truth.position(0), truth.position(1), len - 2)
+        // Dimensions were checked above.
+        .map_err(|_| EvalError::Dimension {
+            expected: n,
+            found: truth.n,
+        })?;
+    let rollout_seconds = start.elapsed().as_secs_f64();
+    let reached = path.q.len() / n;
+    let mut notes = vec![];
+
+    // Energy along the rollout.
+    let is_lnn = model.method == "lnn";
+    let (energy_label, energy, energy_scale) = if is_lnn {
+        match system {
+            Some(s) => {
+                let v = central_velocities(n, h, &path.q);
+                let (e, scale) = energy_series(s, &path.q, &v);
+                (Some("true H (central-difference velocities)"), Some(e), scale)
+            }
+            None => {
+                notes.push("LNN energy needs the system (--system)".into());
+                (None, None, 0.0)
+            }
+        }
+    } else {
+        let vbea = VbeaLagrangian::new(&ld);
+        match vbea_series(&vbea, &path) {
+            Ok((e, scale)) => (Some("H_VBEA (consistent velocities)"), Some(e), scale),
+            Err(e) => {
+                notes.push(format!("no energy: {e}"));
+                (None, None, 0.0)
+            }
+        }
+    };
+
+    // Conserved quantities: learned generators for SymDLNN, true ones otherwise.
+    let learned: Vec<AffineGenerator> = model
+        .symmetries
+        .as_ref()
+        .map(|s| s.generators.iter().map(|g| g.affine()).collect())
+        .unwrap_or_default();
+    let true_generators = system.map(|s| s.symmetries()).unwrap_or_default();
+    let (generators, source) = if model.method == "symdlnn" && !learned.is_empty() {
+        (learned.clone(), Some("learned"))
+    } else if !true_generators.is_empty() {
+        (true_generators.clone(), Some("true"))
+    } else {
+        (vec![], None)
+    };
+    let invariants: Vec<Vec<f64>> = generators
+        .iter()
+        .map(|g| conserved_quantity(&ld, g, &path.q))
+        .collect();
+    let invariant_scales: Vec<f64> = generators
+        .iter()
+        .map(|g| {
+            let terms = path.q.chunks(n).zip(path.p.chunks(n)).map(|(q, p)| {
+                let xi = g.apply(q);
+                norm2(&xi) * norm2(p)
+            });
+            terms.sum::<f64>() / reached as f64
+        })
+        .collect();
+
+    let scale = position_scale(n, &truth.q);
+    let phase = |points: std::ops::Range<usize>, pairs: std::ops::Range<usize>| {
+        let expected = points.len();
+        let points = points.start..points.end.min(reached);
+        let pairs = pairs.start..pairs.end.min(reached.saturating_sub(1));
+        let err = rmse(n, &path.q, &truth.q, points.clone());
+        let e_drift = energy.as_ref().and_then(|e| drift(e, points.clone()));
+        let s_drift: Vec<Option<f64>> = invariants
+            .iter()
+            .map(|i| drift(i, pairs.clone()))
+            .collect();
+        let relative = |x: Option<f64>, s: f64| x.map(|x| x / s).filter(|_| s > 0.0);
+        PhaseMetrics {
+            points: points.len(),
+            points_expected: expected,
+            rmse: err,
+            relative_rmse: relative(err, scale),
+            energy_drift: e_drift,
+            relative_energy_drift: relative(e_drift, energy_scale),
+            relative_symmetry_drift: s_drift
+                .iter()
+                .zip(&invariant_scales)
+                .map(|(d, s)| relative(*d, *s))
+                .collect(),
+            symmetry_drift: s_drift,
+        }
+    };
+    let recreation = phase(0..train_steps + 1, 0..train_steps);
+    let prediction = phase(train_steps + 1..len, train_steps..len - 1);
+
+    let agreement = (!learned.is_empty() && !true_generators.is_empty())
+        .then(|| agreement(&learned, &true_generators));
+    let s = path.stats;
+    let metrics = Metrics {
+        method: model.method.clone(),
+        train_steps,
+        total_steps: len - 1,
+        scale,
+        recreation,
+        prediction,
+        energy: energy_label.map(String::from),
+        generators: generators.iter().map(describe_generator).collect(),
+        generator_source: source.map(String::from),
+        agreement,
+        newton: NewtonSummary {
+            solves: s.steps,
+            total_iterations: s.total_iterations,
+            max_iterations: s.max_iterations,
+            max_residual: s.max_residual,
+        },
+        failure: failure.map(|e| e.to_string()),
+        notes,
+        training_seconds: model.training_seconds,
+        epochs: model.epochs_done,
+        epochs_per_second: model.epochs_done as f64 / model.training_seconds.max(1e-12),
+        rollout_seconds,
+    };
+    Ok(Evaluation {
+        metrics,
+        n,
+        h,
+        truth: truth.q.clone(),
+        path: path.q,
+        energy,
+        invariants,
+    })
+}
+
+fn norm2(x: &[f64]) -> f64 {
+    x.iter().map(|a| a * a).sum::<f64>().sqrt()
+}
+
+fn describe_generator(g: &AffineGenerator) -> String {
+    if g.label.is_empty() {
+        crate::learn::symmetry::describe(g.dim(), &g.m, &g.w)
+    } else {
+        g.label.clone()
+    }
+}
+
+/// Energy of a Lagrangian at each state, and its scale (mean `|q̇·p|`).
+fn energy_series<L: Lagrangian + ?Sized>(l: &L, q: &[f64], v: &[f64]) -> (Vec<f64>, f64) {
+    let n = l.dim();
+    let mut scale = 0.0;
+    let e: Vec<f64> = q
+        .chunks(n)
+        .zip(v.chunks(n))
+        .map(|(q, v)| {
+            let p = l.momentum(q, v);
+            let vp: f64 = v.iter().zip(&p).map(|(a, b)| a * b).sum();
+            scale += vp.abs();
+            vp - l.value(q, v)
+        })
+        .collect();
+    let points = (q.len() / n).max(1);
+    (e, scale / points as f64)
+}
+
+/// `H_VBEA` along a rollout at its consistent velocities.
+fn vbea_series(
+    vbea: &VbeaLagrangian<'_, LearnedLd>,
+    path: &crate::mechanics::PhasePath,
+) -> Result<(Vec<f64>, f64), VbeaError> {
+    let v = vbea.path_velocities(path)?;
+    Ok(energy_series(vbea, &path.q, &v))
+}

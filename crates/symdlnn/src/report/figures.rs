@@ -1,0 +1,308 @@
+//! Line charts as PNG and SVG, drawn with plotters and the bundled DejaVu
+//! Sans (no system font is consulted).
+//!
+//! A [`Figure`] is a grid of [`Panel`]s; a panel holds [`Series`] that
+//! switch from solid to dashed at a given point (recreation → prediction)
+//! and an optional vertical marker (the end of the training span).
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+/// The bundled font (DejaVu Sans; licence in `assets/`).
+static FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
+
+/// Why a figure could not be written.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FigureError {
+    #[error("{path}: cannot draw the figure: {message}")]
+    Draw { path: String, message: String },
+    #[error("the bundled font could not be loaded")]
+    Font,
+}
+
+/// One line.
+#[derive(Clone, Debug)]
+pub struct Series {
+    pub label: String,
+    pub color: RGBColor,
+    pub x: Vec<f64>,
+    pub y: Vec<f64>,
+    /// Points from this index on are drawn dashed (`None`: all solid).
+    pub dashed_from: Option<usize>,
+}
+
+/// One chart.
+#[derive(Clone, Debug, Default)]
+pub struct Panel {
+    pub title: String,
+    pub x_label: String,
+    pub y_label: String,
+    pub series: Vec<Series>,
+    /// A vertical dotted line at this `x`.
+    pub marker: Option<f64>,
+    /// Same scale on both axes (configuration-space paths).
+    pub equal_aspect: bool,
+}
+
+/// A grid of panels with a title.
+#[derive(Clone, Debug)]
+pub struct Figure {
+    pub title: String,
+    pub columns: usize,
+    pub panels: Vec<Panel>,
+}
+
+/// Colours per method, the same in every figure.
+pub mod palette {
+    use plotters::style::RGBColor;
+    pub const TRUTH: RGBColor = RGBColor(20, 20, 20);
+    pub const DLNN: RGBColor = RGBColor(31, 119, 180);
+    pub const SYMDLNN: RGBColor = RGBColor(44, 160, 44);
+    pub const LNN: RGBColor = RGBColor(214, 39, 40);
+    pub const PAPER: RGBColor = RGBColor(148, 103, 189);
+    pub const EXTRA: [RGBColor; 4] = [
+        RGBColor(255, 127, 14),
+        RGBColor(140, 86, 75),
+        RGBColor(227, 119, 194),
+        RGBColor(127, 127, 127),
+    ];
+}
+
+const PANEL_W: u32 = 560;
+const PANEL_H: u32 = 400;
+const TITLE_H: u32 = 40;
+
+fn register_font() -> Result<(), FigureError> {
+    static DONE: OnceLock<bool> = OnceLock::new();
+    let ok = *DONE.get_or_init(|| {
+        plotters::style::register_font("sans-serif", FontStyle::Normal, FONT).is_ok()
+    });
+    ok.then_some(()).ok_or(FigureError::Font)
+}
+
+impl Figure {
+    /// Write `<stem>.png` and `<stem>.svg`; returns both paths.
+    pub fn write(&self, stem: &Path) -> Result<[PathBuf; 2], FigureError> {
+        register_font()?;
+        let rows = self.panels.len().div_ceil(self.columns.max(1)).max(1);
+        let cols = self.columns.clamp(1, self.panels.len().max(1)) as u32;
+        let size = (cols * PANEL_W, rows as u32 * PANEL_H + TITLE_H);
+        let png = stem.with_extension("png");
+        let svg = stem.with_extension("svg");
+        let err = |path: &Path| {
+            let path = path.display().to_string();
+            move |message: String| FigureError::Draw {
+                path: path.clone(),
+                message,
+            }
+        };
+        {
+            let root = BitMapBackend::new(&png, size).into_drawing_area();
+            self.draw(&root).map_err(err(&png))?;
+            root.present().map_err(|e| err(&png)(e.to_string()))?;
+        }
+        {
+            let root = SVGBackend::new(&svg, size).into_drawing_area();
+            self.draw(&root).map_err(err(&svg))?;
+            root.present().map_err(|e| err(&svg)(e.to_string()))?;
+        }
+        Ok([png, svg])
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        let s = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+        root.fill(&WHITE).map_err(s)?;
+        let (top, body) = root.split_vertically(TITLE_H);
+        top.titled(&self.title, ("sans-serif", 24))
+            .map_err(s)?;
+        let rows = self.panels.len().div_ceil(self.columns.max(1)).max(1);
+        let cols = self.columns.clamp(1, self.panels.len().max(1));
+        for (area, panel) in body.split_evenly((rows, cols)).iter().zip(&self.panels) {
+            draw_panel(area, panel)?;
+        }
+        Ok(())
+    }
+}
+
+/// Finite data bounds with a margin; a flat range is widened.
+fn bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (lo, hi) = values
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+    if !lo.is_finite() {
+        return (-1.0, 1.0);
+    }
+    let span = hi - lo;
+    let pad = if span > 1e-12 * (1.0 + lo.abs().max(hi.abs())) {
+        0.05 * span
+    } else {
+        1e-3 * (1.0 + lo.abs())
+    };
+    (lo - pad, hi + pad)
+}
+
+fn draw_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &Panel) -> Result<(), String> {
+    let s = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    let (mut x0, mut x1) = bounds(p.series.iter().flat_map(|s| s.x.iter().copied()));
+    let (mut y0, mut y1) = bounds(p.series.iter().flat_map(|s| s.y.iter().copied()));
+    if let Some(m) = p.marker {
+        x0 = x0.min(m);
+        x1 = x1.max(m);
+    }
+    if p.equal_aspect {
+        // Pixels per unit equal on both axes (plot area ≈ 440 × 300).
+        let (w, h) = (x1 - x0, y1 - y0);
+        let ratio = 440.0 / 300.0;
+        if w / h < ratio {
+            let extra = (h * ratio - w) / 2.0;
+            x0 -= extra;
+            x1 += extra;
+        } else {
+            let extra = (w / ratio - h) / 2.0;
+            y0 -= extra;
+            y1 += extra;
+        }
+    }
+    let mut chart = ChartBuilder::on(area)
+        .caption(&p.title, ("sans-serif", 18))
+        .margin(8)
+        .x_label_area_size(38)
+        .y_label_area_size(70)
+        .build_cartesian_2d(x0..x1, y0..y1)
+        .map_err(s)?;
+    chart
+        .configure_mesh()
+        .x_desc(&p.x_label)
+        .y_desc(&p.y_label)
+        .label_style(("sans-serif", 13))
+        .axis_desc_style(("sans-serif", 15))
+        .light_line_style(RGBColor(235, 235, 235))
+        .bold_line_style(RGBColor(215, 215, 215))
+        .x_labels(6)
+        .y_labels(6)
+        .y_label_formatter(&|v| format_tick(*v, y1 - y0))
+        .x_label_formatter(&|v| format_tick(*v, x1 - x0))
+        .draw()
+        .map_err(s)?;
+    if let Some(m) = p.marker {
+        chart
+            .draw_series(DashedLineSeries::new(
+                [(m, y0), (m, y1)],
+                3,
+                4,
+                RGBColor(120, 120, 120).stroke_width(1),
+            ))
+            .map_err(s)?;
+    }
+    for series in &p.series {
+        let pts: Vec<(f64, f64)> = series
+            .x
+            .iter()
+            .zip(&series.y)
+            .map(|(a, b)| (*a, *b))
+            .filter(|(a, b)| a.is_finite() && b.is_finite())
+            .collect();
+        if pts.is_empty() {
+            continue;
+        }
+        let style = series.color.stroke_width(2);
+        let split = series.dashed_from.unwrap_or(pts.len()).min(pts.len());
+        let solid = &pts[..split.max(1).min(pts.len())];
+        let anno = chart
+            .draw_series(LineSeries::new(solid.iter().copied(), style))
+            .map_err(s)?;
+        let color = series.color;
+        anno.label(series.label.clone())
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], color.stroke_width(2)));
+        if split < pts.len() {
+            chart
+                .draw_series(DashedLineSeries::new(
+                    pts[split.saturating_sub(1)..].iter().copied(),
+                    6,
+                    4,
+                    style,
+                ))
+                .map_err(s)?;
+        }
+    }
+    if p.series.iter().any(|s| !s.label.is_empty()) {
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(RGBColor(180, 180, 180))
+            .label_font(("sans-serif", 13))
+            .position(SeriesLabelPosition::UpperRight)
+            .draw()
+            .map_err(s)?;
+    }
+    Ok(())
+}
+
+/// Short tick labels: plain for moderate magnitudes, scientific otherwise;
+/// a value within rounding of zero on an axis of extent `range` is `0`.
+fn format_tick(v: f64, range: f64) -> String {
+    let a = v.abs();
+    if a <= 1e-9 * range.abs() {
+        "0".into()
+    } else if (1e-2..1e4).contains(&a) {
+        let s = format!("{v:.3}");
+        let s = s.trim_end_matches('0').trim_end_matches('.');
+        s.to_string()
+    } else {
+        format!("{v:.1e}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_figure_is_written_as_png_and_svg_with_the_bundled_font() {
+        let dir = tempfile::tempdir().unwrap();
+        let x: Vec<f64> = (0..50).map(|k| k as f64 * 0.1).collect();
+        let fig = Figure {
+            title: "test figure".into(),
+            columns: 2,
+            panels: vec![
+                Panel {
+                    title: "sin".into(),
+                    x_label: "t".into(),
+                    y_label: "q".into(),
+                    series: vec![Series {
+                        label: "truth".into(),
+                        color: palette::TRUTH,
+                        x: x.clone(),
+                        y: x.iter().map(|t| t.sin()).collect(),
+                        dashed_from: Some(30),
+                    }],
+                    marker: Some(3.0),
+                    equal_aspect: false,
+                },
+                Panel {
+                    title: "flat".into(),
+                    series: vec![Series {
+                        label: "zero".into(),
+                        color: palette::DLNN,
+                        x: x.clone(),
+                        y: vec![0.0; 50],
+                        dashed_from: None,
+                    }],
+                    equal_aspect: true,
+                    ..Panel::default()
+                },
+            ],
+        };
+        let [png, svg] = fig.write(&dir.path().join("fig")).unwrap();
+        let png = std::fs::read(png).unwrap();
+        assert_eq!(&png[1..4], b"PNG");
+        let svg = std::fs::read_to_string(svg).unwrap();
+        assert!(svg.contains("<svg") && svg.contains("test figure"));
+        assert_eq!(format_tick(0.25, 1.0), "0.25");
+        assert_eq!(format_tick(2.0e-5, 1e-4), "2.0e-5");
+        assert_eq!(format_tick(-5.6e-17, 1.0), "0");
+    }
+}
