@@ -28,6 +28,8 @@ enum Command {
     Predict(commands::predict::PredictArgs),
     /// Measure a model against an observed trajectory: metrics and figures
     Evaluate(commands::evaluate::EvaluateArgs),
+    /// Run the paper's experiments: data, training, evaluation, figures, report.md
+    Reproduce(commands::reproduce::ReproduceArgs),
     /// Describe a model directory
     Inspect(commands::inspect::InspectArgs),
 }
@@ -52,6 +54,7 @@ fn main() {
         Command::Train(a) => commands::train::run(a),
         Command::Predict(a) => commands::predict::run(a),
         Command::Evaluate(a) => commands::evaluate::run(a),
+        Command::Reproduce(a) => commands::reproduce::run(a),
         Command::Inspect(a) => commands::inspect::run(a),
     };
     if let Err(e) = result {

@@ -2,6 +2,7 @@
 //! integrator, save/load and resume.
 
 use symdlnn::data::{generate, Dataset, Trajectory};
+use symdlnn::eval::metrics::{position_scale, rmse};
 use symdlnn::learn::dlnn::Recipe;
 use symdlnn::learn::{dlnn_trainer, fit, model_dir, FitOptions, LearnedLd, TrainConfig};
 use symdlnn::mechanics::{Convergence, Lagrangian, System, VariationalIntegrator};
@@ -33,26 +34,9 @@ fn rollout_errors(ld: &LearnedLd, full: &Trajectory, train: usize) -> (f64, f64)
     let path = VariationalIntegrator::new(ld, Convergence::default())
         .rollout_positions(full.position(0), full.position(1), steps)
         .expect("rollout converges");
-    let mean: Vec<f64> = (0..n)
-        .map(|i| full.q.iter().skip(i).step_by(n).sum::<f64>() / full.len() as f64)
-        .collect();
-    let scale = (full
-        .q
-        .iter()
-        .enumerate()
-        .map(|(k, x)| (x - mean[k % n]).powi(2))
-        .sum::<f64>()
-        / full.q.len() as f64)
-        .sqrt();
-    let rmse = |a: usize, b: usize| {
-        ((a * n..b * n)
-            .map(|k| (path.q[k] - full.q[k]).powi(2))
-            .sum::<f64>()
-            / ((b - a) * n) as f64)
-            .sqrt()
-            / scale
-    };
-    (rmse(0, train + 1), rmse(train + 1, full.len()))
+    let scale = position_scale(n, &full.q);
+    let rel = |span| rmse(n, &path.q, &full.q, span).unwrap() / scale;
+    (rel(0..train + 1), rel(train + 1..full.len()))
 }
 
 fn train(data: &Dataset, epochs: usize, seed: u64, time_reversible: bool) -> (LearnedLd, f64, f64) {

@@ -66,8 +66,15 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<()> {
             per.saturating_sub(1).min(truth.len().saturating_sub(1))
         }
     };
-    let evaluation = eval::evaluate(&model, &mlp, truth, train_steps, system.as_ref())
-        .with_context(|| format!("{source}, trajectory {}", a.traj))?;
+    let evaluation = eval::evaluate(
+        &model,
+        &mlp,
+        truth,
+        train_steps,
+        system.as_ref(),
+        eval::Tracked::Auto,
+    )
+    .with_context(|| format!("{source}, trajectory {}", a.traj))?;
     let history = std::fs::read_to_string(a.model.join("history.csv")).ok();
 
     std::fs::create_dir_all(&a.out)
@@ -91,9 +98,13 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<()> {
         color: report::method_color(&model.method),
         eval: &evaluation,
     }];
-    let histories: Vec<(String, String)> = history.into_iter().map(|h| (label.clone(), h)).collect();
+    let histories: Vec<(String, String)> =
+        history.into_iter().map(|h| (label.clone(), h)).collect();
     let title = a.model.display().to_string();
-    let names = system.as_ref().map(coordinate_names).unwrap_or_default();
+    let names = system
+        .as_ref()
+        .map(System::coordinate_names)
+        .unwrap_or_default();
     let figures = report::write_figures(&a.out, "", &title, &curves, &histories, &names)?;
     if a.json {
         println!("{json}");
@@ -106,18 +117,6 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-/// Coordinate names of the built-in systems, for axis labels.
-pub fn coordinate_names(s: &System) -> Vec<String> {
-    let names: &[&str] = match s.name() {
-        "cartpend" => &["s", "φ"],
-        "kepler" | "iso-oscillator" | "free-particle" => &["x", "y"],
-        "kepler3d" => &["x", "y", "z"],
-        "double-pendulum" => &["θ1", "θ2"],
-        _ => &["x"],
-    };
-    names.iter().map(|x| x.to_string()).collect()
 }
 
 fn print_summary(m: &eval::Metrics) {

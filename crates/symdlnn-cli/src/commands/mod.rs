@@ -1,6 +1,7 @@
 pub mod evaluate;
 pub mod inspect;
 pub mod predict;
+pub mod reproduce;
 pub mod simulate;
 pub mod systems;
 pub mod train;

@@ -3,6 +3,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use clap::Args;
 use symdlnn::data::{io, Dataset, Trajectory};
+use symdlnn::eval::VbeaLagrangian;
 use symdlnn::learn::{model_dir, LearnedLd};
 use symdlnn::mechanics::{Convergence, VariationalIntegrator};
 
@@ -13,14 +14,18 @@ use crate::args;
     allow_negative_numbers = true,
     after_help = "Examples:
   symdlnn predict --model model --data cartpend.csv --steps 300 --out pred.csv
-  symdlnn predict --model model --q0 0.1,0.1 --q1 0.09995,0.1001 --steps 500 --out pred.csv"
+  symdlnn predict --model model --q0 0.1,0.1 --q1 0.09995,0.1001 --steps 500 --out pred.csv
+  symdlnn predict --model model --q0 1,0 --v0 0,0.6 --steps 500 --out pred.csv
+
+--v0 starts from a state: the initial momentum p0 = ∂L_VBEA/∂q̇(q0, v0) of the
+model's modified Lagrangian, then p0 + D1 Ld(q0, q1) = 0 gives q1."
 )]
 pub struct PredictArgs {
     /// Model directory
     #[arg(long)]
     model: PathBuf,
     /// Start from the first two points of a trajectory in this file
-    #[arg(long, conflicts_with_all = ["q0", "q1"], required_unless_present = "q0")]
+    #[arg(long, conflicts_with_all = ["q0", "q1", "v0"], required_unless_present = "q0")]
     data: Option<PathBuf>,
     /// Which trajectory of --data (from 0)
     #[arg(long, default_value_t = 0, requires = "data")]
@@ -28,12 +33,15 @@ pub struct PredictArgs {
     /// Time step of an .npy --data file
     #[arg(long, value_parser = args::positive, requires = "data")]
     dt: Option<f64>,
-    /// First position, comma-separated
-    #[arg(long, value_parser = args::float_list, allow_hyphen_values = true, requires = "q1")]
+    /// First position, comma-separated (with --q1 or --v0)
+    #[arg(long, value_parser = args::float_list, allow_hyphen_values = true)]
     q0: Option<args::FloatList>,
     /// Second position (one step h later), comma-separated
-    #[arg(long, value_parser = args::float_list, allow_hyphen_values = true, requires = "q0")]
+    #[arg(long, value_parser = args::float_list, allow_hyphen_values = true, requires = "q0", conflicts_with = "v0")]
     q1: Option<args::FloatList>,
+    /// Initial velocity, comma-separated: start from the state (q0, v0)
+    #[arg(long, value_parser = args::float_list, allow_hyphen_values = true, requires = "q0")]
+    v0: Option<args::FloatList>,
     /// Steps: the output has steps + 1 points
     #[arg(long)]
     steps: usize,
@@ -45,6 +53,14 @@ pub struct PredictArgs {
     json: bool,
 }
 
+/// Where a prediction starts.
+enum Start {
+    /// Two positions one step apart.
+    Positions(Vec<f64>, Vec<f64>),
+    /// A position and a velocity (through the modified Lagrangian's momentum).
+    State(Vec<f64>, Vec<f64>),
+}
+
 pub fn run(a: PredictArgs) -> anyhow::Result<()> {
     io::Format::of(&a.out)?;
     if a.steps < 1 {
@@ -53,8 +69,19 @@ pub fn run(a: PredictArgs) -> anyhow::Result<()> {
     let (model, mlp) = model_dir::load(&a.model)?;
     let n = model.n;
     let h = model.h;
-    let (q0, q1, t0) = match (&a.data, &a.q0, &a.q1) {
-        (Some(path), _, _) => {
+    let ld = LearnedLd::new(mlp, model.parametrisation.clone());
+    let check = |name: &str, x: &args::FloatList| {
+        if x.0.len() == n {
+            Ok(x.0.clone())
+        } else {
+            Err(anyhow::anyhow!(
+                "{name} has {} values; the model has dimension {n}",
+                x.0.len()
+            ))
+        }
+    };
+    let (start_pair, t0) = match (&a.data, &a.q0, &a.q1, &a.v0) {
+        (Some(path), _, _, _) => {
             let data = io::read(path, a.dt)?;
             data.expect_dim(n, &path.display().to_string())?;
             if (data.dt - h).abs() > io::DT_RTOL * h {
@@ -72,23 +99,29 @@ pub fn run(a: PredictArgs) -> anyhow::Result<()> {
                     data.trajectories.len()
                 )
             })?;
-            (tr.position(0).to_vec(), tr.position(1).to_vec(), tr.t[0])
+            (
+                Start::Positions(tr.position(0).to_vec(), tr.position(1).to_vec()),
+                tr.t[0],
+            )
         }
-        (None, Some(q0), Some(q1)) => {
-            for (name, x) in [("--q0", &q0.0), ("--q1", &q1.0)] {
-                if x.len() != n {
-                    bail!("{name} has {} values; the model has dimension {n}", x.len());
-                }
-            }
-            (q0.0.clone(), q1.0.clone(), 0.0)
+        (None, Some(q0), Some(q1), None) => (
+            Start::Positions(check("--q0", q0)?, check("--q1", q1)?),
+            0.0,
+        ),
+        (None, Some(q0), None, Some(v0)) => {
+            (Start::State(check("--q0", q0)?, check("--v0", v0)?), 0.0)
         }
-        _ => bail!("give --data, or --q0 and --q1"),
+        _ => bail!("give --data, or --q0 with --q1 or --v0"),
     };
-    let ld = LearnedLd::new(mlp, model.parametrisation.clone());
     let start = std::time::Instant::now();
-    let path = VariationalIntegrator::new(&ld, Convergence::default())
-        .rollout_positions(&q0, &q1, a.steps - 1)
-        .context("prediction failed")?;
+    let path = match start_pair {
+        Start::Positions(q0, q1) => VariationalIntegrator::new(&ld, Convergence::default())
+            .rollout_positions(&q0, &q1, a.steps - 1)
+            .context("prediction failed")?,
+        Start::State(q0, v0) => VbeaLagrangian::new(&ld)
+            .rollout_from_state(&q0, &v0, a.steps, Convergence::default())
+            .context("prediction from (q0, v0) failed")?,
+    };
     let seconds = start.elapsed().as_secs_f64();
     let tr = Trajectory::from_positions(n, t0, h, path.q);
     io::write(

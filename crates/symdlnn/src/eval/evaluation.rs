@@ -37,7 +37,9 @@ pub enum EvalError {
     Dimension { expected: usize, found: usize },
     #[error("the trajectory's time step {data} differs from the model's step {model}")]
     Step { data: f64, model: f64 },
-    #[error("train steps {train_steps} must be at least 1 and at most {max} (the trajectory's steps)")]
+    #[error(
+        "train steps {train_steps} must be at least 1 and at most {max} (the trajectory's steps)"
+    )]
     TrainSteps { train_steps: usize, max: usize },
     #[error("the system '{system}' has dimension {found}, the model {expected}")]
     SystemDimension {
@@ -118,8 +120,23 @@ pub struct Evaluation {
     pub path: Vec<f64>,
     /// Energy at each point of `path` (`H_VBEA` or true `H`).
     pub energy: Option<Vec<f64>>,
+    /// Its scale: mean `|q̇·p|` along the path (0 when unknown).
+    pub energy_scale: f64,
     /// Per generator, `I_k` at each pair of `path`.
     pub invariants: Vec<Vec<f64>>,
+    /// Per generator, its scale: mean `|p||ξ(q)|` along the path.
+    pub invariant_scales: Vec<f64>,
+}
+
+/// Whose generators' conserved quantities an evaluation tracks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tracked {
+    /// The learned ones for SymDLNN, the true ones otherwise.
+    Auto,
+    /// The system's true generators.
+    True,
+    /// The generators stored in the model (none if it has none).
+    Learned,
 }
 
 /// Evaluate `model` on `truth` with recreation span `train_steps`; `system`
@@ -130,6 +147,7 @@ pub fn evaluate(
     truth: &Trajectory,
     train_steps: usize,
     system: Option<&System>,
+    tracked: Tracked,
 ) -> Result<Evaluation, EvalError> {
     let n = model.n;
     let h = model.h;
@@ -180,7 +198,11 @@ pub fn evaluate(
             Some(s) => {
                 let v = central_velocities(n, h, &path.q);
                 let (e, scale) = energy_series(s, &path.q, &v);
-                (Some("true H (central-difference velocities)"), Some(e), scale)
+                (
+                    Some("true H (central-difference velocities)"),
+                    Some(e),
+                    scale,
+                )
             }
             None => {
                 notes.push("LNN energy needs the system (--system)".into());
@@ -205,7 +227,12 @@ pub fn evaluate(
         .map(|s| s.generators.iter().map(|g| g.affine()).collect())
         .unwrap_or_default();
     let true_generators = system.map(|s| s.symmetries()).unwrap_or_default();
-    let (generators, source) = if model.method == "symdlnn" && !learned.is_empty() {
+    let use_learned = match tracked {
+        Tracked::Auto => model.method == "symdlnn" && !learned.is_empty(),
+        Tracked::True => false,
+        Tracked::Learned => true,
+    };
+    let (generators, source) = if use_learned {
         (learned.clone(), Some("learned"))
     } else if !true_generators.is_empty() {
         (true_generators.clone(), Some("true"))
@@ -234,10 +261,8 @@ pub fn evaluate(
         let pairs = pairs.start..pairs.end.min(reached.saturating_sub(1));
         let err = rmse(n, &path.q, &truth.q, points.clone());
         let e_drift = energy.as_ref().and_then(|e| drift(e, points.clone()));
-        let s_drift: Vec<Option<f64>> = invariants
-            .iter()
-            .map(|i| drift(i, pairs.clone()))
-            .collect();
+        let s_drift: Vec<Option<f64>> =
+            invariants.iter().map(|i| drift(i, pairs.clone())).collect();
         let relative = |x: Option<f64>, s: f64| x.map(|x| x / s).filter(|_| s > 0.0);
         PhaseMetrics {
             points: points.len(),
@@ -291,7 +316,9 @@ pub fn evaluate(
         truth: truth.q.clone(),
         path: path.q,
         energy,
+        energy_scale,
         invariants,
+        invariant_scales,
     })
 }
 

@@ -3,10 +3,13 @@
 //! predicts observed trajectories.
 
 pub mod evaluation;
+pub mod experiment;
 pub mod metrics;
 pub mod vbea;
 
-pub use evaluation::{evaluate, EvalError, Evaluation, Metrics, NewtonSummary, PhaseMetrics};
+pub use evaluation::{
+    evaluate, EvalError, Evaluation, Metrics, NewtonSummary, PhaseMetrics, Tracked,
+};
 pub use vbea::{
     central_velocities, second_order_correction, InverseModifiedLagrangian, VbeaError,
     VbeaLagrangian,

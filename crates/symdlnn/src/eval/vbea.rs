@@ -99,9 +99,7 @@ pub fn second_order_correction<L: Lagrangian + ?Sized, D: Scalar>(l: &L, q: &[D]
     }
     // rhs_i = ∂L/∂q_i − Σ_j ∂²L/∂q̇_i∂q_j q̇_j; M_ij = ∂²L/∂q̇_i∂q̇_j.
     let mut rhs: Vec<D> = (0..n)
-        .map(|i| {
-            (0..n).fold(grad[i], |s, j| s - hess[(n + i) * m + j] * v[j])
-        })
+        .map(|i| (0..n).fold(grad[i], |s, j| s - hess[(n + i) * m + j] * v[j]))
         .collect();
     let mut mass: Vec<D> = (0..n)
         .flat_map(|i| (0..n).map(move |j| (i, j)))
@@ -128,7 +126,12 @@ fn solve_in_place<D: Scalar>(n: usize, a: &mut [D], b: &mut [D]) -> bool {
     }
     for col in 0..n {
         let pivot = (col..n)
-            .max_by(|&r, &s| a[r * n + col].re().abs().total_cmp(&a[s * n + col].re().abs()))
+            .max_by(|&r, &s| {
+                a[r * n + col]
+                    .re()
+                    .abs()
+                    .total_cmp(&a[s * n + col].re().abs())
+            })
             .unwrap_or(col);
         if a[pivot * n + col].re().abs() <= 1e-14 * scale {
             return false;
@@ -258,7 +261,8 @@ impl<'a, G: GenericDiscreteLagrangian + ?Sized> VbeaLagrangian<'a, G> {
         convergence: Convergence,
     ) -> Result<PhasePath, VbeaError> {
         let p0 = self.momentum(q0, v0);
-        Ok(VariationalIntegrator::new(self.inverse.ld, convergence).rollout_momentum(q0, &p0, steps, 1)?)
+        Ok(VariationalIntegrator::new(self.inverse.ld, convergence)
+            .rollout_momentum(q0, &p0, steps, 1)?)
     }
 }
 
@@ -436,7 +440,7 @@ mod tests {
             grad(i) - (0..2).map(|j| hess(2 + i, j) * v[j]).sum::<f64>()
         });
         let a = m.lu().solve(&rhs).unwrap();
-        let qq = nalgebra::Matrix2::from_fn(|i, j| hess(i, j));
+        let qq = nalgebra::Matrix2::from_fn(hess);
         let vv = nalgebra::Vector2::new(v[0], v[1]);
         let expect = ((a.transpose() * m * a)[0] - (vv.transpose() * qq * vv)[0]) / 24.0;
         let got = second_order_correction(&s, &q, &v);
@@ -479,7 +483,11 @@ mod tests {
     /// exact second position.
     #[test]
     fn a_start_from_a_state_matches_the_start_from_two_exact_positions() {
-        let ld = ExactOscillator { m: 1.3, k: 2.0, h: 0.1 };
+        let ld = ExactOscillator {
+            m: 1.3,
+            k: 2.0,
+            h: 0.1,
+        };
         let w = ld.omega();
         let l = VbeaLagrangian::new(&ld);
         let steps = 200;

@@ -259,7 +259,7 @@ pub struct InitialBox {
 
 /// Default time grid of a system: kept step `dt`, `steps` kept steps and
 /// `fine` integrator steps per kept step.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TimeGrid {
     pub dt: f64,
     pub steps: usize,
@@ -362,6 +362,18 @@ impl System {
             Self::FreeParticle(_) => "planar free particle: ½m|q̇|²",
             Self::Kepler3d(_) => "Kepler in 3-D, q=(x,y,z): ½m2|q̇|² + G m1 m2/r",
         }
+    }
+
+    /// Names of the coordinates, for axis labels.
+    pub fn coordinate_names(&self) -> Vec<String> {
+        let names: &[&str] = match self {
+            Self::CartPendulum(_) => &["s", "φ"],
+            Self::Kepler(_) | Self::IsotropicOscillator(_) | Self::FreeParticle(_) => &["x", "y"],
+            Self::Kepler3d(_) => &["x", "y", "z"],
+            Self::DoublePendulum(_) => &["θ1", "θ2"],
+            Self::HarmonicOscillator(_) => &["x"],
+        };
+        names.iter().map(|x| x.to_string()).collect()
     }
 
     /// Named physical parameters and their values.

@@ -21,6 +21,12 @@ pub struct Curve<'a> {
     pub eval: &'a Evaluation,
 }
 
+/// `(x_k − x_0) / scale` (unscaled when the scale is not positive).
+fn relative(x: &[f64], scale: f64) -> Vec<f64> {
+    let s = if scale > 0.0 { scale } else { 1.0 };
+    x.iter().map(|v| (v - x[0]) / s).collect()
+}
+
 fn times(count: usize, h: f64) -> Vec<f64> {
     (0..count).map(|k| k as f64 * h).collect()
 }
@@ -44,6 +50,7 @@ pub fn trajectories(title: &str, curves: &[Curve], names: &[String]) -> Option<F
             x: xs(&first.truth),
             y: ys(&first.truth),
             dashed_from: None,
+            width: 5,
         }];
         out.extend(curves.iter().map(|c| Series {
             label: c.label.clone(),
@@ -51,6 +58,7 @@ pub fn trajectories(title: &str, curves: &[Curve], names: &[String]) -> Option<F
             x: xs(&c.eval.path),
             y: ys(&c.eval.path),
             dashed_from: Some(split),
+            width: 2,
         }));
         out
     };
@@ -75,7 +83,7 @@ pub fn trajectories(title: &str, curves: &[Curve], names: &[String]) -> Option<F
         });
     }
     Some(Figure {
-        title: format!("{title}: trajectories (recreation solid, prediction dashed)"),
+        title: format!("{title}: paths (recreation solid, prediction dashed)"),
         columns: panels.len().min(3),
         panels,
     })
@@ -91,19 +99,20 @@ pub fn energy(title: &str, curves: &[Curve]) -> Option<Figure> {
                 label: c.label.clone(),
                 color: c.color,
                 x: times(e.len(), c.eval.h),
-                y: e.iter().map(|x| x - e[0]).collect(),
+                y: relative(e, c.eval.energy_scale),
                 dashed_from: Some(c.eval.metrics.train_steps + 1),
+                width: 2,
             })
         })
         .collect();
     let first = curves.first()?.eval;
     (!series.is_empty()).then(|| Figure {
-        title: format!("{title}: energy error (DLNN/SymDLNN: H_VBEA; LNN: true H)"),
+        title: format!("{title}: energy"),
         columns: 1,
         panels: vec![Panel {
-            title: "H_k − H_0".into(),
+            title: "DLNN/SymDLNN: H_VBEA; LNN: true H".into(),
             x_label: "t".into(),
-            y_label: "H_k − H_0".into(),
+            y_label: "(H_k − H_0) / mean |q̇·p|".into(),
             series,
             marker: Some(first.metrics.train_steps as f64 * first.h),
             equal_aspect: false,
@@ -123,7 +132,7 @@ pub fn invariants(title: &str, curves: &[Curve]) -> Option<Figure> {
         .map(|g| Panel {
             title: format!("conserved quantity {}", g + 1),
             x_label: "t".into(),
-            y_label: "I_k − I_0".into(),
+            y_label: "(I_k − I_0) / mean |p||ξ(q)|".into(),
             series: curves
                 .iter()
                 .filter_map(|c| {
@@ -134,8 +143,9 @@ pub fn invariants(title: &str, curves: &[Curve]) -> Option<Figure> {
                         label: format!("{} ({source}: {generator})", c.label),
                         color: c.color,
                         x: times(i.len(), c.eval.h),
-                        y: i.iter().map(|x| x - i[0]).collect(),
+                        y: relative(i, c.eval.invariant_scales.get(g).copied().unwrap_or(0.0)),
                         dashed_from: Some(c.eval.metrics.train_steps),
+                        width: 2,
                     })
                 })
                 .collect(),
@@ -161,12 +171,24 @@ pub fn losses(title: &str, histories: &[(String, String)]) -> Option<Figure> {
         let Some(head) = lines.next() else { continue };
         let head: Vec<&str> = head.split(',').collect();
         let rows: Vec<Vec<f64>> = lines
-            .map(|l| l.split(',').map(|x| x.parse().unwrap_or(f64::NAN)).collect())
+            .map(|l| {
+                l.split(',')
+                    .map(|x| x.parse().unwrap_or(f64::NAN))
+                    .collect()
+            })
             .collect();
-        let skip = ["epoch", "lr", "min_abs_hdet", "median_abs_hdet", "sign_changes"];
+        let skip = [
+            "epoch",
+            "lr",
+            "min_abs_hdet",
+            "median_abs_hdet",
+            "sign_changes",
+        ];
         let epochs: Vec<f64> = rows.iter().map(|r| r[0]).collect();
         let column = |j: usize| -> Vec<f64> {
-            rows.iter().map(|r| r.get(j).copied().unwrap_or(f64::NAN)).collect()
+            rows.iter()
+                .map(|r| r.get(j).copied().unwrap_or(f64::NAN))
+                .collect()
         };
         let (mut positive, mut signed) = (vec![], vec![]);
         for (c, (j, name)) in head
@@ -188,6 +210,7 @@ pub fn losses(title: &str, histories: &[(String, String)]) -> Option<Figure> {
                 x: epochs.clone(),
                 y,
                 dashed_from: None,
+                width: 2,
             };
             if all_positive {
                 positive.push(series(y.iter().map(|v| v.log10()).collect()));

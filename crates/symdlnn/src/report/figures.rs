@@ -32,6 +32,8 @@ pub struct Series {
     pub y: Vec<f64>,
     /// Points from this index on are drawn dashed (`None`: all solid).
     pub dashed_from: Option<usize>,
+    /// Line width in pixels.
+    pub width: u32,
 }
 
 /// One chart.
@@ -58,7 +60,7 @@ pub struct Figure {
 /// Colours per method, the same in every figure.
 pub mod palette {
     use plotters::style::RGBColor;
-    pub const TRUTH: RGBColor = RGBColor(20, 20, 20);
+    pub const TRUTH: RGBColor = RGBColor(100, 100, 100);
     pub const DLNN: RGBColor = RGBColor(31, 119, 180);
     pub const SYMDLNN: RGBColor = RGBColor(44, 160, 44);
     pub const LNN: RGBColor = RGBColor(214, 39, 40);
@@ -89,7 +91,12 @@ impl Figure {
         register_font()?;
         let rows = self.panels.len().div_ceil(self.columns.max(1)).max(1);
         let cols = self.columns.clamp(1, self.panels.len().max(1)) as u32;
-        let size = (cols * PANEL_W, rows as u32 * PANEL_H + TITLE_H);
+        // Wide enough for the title (≈ 12 px a character at 24 px).
+        let title_w = 12 * self.title.chars().count() as u32 + 40;
+        let size = (
+            (cols * PANEL_W).max(title_w),
+            rows as u32 * PANEL_H + TITLE_H,
+        );
         let png = stem.with_extension("png");
         let svg = stem.with_extension("svg");
         let err = |path: &Path| {
@@ -116,8 +123,7 @@ impl Figure {
         let s = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
         root.fill(&WHITE).map_err(s)?;
         let (top, body) = root.split_vertically(TITLE_H);
-        top.titled(&self.title, ("sans-serif", 24))
-            .map_err(s)?;
+        top.titled(&self.title, ("sans-serif", 24)).map_err(s)?;
         let rows = self.panels.len().div_ceil(self.columns.max(1)).max(1);
         let cols = self.columns.clamp(1, self.panels.len().max(1));
         for (area, panel) in body.split_evenly((rows, cols)).iter().zip(&self.panels) {
@@ -131,7 +137,9 @@ impl Figure {
 fn bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
     let (lo, hi) = values
         .filter(|v| v.is_finite())
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+            (a.min(v), b.max(v))
+        });
     if !lo.is_finite() {
         return (-1.0, 1.0);
     }
@@ -208,7 +216,7 @@ fn draw_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &Panel) -> R
         if pts.is_empty() {
             continue;
         }
-        let style = series.color.stroke_width(2);
+        let style = series.color.stroke_width(series.width);
         let split = series.dashed_from.unwrap_or(pts.len()).min(pts.len());
         let solid = &pts[..split.max(1).min(pts.len())];
         let anno = chart
@@ -278,6 +286,7 @@ mod tests {
                         x: x.clone(),
                         y: x.iter().map(|t| t.sin()).collect(),
                         dashed_from: Some(30),
+                        width: 2,
                     }],
                     marker: Some(3.0),
                     equal_aspect: false,
@@ -290,6 +299,7 @@ mod tests {
                         x: x.clone(),
                         y: vec![0.0; 50],
                         dashed_from: None,
+                        width: 2,
                     }],
                     equal_aspect: true,
                     ..Panel::default()

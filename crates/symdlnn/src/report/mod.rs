@@ -2,11 +2,13 @@
 //! numbers behind them.
 
 pub mod charts;
+pub mod experiment;
 pub mod figures;
 
 use std::path::{Path, PathBuf};
 
 pub use charts::Curve;
+pub use experiment::{experiment_figures, markdown};
 pub use figures::{palette, Figure, FigureError, Panel, Series};
 
 /// The colour of a method in every figure.
@@ -31,7 +33,10 @@ pub fn write_figures(
     coordinate_names: &[String],
 ) -> Result<Vec<PathBuf>, FigureError> {
     let figures = [
-        ("trajectories", charts::trajectories(title, curves, coordinate_names)),
+        (
+            "trajectories",
+            charts::trajectories(title, curves, coordinate_names),
+        ),
         ("energy", charts::energy(title, curves)),
         ("invariants", charts::invariants(title, curves)),
         ("losses", charts::losses(title, histories)),

@@ -1,0 +1,119 @@
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use clap::Args;
+use symdlnn::data::io;
+use symdlnn::eval::experiment::{self, Profile, Progress};
+use symdlnn::report;
+
+#[derive(Args)]
+#[command(after_help = "Examples:
+  symdlnn reproduce --profile quick --out report
+  symdlnn reproduce --profile quick --only cartpend-single,kepler-single --out report
+  symdlnn reproduce --profile paper --out report-paper
+
+Experiments: cartpend-single, kepler-single, kepler-noisy,
+cartpend-multi, kepler-multi. Writes report.md, metrics.json, figures/,
+data/ and models/ into --out; report.md and metrics.json are rewritten after
+each experiment, so a long run can be read while it goes.")]
+pub struct ReproduceArgs {
+    /// quick (small networks, minutes) or paper (the full protocol, hours)
+    #[arg(long, default_value = "quick")]
+    profile: String,
+    /// Comma-separated experiments to run (default: all)
+    #[arg(long)]
+    only: Option<String>,
+    /// Output directory
+    #[arg(long, default_value = "report")]
+    out: PathBuf,
+    /// Threads per training
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=256))]
+    threads: u64,
+}
+
+pub fn run(a: ReproduceArgs) -> anyhow::Result<()> {
+    let profile = Profile::from_name(&a.profile)
+        .with_context(|| format!("--profile: '{}' is not quick or paper", a.profile))?;
+    let settings = profile.settings();
+    let mut all = experiment::catalogue(profile);
+    if let Some(only) = &a.only {
+        let wanted: Vec<&str> = only.split(',').map(str::trim).collect();
+        for w in &wanted {
+            if !all.iter().any(|e| e.name == *w) {
+                let known: Vec<&str> = all.iter().map(|e| e.name.as_str()).collect();
+                bail!(
+                    "--only: unknown experiment '{w}' (known: {})",
+                    known.join(", ")
+                );
+            }
+        }
+        all.retain(|e| wanted.contains(&e.name.as_str()));
+    }
+    std::fs::create_dir_all(&a.out)
+        .with_context(|| format!("cannot create {}", a.out.display()))?;
+    let start = Instant::now();
+    let mut results = vec![];
+    let count = all.len();
+    for (i, exp) in all.iter().enumerate() {
+        let bar = crate::progress::bar(exp.epochs as u64, "epochs");
+        let interactive = crate::args::interactive();
+        let mut on_progress = |p: Progress| match p {
+            Progress::Stage { experiment, stage } => {
+                let line = format!("[{}/{count}] {experiment}: {stage}", i + 1);
+                if interactive {
+                    bar.set_position(0);
+                    bar.set_message(line);
+                } else {
+                    eprintln!("{line}");
+                }
+            }
+            Progress::Epoch { epoch, .. } => bar.set_position(epoch as u64),
+        };
+        let run = experiment::run(exp, &settings, a.threads as usize, &a.out, &mut on_progress)?;
+        bar.finish_and_clear();
+        let mut result = run.result.clone();
+        result.figures = report::experiment_figures(&run, &a.out)?;
+        results.push(result);
+        write_outputs(
+            &a.out,
+            profile,
+            &settings,
+            &results,
+            start.elapsed().as_secs_f64(),
+        )?;
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    write_outputs(&a.out, profile, &settings, &results, seconds)?;
+    println!(
+        "wrote {} and {} ({} experiments, {:.0} s)",
+        a.out.join("report.md").display(),
+        a.out.join("metrics.json").display(),
+        results.len(),
+        seconds
+    );
+    Ok(())
+}
+
+fn write_outputs(
+    out: &std::path::Path,
+    profile: Profile,
+    settings: &experiment::Settings,
+    results: &[experiment::ExperimentResult],
+    seconds: f64,
+) -> anyhow::Result<()> {
+    let md = report::markdown(profile, settings, results, seconds);
+    io::write_atomic(&out.join("report.md"), md.as_bytes())?;
+    let json = serde_json::json!({
+        "symdlnn_version": env!("CARGO_PKG_VERSION"),
+        "profile": profile,
+        "settings": settings,
+        "seconds": seconds,
+        "experiments": results,
+    });
+    io::write_atomic(
+        &out.join("metrics.json"),
+        serde_json::to_string_pretty(&json)?.as_bytes(),
+    )?;
+    Ok(())
+}

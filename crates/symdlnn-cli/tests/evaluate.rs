@@ -1,0 +1,250 @@
+//! `symdlnn evaluate`, `predict --v0` and `reproduce` end to end.
+
+mod common;
+
+use common::{fails_with, ok, symdlnn};
+
+fn read_csv(path: &std::path::Path) -> Vec<Vec<f64>> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(|x| x.parse().unwrap()).collect())
+        .collect()
+}
+
+#[test]
+fn evaluate_writes_metrics_that_match_an_independent_computation_and_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(&symdlnn(
+        &[
+            "simulate", "--system", "kepler", "--steps", "30", "--out", "k.csv",
+        ],
+        d,
+    ));
+    ok(&symdlnn(
+        &[
+            "simulate", "--system", "kepler", "--steps", "60", "--out", "full.csv",
+        ],
+        d,
+    ));
+    ok(&symdlnn(
+        &[
+            "train", "--method", "symdlnn", "--data", "k.csv", "--epochs", "300", "--hidden",
+            "16,16", "--out", "m",
+        ],
+        d,
+    ));
+    let out = ok(&symdlnn(
+        &[
+            "evaluate", "--model", "m", "--data", "full.csv", "--system", "kepler", "--out", "e",
+            "--json",
+        ],
+        d,
+    ));
+    let m: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let on_disk: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("e/metrics.json")).unwrap()).unwrap();
+    assert_eq!(m, on_disk);
+    // The default recreation span is the training trajectory's.
+    assert_eq!(m["train_steps"], 30);
+    assert_eq!(m["total_steps"], 60);
+    assert_eq!(m["generator_source"], "learned");
+    assert_eq!(m["energy"], "H_VBEA (consistent velocities)");
+    let agreement = m["agreement"][0].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&agreement));
+    // Recreation RMSE recomputed from rollout.csv and the truth file.
+    let rollout = read_csv(&d.join("e/rollout.csv"));
+    let truth = read_csv(&d.join("full.csv"));
+    let reached = rollout.len();
+    assert_eq!(
+        m["recreation"]["points"].as_u64().unwrap() + m["prediction"]["points"].as_u64().unwrap(),
+        reached as u64
+    );
+    let span = reached.min(31);
+    let ss: f64 = (0..span)
+        .map(|k| {
+            (1..3)
+                .map(|i| (rollout[k][i] - truth[k][i]).powi(2))
+                .sum::<f64>()
+        })
+        .sum();
+    let rmse = (ss / (2 * span) as f64).sqrt();
+    let got = m["recreation"]["rmse"].as_f64().unwrap();
+    // rollout.csv holds shortest round-trip decimals: agreement to rounding.
+    assert!(
+        (got - rmse).abs() <= 1e-12 * (1.0 + rmse),
+        "{got} vs {rmse}"
+    );
+    for f in ["trajectories", "energy", "invariants", "losses"] {
+        for ext in ["png", "svg"] {
+            assert!(
+                d.join(format!("e/{f}.{ext}")).is_file(),
+                "{f}.{ext} missing"
+            );
+        }
+    }
+
+    // Bad input: refused with one line, nothing written.
+    fails_with(
+        &symdlnn(
+            &[
+                "evaluate",
+                "--model",
+                "m",
+                "--data",
+                "full.csv",
+                "--train-steps",
+                "61",
+                "--out",
+                "bad",
+            ],
+            d,
+        ),
+        "train steps 61 must be at least 1 and at most 60",
+    );
+    fails_with(
+        &symdlnn(
+            &[
+                "evaluate",
+                "--model",
+                "m",
+                "--data",
+                "full.csv",
+                "--system",
+                "oscillator",
+                "--out",
+                "bad",
+            ],
+            d,
+        ),
+        "the system 'oscillator' has dimension 1, the model 2",
+    );
+    fails_with(
+        &symdlnn(
+            &[
+                "evaluate", "--model", "m", "--data", "full.csv", "--traj", "3", "--out", "bad",
+            ],
+            d,
+        ),
+        "no trajectory 3 (the file has 1)",
+    );
+    assert!(!d.join("bad").exists());
+}
+
+#[test]
+fn predict_from_a_state_matches_the_start_from_the_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(&symdlnn(
+        &[
+            "simulate", "--system", "kepler", "--steps", "40", "--out", "k.csv",
+        ],
+        d,
+    ));
+    ok(&symdlnn(
+        &[
+            "train", "--data", "k.csv", "--epochs", "300", "--hidden", "16,16", "--out", "m",
+        ],
+        d,
+    ));
+    // Kepler's default initial condition is (q0; v0) = (1, 0; 0, 0.6).
+    ok(&symdlnn(
+        &[
+            "predict", "--model", "m", "--q0", "1,0", "--v0", "0,0.6", "--steps", "40", "--out",
+            "pv.csv",
+        ],
+        d,
+    ));
+    ok(&symdlnn(
+        &[
+            "predict", "--model", "m", "--data", "k.csv", "--steps", "40", "--out", "pq.csv",
+        ],
+        d,
+    ));
+    let (pv, pq) = (read_csv(&d.join("pv.csv")), read_csv(&d.join("pq.csv")));
+    assert_eq!(pv.len(), 41);
+    assert_eq!(pv[0], pq[0]);
+    // The momentum start's q1 differs from the data's by the model's error
+    // in ∂L_VBEA/∂q̇ (a few 1e-3 after 300 epochs, measured); the paths stay
+    // close.
+    let gap = (1..3)
+        .map(|i| (pv[1][i] - pq[1][i]).abs())
+        .fold(0.0, f64::max);
+    assert!(gap < 2e-2, "q1 gap {gap}");
+    fails_with(
+        &symdlnn(
+            &[
+                "predict", "--model", "m", "--q0", "1,0", "--v0", "0", "--steps", "4", "--out",
+                "x.csv",
+            ],
+            d,
+        ),
+        "--v0 has 1 values; the model has dimension 2",
+    );
+    fails_with(
+        &symdlnn(
+            &[
+                "predict", "--model", "m", "--q0", "1,0", "--steps", "4", "--out", "x.csv",
+            ],
+            d,
+        ),
+        "give --data, or --q0 with --q1 or --v0",
+    );
+    assert!(!d.join("x.csv").exists());
+}
+
+#[test]
+fn reproduce_quick_runs_one_experiment_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(&symdlnn(
+        &[
+            "reproduce",
+            "--profile",
+            "quick",
+            "--only",
+            "kepler-single",
+            "--out",
+            "r",
+        ],
+        d,
+    ));
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("r/metrics.json")).unwrap()).unwrap();
+    let exp = &m["experiments"][0];
+    assert_eq!(exp["experiment"]["name"], "kepler-single");
+    let rows = exp["rows"].as_array().unwrap();
+    // DLNN, SymDLNN, LNN on the train and the test initial condition.
+    assert_eq!(rows.len(), 6);
+    let dlnn = rows
+        .iter()
+        .find(|r| r["method"] == "DLNN" && r["trajectory"] == "train")
+        .unwrap();
+    let rec = dlnn["metrics"]["recreation"]["relative_rmse"]
+        .as_f64()
+        .unwrap();
+    // Measured 1.8e-5 (quick profile, seed 0); a tenfold margin and more.
+    assert!(rec < 1e-3, "DLNN recreation error {rec}");
+    let agreement = exp["generators"][0]["agreement"][0].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&agreement));
+    let report = std::fs::read_to_string(d.join("r/report.md")).unwrap();
+    assert!(report.contains("## kepler-single"));
+    for f in exp["figures"].as_array().unwrap() {
+        let f = f.as_str().unwrap();
+        assert!(report.contains(f), "{f} not in report.md");
+        assert!(d.join("r").join(f).is_file(), "{f} missing");
+    }
+    assert!(exp["figures"].as_array().unwrap().len() >= 7);
+
+    fails_with(
+        &symdlnn(&["reproduce", "--profile", "fast", "--out", "bad"], d),
+        "--profile: 'fast' is not quick or paper",
+    );
+    fails_with(
+        &symdlnn(&["reproduce", "--only", "kepler-double", "--out", "bad"], d),
+        "--only: unknown experiment 'kepler-double'",
+    );
+    assert!(!d.join("bad").exists());
+}

@@ -1,0 +1,277 @@
+//! An experiment's figures and the run's `report.md`.
+
+use std::fmt::Write;
+use std::path::Path;
+
+use super::charts::{self, Curve};
+use super::figures::{palette, FigureError};
+use crate::eval::experiment::{ExperimentResult, ExperimentRun, Profile, Row, Settings};
+use crate::eval::PhaseMetrics;
+
+/// Draw an experiment's figures into `out/figures`: per initial condition
+/// the trajectories, the energy and the conserved quantities, and the
+/// training losses. Returns the PNG paths relative to `out`.
+pub fn experiment_figures(run: &ExperimentRun, out: &Path) -> Result<Vec<String>, FigureError> {
+    let name = &run.result.experiment.name;
+    let dir = out.join("figures");
+    std::fs::create_dir_all(&dir).map_err(|e| FigureError::Draw {
+        path: dir.display().to_string(),
+        message: e.to_string(),
+    })?;
+    let recipes: std::collections::BTreeSet<&str> = run
+        .evaluations
+        .iter()
+        .filter(|e| e.method != "LNN")
+        .map(|e| e.recipe.as_str())
+        .collect();
+    let several = recipes.len() > 1;
+    let label = |m: &str, r: &str| {
+        if several && m != "LNN" {
+            format!("{m} ({r})")
+        } else {
+            m.to_string()
+        }
+    };
+    let color = |m: &str, r: &str| match (m, r) {
+        ("LNN", _) => palette::LNN,
+        (_, "paper") if several => palette::PAPER,
+        ("SymDLNN", _) => palette::SYMDLNN,
+        _ => palette::DLNN,
+    };
+    let mut written = vec![];
+    for which in ["train", "test"] {
+        let of_this = || {
+            run.evaluations
+                .iter()
+                .filter(move |e| e.trajectory == which)
+        };
+        // One path per network: DLNN and SymDLNN rows share theirs.
+        let networks: Vec<Curve> = of_this()
+            .filter(|e| e.method != "SymDLNN")
+            .map(|e| Curve {
+                label: label(&e.method, &e.recipe),
+                color: color(&e.method, &e.recipe),
+                eval: &e.evaluation,
+            })
+            .collect();
+        let every: Vec<Curve> = of_this()
+            .map(|e| Curve {
+                label: label(&e.method, &e.recipe),
+                color: color(&e.method, &e.recipe),
+                eval: &e.evaluation,
+            })
+            .collect();
+        let title = format!("{name}, {which} initial condition");
+        let figures = [
+            (
+                "trajectories",
+                charts::trajectories(&title, &networks, &run.coordinate_names),
+            ),
+            ("energy", charts::energy(&title, &networks)),
+            ("invariants", charts::invariants(&title, &every)),
+        ];
+        for (kind, fig) in figures {
+            if let Some(fig) = fig {
+                let stem = format!("{name}-{which}-{kind}");
+                fig.write(&dir.join(&stem))?;
+                written.push(format!("figures/{stem}.png"));
+            }
+        }
+    }
+    if let Some(fig) = charts::losses(name, &run.histories) {
+        let stem = format!("{name}-losses");
+        fig.write(&dir.join(&stem))?;
+        written.push(format!("figures/{stem}.png"));
+    }
+    Ok(written)
+}
+
+fn sci(x: Option<f64>) -> String {
+    match x {
+        Some(v) if v.is_finite() => format!("{v:.2e}"),
+        Some(_) => "∞".into(),
+        None => "–".into(),
+    }
+}
+
+fn drifts(p: &PhaseMetrics) -> String {
+    if p.relative_symmetry_drift.is_empty() {
+        return "–".into();
+    }
+    p.relative_symmetry_drift
+        .iter()
+        .map(|d| sci(*d))
+        .collect::<Vec<_>>()
+        .join(" / ")
+}
+
+fn table_row(r: &Row) -> String {
+    let Some(m) = &r.metrics else {
+        return format!(
+            "| {} | {} | {} | training failed: {} | | | | | | |\n",
+            r.method,
+            r.recipe,
+            r.trajectory,
+            r.training_failure.as_deref().unwrap_or("?")
+        );
+    };
+    let reached = if m.failure.is_some() {
+        format!(
+            "stopped at point {} of {}",
+            m.recreation.points + m.prediction.points,
+            m.total_steps + 1
+        )
+    } else {
+        format!(
+            "{} / {}",
+            m.newton.max_iterations,
+            sci(Some(m.newton.max_residual))
+        )
+    };
+    format!(
+        "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+        r.method,
+        r.recipe,
+        r.trajectory,
+        sci(m.recreation.relative_rmse),
+        sci(m.prediction.relative_rmse),
+        sci(m.recreation.relative_energy_drift),
+        sci(m.prediction.relative_energy_drift),
+        drifts(&m.recreation),
+        drifts(&m.prediction),
+        reached,
+    )
+}
+
+fn experiment_section(r: &ExperimentResult, s: &mut String) {
+    let e = &r.experiment;
+    let _ = writeln!(s, "## {}\n", e.name);
+    let noise = e.noise.map_or("no noise".to_string(), |n| {
+        format!("Gaussian position noise σ = {n}")
+    });
+    let _ = writeln!(
+        s,
+        "{} trajector{} of {} from train (q0; v0) = ({:?}; {:?}){}, Δt = {}, N = {} training steps, N_extra = {}, {}; {} epochs. Test (q0; v0) = ({:?}; {:?}). Run time {:.0} s.\n",
+        e.trajectories,
+        if e.trajectories == 1 { "y" } else { "ies" },
+        e.system,
+        e.train.0,
+        e.train.1,
+        if e.trajectories > 1 { " and the documented box (seed 0)" } else { "" },
+        e.grid.dt,
+        e.grid.steps,
+        e.extra,
+        noise,
+        e.epochs,
+        e.test.0,
+        e.test.1,
+        r.seconds
+    );
+    s.push_str("| method | recipe | IC | recreation rel. RMSE | prediction rel. RMSE | energy drift rec. (rel.) | energy drift pred. (rel.) | symmetry drift rec. (rel.) | symmetry drift pred. (rel.) | Newton max it. / residual |\n");
+    s.push_str("|---|---|---|---|---|---|---|---|---|---|\n");
+    for row in &r.rows {
+        s.push_str(&table_row(row));
+    }
+    s.push('\n');
+    let notes: Vec<String> = r
+        .rows
+        .iter()
+        .filter_map(|row| {
+            let m = row.metrics.as_ref()?;
+            let mut v: Vec<String> = m
+                .failure
+                .iter()
+                .map(|f| format!("rollout stopped: {f}"))
+                .collect();
+            v.extend(m.notes.iter().cloned());
+            (!v.is_empty()).then(|| {
+                format!(
+                    "- {} ({}, {}): {}",
+                    row.method,
+                    row.recipe,
+                    row.trajectory,
+                    v.join("; ")
+                )
+            })
+        })
+        .collect();
+    if !notes.is_empty() {
+        let _ = writeln!(s, "{}\n", notes.join("\n"));
+    }
+    if !r.generators.is_empty() {
+        let _ = writeln!(s, "True generator(s): {}.\n", r.true_generators.join(", "));
+        for g in &r.generators {
+            let _ = writeln!(
+                s,
+                "- SymDLNN ({}): learned {}; agreement {} (|cos| for one generator, principal angles in degrees for several); smallest singular values {}",
+                g.recipe,
+                g.generators.join("; "),
+                g.agreement.iter().map(|a| format!("{a:.4}")).collect::<Vec<_>>().join(", "),
+                g.spectrum.iter().take(3).map(|x| format!("{x:.2e}")).collect::<Vec<_>>().join(", "),
+            );
+        }
+        s.push('\n');
+    }
+    for f in &r.figures {
+        let _ = writeln!(s, "![{f}]({f})\n");
+    }
+}
+
+/// The run's `report.md`.
+pub fn markdown(
+    profile: Profile,
+    settings: &Settings,
+    results: &[ExperimentResult],
+    seconds: f64,
+) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "# symdlnn reproduce — profile `{}`\n",
+        match profile {
+            Profile::Quick => "quick",
+            Profile::Paper => "paper",
+        }
+    );
+    let _ = writeln!(
+        s,
+        "symdlnn {}; networks {:?} softplus; recipes {}; seed {}; total run time {:.0} s.\n",
+        env!("CARGO_PKG_VERSION"),
+        settings.hidden,
+        settings
+            .recipes
+            .iter()
+            .map(|r| format!("{r:?}").to_lowercase())
+            .collect::<Vec<_>>()
+            .join(", "),
+        settings.seed,
+        seconds
+    );
+    s.push_str(HOW_TO_READ);
+    for r in results {
+        experiment_section(r, &mut s);
+    }
+    s.push_str(PROTOCOL_NOTES);
+    s
+}
+
+const HOW_TO_READ: &str = "\
+## How to read this report
+
+* Every model is rolled out from the first two points of the observed (noise-free) trajectory for `N + N_extra` steps by the same variational integrator; points `0..=N` are the *recreation*, later ones the *prediction* (solid and dashed in the figures, a dotted line at `N`). `IC train` is the training initial condition, `IC test` the paper's test initial condition.
+* Relative RMSE: RMSE of the positions over the span divided by the truth's RMS deviation from its mean.
+* Energy drift `max_k |H_k − H_0|` over the span, relative to the mean `|q̇·p|` along the path. DLNN/SymDLNN: `H_VBEA` of the learned `Ld` (variational backward error analysis) at the consistent velocities; LNN: the true `H` at central-difference velocities of its path.
+* Symmetry drift `max_k |I_k − I_0|` of the discrete Noether quantity `I_k = −ξ(q_k)·D1 Ld(q_k, q_{k+1})`, relative to the mean `|p||ξ(q)|`: the true generator for DLNN and LNN, the learned generator for SymDLNN.
+* **SymDLNN here is DLNN training followed by symmetry discovery on the trained `Ld`** (the paper's symmetry-shaping loss term is not built yet): the DLNN and SymDLNN rows share one network and one path; they differ in the generator whose quantity they track.
+* The LNN is trained on the same positions (velocities and accelerations by finite differences) and simulated with the midpoint discretisation of its learned `L`.
+
+";
+
+const PROTOCOL_NOTES: &str = "\
+## Differences from the reference implementation's protocol
+
+* Noise: Gaussian on the positions with σ = 0.001 as in the reference's code (its paper's text says σ² = 0.001).
+* The reference trained its LNN on `(q, p)` taken as `(q, q̇)` (for Kepler `p = 100 q̇`); here the LNN sees the same positions as DLNN (`positions` mode). `symdlnn train --method lnn --lnn-data reference` reproduces the reference's protocol.
+* Ground truth is the midpoint variational integrator in position–momentum form with a fine step (Δt/100), as in the reference; several trajectories start from a documented box of initial conditions (ChaCha8, seed 0), the first at the single-trajectory initial condition.
+* `robust` is this project's default recipe (standardised midpoint–velocity inputs, kinetic prior, scale-invariant loss, cosine schedule); `paper` is the paper's loss and constant learning rate. The paper's recipe can collapse to a degenerate `Ld`; such runs are shown as they are.
+";
