@@ -1,9 +1,9 @@
-//! Null-space symmetry discovery on exact discrete Lagrangians, where the
-//! answer is known.
+//! Symmetry discovery (null space of `ξ·∇Ld`, and the linearised DEL
+//! equations) on exact discrete Lagrangians, where the answer is known.
 
 use symdlnn::data::{generate, Dataset};
 use symdlnn::learn::symmetry::{
-    agreement, conserved_quantity, discover, EvaluationPoints, SymmetryBasis,
+    agreement, conserved_quantity, discover, discover_variational, EvaluationPoints, SymmetryBasis,
 };
 use symdlnn::mechanics::{Convergence, Lagrangian, Midpoint, System};
 
@@ -74,4 +74,107 @@ fn rotation_basis_and_conserved_quantity_of_kepler() {
     let drift = i.iter().map(|x| (x - i[0]).abs()).fold(0.0, f64::max);
     assert!(drift < 1e-12 * i[0].abs(), "drift {drift:e} of {}", i[0]);
     assert_eq!(s.dim(), 2);
+}
+
+/// Data that solve the midpoint rule's DEL equations exactly (no fine
+/// steps): the setting in which the linearised DEL condition is exact.
+fn midpoint_data(system: &System, trajectories: usize) -> Dataset {
+    let mut grid = system.default_grid();
+    grid.fine = 1;
+    let ics = if trajectories == 1 {
+        vec![system.default_initial_condition()]
+    } else {
+        generate::sample_initial_conditions(&system.initial_box(), trajectories, 1)
+    };
+    generate::dataset(system, &ics, grid, Convergence::default()).unwrap()
+}
+
+#[test]
+fn variational_discovery_finds_the_symmetries_of_exact_midpoint_dynamics() {
+    for (name, k, trajectories) in [("cartpend", 1, 1), ("kepler", 1, 1), ("kepler3d", 3, 5)] {
+        let s = System::from_name(name).unwrap();
+        let d = midpoint_data(&s, trajectories);
+        let ld = Midpoint::new(&s, d.dt);
+        let found = discover_variational(&ld, SymmetryBasis::Affine, k, &d).unwrap();
+        let learned: Vec<_> = found.generators.iter().map(|g| g.affine()).collect();
+        let a = agreement(&learned, &s.symmetries());
+        if k == 1 {
+            assert!(a[0] > 1.0 - 1e-9, "{name}: agreement {a:?}");
+        } else {
+            assert!(a.iter().all(|x| *x < 1e-4), "{name}: angles {a:?} degrees");
+        }
+        assert!(found.spectrum[k - 1] < 1e-9, "{name}: {:?}", found.spectrum);
+        assert!(found.gap.unwrap() > 1e5, "{name}: gap {:?}", found.gap);
+    }
+    // It finds symmetries of the equations of motion, which can be more than
+    // the Lagrangian's: every affine map takes a free particle's uniform
+    // motions to uniform motions (the null-space solver finds its three
+    // Noether symmetries, see above).
+    let s = System::from_name("free-particle").unwrap();
+    let d = midpoint_data(&s, 5);
+    let ld = Midpoint::new(&s, d.dt);
+    let found = discover_variational(&ld, SymmetryBasis::Affine, 1, &d).unwrap();
+    assert!(
+        found.spectrum.iter().all(|x| *x < 1e-9),
+        "{:?}",
+        found.spectrum
+    );
+}
+
+/// The linearised DEL condition does not see a gauge term `Φ(q1) − Φ(q0)`,
+/// which hides the symmetry from the null space of `ξ·∇Ld`.
+#[test]
+fn variational_discovery_is_blind_to_a_gauge_term() {
+    use symdlnn::mechanics::{
+        DiscreteLagrangian, GenericDiscreteLagrangian, PairDerivatives, Scalar,
+    };
+    struct Gauged<'a>(Midpoint<&'a System>);
+    fn phi<D: Scalar>(q: &[D]) -> D {
+        // Not invariant under the cart's translation.
+        q[0] * q[0] * 0.7 + (q[0] * 3.0).sin() * q[1]
+    }
+    impl DiscreteLagrangian for Gauged<'_> {
+        fn dim(&self) -> usize {
+            2
+        }
+        fn step_size(&self) -> f64 {
+            self.0.h
+        }
+        fn value(&self, q0: &[f64], q1: &[f64]) -> f64 {
+            self.0.value(q0, q1) + phi(q1) - phi(q0)
+        }
+        fn derivatives(&self, q0: &[f64], q1: &[f64], out: &mut PairDerivatives) {
+            // Through the generic evaluation, by hyper-duals.
+            let x: Vec<f64> = q0.iter().chain(q1).copied().collect();
+            let f = |x: &[num_dual::HyperDual64]| {
+                let delta: Vec<_> = (0..2).map(|i| x[2 + i] - x[i]).collect();
+                self.value_at_increment(&x[..2], &delta)
+            };
+            let (mut g, mut h) = (vec![0.0; 4], vec![0.0; 4]);
+            symdlnn::mechanics::second_derivative_block(f, &x, 0..2, 2..4, &mut g, &mut h);
+            out.d1.copy_from_slice(&g[..2]);
+            out.d2.copy_from_slice(&g[2..]);
+            out.jac.copy_from_slice(&h);
+        }
+    }
+    impl GenericDiscreteLagrangian for Gauged<'_> {
+        fn value_at_increment<D: Scalar>(&self, q0: &[D], delta: &[D]) -> D {
+            let q1: Vec<D> = q0.iter().zip(delta).map(|(a, b)| *a + *b).collect();
+            self.0.value_at_increment(q0, delta) + phi(&q1) - phi(q0)
+        }
+    }
+    let s = System::from_name("cartpend").unwrap();
+    let d = midpoint_data(&s, 3);
+    let ld = Gauged(Midpoint::new(&s, d.dt));
+    let truth = s.symmetries();
+    let v = discover_variational(&ld, SymmetryBasis::Affine, 1, &d).unwrap();
+    let av = agreement(&[v.generators[0].affine()], &truth)[0];
+    assert!(av > 1.0 - 1e-9, "variational agreement {av}");
+    let pairs = EvaluationPoints::parse("train").unwrap().pairs(&d, 0);
+    let n = discover(&ld, SymmetryBasis::Affine, 1, &pairs).unwrap();
+    let an = agreement(&[n.generators[0].affine()], &truth)[0];
+    assert!(
+        an < 0.9,
+        "null-space agreement {an} (the gauge term should hide the symmetry)"
+    );
 }

@@ -5,7 +5,8 @@ use clap::{Args, ValueEnum};
 use symdlnn::data::io;
 use symdlnn::learn::dlnn::Recipe;
 use symdlnn::learn::lnn::LnnData;
-use symdlnn::learn::symmetry::{EvaluationPoints, SymmetryBasis};
+use symdlnn::learn::shaping::ShapingConfig;
+use symdlnn::learn::symmetry::{DiscoverySolver, EvaluationPoints, SymmetryBasis};
 use symdlnn::learn::{fit, FitOptions, LnnConfig, SymmetryConfig, TrainConfig};
 use symdlnn::nn::{Activation, Schedule};
 
@@ -33,6 +34,8 @@ enum LnnDataArg {
 
 #[derive(Clone, Copy, ValueEnum)]
 enum SymSolver {
+    /// Fields that solve the learned dynamics' linearised DEL equations (gauge-invariant)
+    Variational,
     /// Smallest right singular vectors of the symmetry matrix of the learned Ld
     Nullspace,
 }
@@ -115,12 +118,18 @@ pub struct TrainArgs {
     /// SymDLNN: number of generators K to discover
     #[arg(long, default_value_t = 1)]
     symmetries: usize,
-    /// SymDLNN: solver (the paper's trainable-coefficient solver is not built yet)
-    #[arg(long, value_enum, default_value = "nullspace")]
+    /// SymDLNN: how generators are found after training: variational (fields solving the learned dynamics' linearised DEL equations; gauge-invariant) or nullspace (ξ·∇Ld = 0 at --sym-points). The paper's trainable-coefficient solver is not built
+    #[arg(long, value_enum, default_value = "variational")]
     sym_solver: SymSolver,
     /// SymDLNN: search space: affine (ξ = Mq + w), translations, linear, rotations
     #[arg(long, default_value = "affine")]
     sym_basis: String,
+    /// SymDLNN: weight λ of the shaping term λ·Σ_{j≤K} σ_j²/‖A‖_F² while training (0: discovery after training only)
+    #[arg(long, default_value_t = 0.0, value_parser = args::non_negative)]
+    sym_weight: f64,
+    /// SymDLNN: epochs before the shaping term trains [default: 30 % of --epochs]
+    #[arg(long, value_name = "EPOCHS")]
+    sym_warmup: Option<usize>,
     /// SymDLNN: evaluation pairs: train, box:N or train+box:N
     #[arg(long, default_value = "train+box:200")]
     sym_points: String,
@@ -199,7 +208,10 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
     let symmetry = match a.method {
         Method::Dlnn | Method::Lnn => None,
         Method::Symdlnn => {
-            let SymSolver::Nullspace = a.sym_solver;
+            let solver = match a.sym_solver {
+                SymSolver::Variational => DiscoverySolver::Variational,
+                SymSolver::Nullspace => DiscoverySolver::Nullspace,
+            };
             let basis = SymmetryBasis::from_name(&a.sym_basis).with_context(|| {
                 format!(
                     "--sym-basis: unknown basis '{}' ({})",
@@ -221,10 +233,18 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
                     data.n
                 );
             }
+            let shaping = (a.sym_weight > 0.0).then(|| ShapingConfig {
+                weight: a.sym_weight,
+                warmup: a
+                    .sym_warmup
+                    .unwrap_or((a.epochs as f64 * 0.3).round() as usize),
+            });
             Some(SymmetryConfig {
                 generators: a.symmetries,
                 basis,
                 points,
+                shaping,
+                solver,
             })
         }
     };

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::evaluation::{evaluate, EvalError, Evaluation, Metrics, Tracked};
 use crate::data::{generate, io, Dataset, Trajectory};
 use crate::learn::dlnn::Recipe;
-use crate::learn::symmetry::{agreement, EvaluationPoints, SymmetryBasis};
+use crate::learn::symmetry::{agreement, DiscoverySolver, EvaluationPoints, SymmetryBasis};
 use crate::learn::{fit, FitError, FitOptions, LnnConfig, SymmetryConfig, TrainConfig};
 use crate::mechanics::{Convergence, System, TimeGrid};
 
@@ -347,6 +347,8 @@ pub fn run(
                 train: true,
                 boxed: 200,
             },
+            shaping: None,
+            solver: DiscoverySolver::Variational,
         });
         configs.push(("symdlnn", recipe_name(recipe).into(), c));
     }

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use super::pairs::PairBatch;
 use super::parametrisation::Parametrisation;
+use super::shaping::Shaping;
 use super::trainer::{LossReport, Objective};
 use crate::data::Dataset;
 use crate::nn::Mlp;
@@ -149,6 +150,9 @@ pub struct Dlnn {
     dets: Vec<f64>,
     cofs: Vec<f64>,
     resid: Vec<f64>,
+    /// SymDLNN's shaping term, and whether it uses the training pairs.
+    shaping: Option<(Shaping, bool)>,
+    epoch: usize,
 }
 
 impl Dlnn {
@@ -210,6 +214,8 @@ impl Dlnn {
             dets: vec![0.0; jac_pairs],
             cofs: vec![0.0; jac_pairs * n * n],
             resid: vec![0.0; n],
+            shaping: None,
+            epoch: 0,
         };
         me.sign0 = sign0.unwrap_or_else(|| {
             me.evaluate_batches(mlp);
@@ -221,6 +227,11 @@ impl Dlnn {
             }
         });
         me
+    }
+
+    /// Add SymDLNN's shaping term (on the training pairs too when `train`).
+    pub fn set_shaping(&mut self, shaping: Shaping, train: bool) {
+        self.shaping = Some((shaping, train));
     }
 
     /// The parametrisation of the learned `Ld`.
@@ -304,6 +315,10 @@ fn median_abs(x: &[f64], signed: bool) -> f64 {
 }
 
 impl Objective for Dlnn {
+    fn begin_epoch(&mut self, epoch: usize) {
+        self.epoch = epoch;
+    }
+
     fn evaluate(&mut self, mlp: &Mlp, grad: Option<&mut [f64]>) -> LossReport {
         let n = self.batch.parametrisation().n;
         self.evaluate_batches(mlp);
@@ -319,7 +334,7 @@ impl Objective for Dlnn {
             }
         }
         del /= k_count;
-        let (total, second, r_scale, dbar): (f64, (&'static str, f64), f64, Vec<f64>);
+        let (mut total, second, r_scale, dbar): (f64, (&'static str, f64), f64, Vec<f64>);
         match self.loss.recipe {
             Recipe::Paper => {
                 let (w, m, kappa) = (
@@ -361,7 +376,13 @@ impl Objective for Dlnn {
                 dbar = db;
             }
         }
-        if let Some(grad) = grad {
+        // The shaping term (always reported; trained after its warm-up).
+        let active = self
+            .shaping
+            .as_ref()
+            .is_some_and(|(s, _)| s.active(self.epoch));
+        let mut grad = grad;
+        if grad.is_some() {
             self.d1bar.fill(0.0);
             self.d2bar.fill(0.0);
             for &(l, r) in &self.triples {
@@ -371,6 +392,21 @@ impl Objective for Dlnn {
                     self.d1bar[r * n + i] += r_scale * self.resid[i];
                 }
             }
+        }
+        let mut terms = vec![("del", del), second];
+        if let Some((shaping, use_train)) = self.shaping.as_mut() {
+            let train_pairs: &[f64] = if *use_train { &self.pair_data } else { &[] };
+            let bars = match (active, grad.as_deref_mut()) {
+                (true, Some(g)) => Some((&mut self.d1bar[..], &mut self.d2bar[..], g)),
+                _ => None,
+            };
+            let r = shaping.evaluate(mlp, train_pairs, &self.batch.d1, &self.batch.d2, bars);
+            if active {
+                total += shaping.weight() * r;
+            }
+            terms.push(("symmetry", r));
+        }
+        if let Some(grad) = grad {
             for (p, db) in dbar.iter().enumerate() {
                 for k in 0..n * n {
                     self.jbar[p * n * n + k] = db * self.cofs[p * n * n + k];
@@ -390,7 +426,7 @@ impl Objective for Dlnn {
         }
         LossReport {
             total,
-            terms: vec![("del", del), second],
+            terms,
             det: Some(self.det_stats()),
         }
     }
@@ -507,6 +543,52 @@ mod tests {
                         &mut obj, &mut mlp, 3, 2e-5, 1e-3, &what,
                     );
                 }
+            }
+        }
+    }
+
+    /// The shaping term's gradient through the engine (training and box
+    /// pairs, each basis) agrees with finite differences of the total loss.
+    #[test]
+    fn shaping_term_gradient_agrees_with_finite_differences() {
+        use crate::learn::shaping::{Shaping, ShapingConfig};
+        use crate::learn::symmetry::{EvaluationPoints, SymmetryBasis};
+        let n = 2;
+        let d = data(n);
+        let q: Vec<f64> = d.trajectories.iter().flat_map(|t| t.q.clone()).collect();
+        for recipe in [Recipe::Robust, Recipe::Paper] {
+            for (basis, k, train) in [
+                (SymmetryBasis::Affine, 1, true),
+                (SymmetryBasis::Affine, 2, false),
+                (SymmetryBasis::Translations, 1, true),
+            ] {
+                let param = match recipe {
+                    Recipe::Robust => {
+                        Parametrisation::midpoint_velocity(n, d.dt, &q, &q, true, false)
+                    }
+                    Recipe::Paper => Parametrisation::raw(n, d.dt),
+                };
+                let mut mlp = Mlp::new(2 * n, &[8, 6], Activation::Softplus, 5).unwrap();
+                let mut obj = Dlnn::new(&mlp, param.clone(), &d, DlnnLoss::new(recipe), None, 2);
+                let boxed = EvaluationPoints {
+                    train: false,
+                    boxed: 12,
+                }
+                .pairs(&d, 3);
+                // A large weight so that the term dominates the check.
+                let config = ShapingConfig {
+                    weight: 50.0,
+                    warmup: 0,
+                };
+                let term = Shaping::new(&mlp, &param, basis, k, config, boxed, 2);
+                obj.set_shaping(term, train);
+                let report = obj.evaluate(&mlp, None);
+                let r = report.terms.iter().find(|t| t.0 == "symmetry").unwrap().1;
+                assert!(r > 0.0 && r.is_finite(), "{r}");
+                let what = format!("{recipe:?} {basis:?} K={k} train={train}");
+                crate::learn::trainer::assert_gradient_matches_fd(
+                    &mut obj, &mut mlp, 3, 2e-5, 1e-3, &what,
+                );
             }
         }
     }

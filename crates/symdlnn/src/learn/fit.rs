@@ -63,6 +63,12 @@ impl Objective for AnyObjective {
             Self::Lnn(o) => o.evaluate(mlp, grad),
         }
     }
+
+    fn begin_epoch(&mut self, epoch: usize) {
+        if let Self::Dlnn(o) = self {
+            o.begin_epoch(epoch);
+        }
+    }
 }
 
 impl AnyObjective {
@@ -105,14 +111,26 @@ pub fn trainer(
         None => {
             check_dlnn(config, data)?;
             let param = config.parametrisation(data);
-            AnyObjective::Dlnn(Dlnn::new(
-                &mlp,
-                param,
-                data,
-                config.loss,
-                sign0,
-                config.threads,
-            ))
+            let mut dlnn = Dlnn::new(&mlp, param, data, config.loss, sign0, config.threads);
+            if let Some(sym) = &config.symmetry {
+                if let Some(shaping) = sym.shaping {
+                    let box_only = super::symmetry::EvaluationPoints {
+                        train: false,
+                        ..sym.points
+                    };
+                    let term = super::shaping::Shaping::new(
+                        &mlp,
+                        dlnn.parametrisation(),
+                        sym.basis,
+                        sym.generators,
+                        shaping,
+                        box_only.pairs(data, config.seed),
+                        config.threads,
+                    );
+                    dlnn.set_shaping(term, sym.points.train);
+                }
+            }
+            AnyObjective::Dlnn(dlnn)
         }
         Some(LnnConfig {
             data: mode,
@@ -298,13 +316,15 @@ pub fn fit(
     let mut model = describe(&config, data, &options.source, &mut trainer, seconds);
     if let Some(sym) = &config.symmetry {
         let ld = super::LearnedLd::new(trainer.mlp.clone(), model.parametrisation.clone());
-        let pairs = sym.points.pairs(data, config.seed);
-        model.symmetries = Some(super::symmetry::discover(
-            &ld,
-            sym.basis,
-            sym.generators,
-            &pairs,
-        )?);
+        model.symmetries = Some(match sym.solver {
+            super::symmetry::DiscoverySolver::Nullspace => {
+                let pairs = sym.points.pairs(data, config.seed);
+                super::symmetry::discover(&ld, sym.basis, sym.generators, &pairs)?
+            }
+            super::symmetry::DiscoverySolver::Variational => {
+                super::symmetry::discover_variational(&ld, sym.basis, sym.generators, data)?
+            }
+        });
     }
     model_dir::save(out, &model, &trainer.mlp)?;
     crate::data::io::write_atomic(&out.join("history.csv"), history.text.as_bytes())

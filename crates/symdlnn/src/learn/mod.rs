@@ -14,6 +14,7 @@ pub mod lnn;
 pub mod model_dir;
 mod pairs;
 mod parametrisation;
+pub mod shaping;
 pub mod symmetry;
 mod trainer;
 

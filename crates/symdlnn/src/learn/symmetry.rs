@@ -22,7 +22,11 @@ use serde::{Deserialize, Serialize};
 
 use super::dlnn::det_cofactor;
 use crate::data::Dataset;
-use crate::mechanics::{AffineGenerator, DiscreteLagrangian, PairDerivatives};
+use crate::mechanics::{
+    second_derivative_block, AffineGenerator, DiscreteLagrangian, GenericDiscreteLagrangian,
+    PairDerivatives,
+};
+use num_dual::HyperDual64;
 
 /// The search space of generators: a basis of vector fields on `R^n`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,7 +92,7 @@ impl SymmetryBasis {
     }
 
     /// `Σ_a u_a X_a(q)` contracted with `p`: row entries `X_a(q)·p` for every `a`.
-    fn contract(self, n: usize, q: &[f64], p: &[f64], out: &mut [f64]) {
+    pub(crate) fn contract(self, n: usize, q: &[f64], p: &[f64], out: &mut [f64]) {
         match self {
             Self::Affine => {
                 for i in 0..n {
@@ -117,6 +121,19 @@ impl SymmetryBasis {
             }
         }
     }
+}
+
+/// How generators are found after training.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DiscoverySolver {
+    /// [`discover`]: `ξ·∇Ld = 0` at evaluation pairs (sensitive to the gauge
+    /// freedom of a learned `Ld`).
+    #[default]
+    Nullspace,
+    /// [`discover_variational`]: fields that solve the learned dynamics'
+    /// linearised DEL equations at the training triples (gauge-invariant).
+    Variational,
 }
 
 /// Where the symmetry condition is imposed.
@@ -277,13 +294,26 @@ pub fn discover(
             a[(r, c)] = x / scale;
         }
     }
+    null_space(a, None, basis, n, k, rows)
+}
+
+/// The `k` smallest right singular vectors of `a` as generators in `basis`;
+/// singular values are reported relative to `scale` (default: the largest).
+fn null_space(
+    a: DMatrix<f64>,
+    scale: Option<f64>,
+    basis: SymmetryBasis,
+    n: usize,
+    k: usize,
+    rows: usize,
+) -> Result<Symmetries, SymmetryError> {
+    let len = basis.len(n);
     let svd = a.svd(false, true);
     let v_t = svd.v_t.ok_or(SymmetryError::Svd)?;
     let mut order: Vec<usize> = (0..svd.singular_values.len()).collect();
     order.sort_by(|&i, &j| svd.singular_values[i].total_cmp(&svd.singular_values[j]));
-    let smax = order
-        .last()
-        .map_or(1.0, |&i| svd.singular_values[i])
+    let smax = scale
+        .unwrap_or_else(|| order.last().map_or(1.0, |&i| svd.singular_values[i]))
         .max(f64::MIN_POSITIVE);
     let spectrum: Vec<f64> = order
         .iter()
@@ -326,6 +356,123 @@ pub fn discover(
         gap,
         pairs: rows,
     })
+}
+
+/// Discovery from the learned *dynamics* rather than the learned `Ld`: the
+/// fields `ξ` that map discrete solutions to solutions to first order, i.e.
+/// solve the linearised discrete Euler–Lagrange equations along the data,
+///
+/// `D21 Ld(q_{k−1}, q_k) ξ(q_{k−1}) + (D22 Ld(q_{k−1}, q_k) + D11 Ld(q_k, q_{k+1})) ξ(q_k)
+///  + D12 Ld(q_k, q_{k+1}) ξ(q_{k+1}) = 0`
+///
+/// at every training triple. Unlike `ξ·∇Ld = 0` this is unchanged by a
+/// gauge term `Φ(q1) − Φ(q0)` (its second derivatives cancel in
+/// `D22 + D11` and vanish in `D12`), which a network is free to learn and
+/// which hides an `Ld`'s symmetry from [`discover`]. Every true symmetry of
+/// an exact `Ld` solves it (differentiate `D2 Ld(g q_{k−1}, g q_k) +
+/// D1 Ld(g q_k, g q_{k+1}) = 0` in the group parameter). Each triple's `n`
+/// rows are divided by `‖D12 Ld(q_k, q_{k+1})‖_F` (gauge-invariant; makes
+/// the matrix invariant under `Ld → c·Ld`). Second derivatives by
+/// hyper-duals on the generic evaluation of `Ld`. The spectrum is relative
+/// to the largest singular value of the middle term `(D22 + D11) ξ(q_k)`
+/// alone (the scale of the equations; the full matrix can vanish).
+///
+/// It finds symmetries of the equations of motion, which can be more than
+/// the Lagrangian's (for a free particle every affine map is one).
+pub fn discover_variational<G: GenericDiscreteLagrangian>(
+    ld: &G,
+    basis: SymmetryBasis,
+    k: usize,
+    data: &Dataset,
+) -> Result<Symmetries, SymmetryError> {
+    let n = ld.dim();
+    let len = basis.len(n);
+    if k == 0 || k > len {
+        return Err(SymmetryError::TooMany { k, len, basis, n });
+    }
+    let triples: usize = data
+        .trajectories
+        .iter()
+        .map(|t| t.len().saturating_sub(2))
+        .sum();
+    if triples * n < len {
+        return Err(SymmetryError::TooFewPairs {
+            pairs: triples * n,
+            len,
+        });
+    }
+    // Fields of the basis: X_a(q) = M_a q + w_a.
+    let fields: Vec<(Vec<f64>, Vec<f64>)> = (0..len)
+        .map(|a| {
+            let mut e = vec![0.0; len];
+            e[a] = 1.0;
+            basis.to_affine(n, &e)
+        })
+        .collect();
+    let apply = |a: usize, q: &[f64]| -> Vec<f64> {
+        let (m, w) = &fields[a];
+        (0..n)
+            .map(|i| w[i] + (0..n).map(|j| m[i * n + j] * q[j]).sum::<f64>())
+            .collect()
+    };
+    let hessian = |q0: &[f64], q1: &[f64]| -> Vec<f64> {
+        let x: Vec<f64> = q0.iter().chain(q1).copied().collect();
+        let f = |x: &[HyperDual64]| {
+            let delta: Vec<HyperDual64> = (0..n).map(|i| x[n + i] - x[i]).collect();
+            ld.value_at_increment(&x[..n], &delta)
+        };
+        let mut g = vec![0.0; 2 * n];
+        let mut h = vec![0.0; 4 * n * n];
+        second_derivative_block(f, &x, 0..2 * n, 0..2 * n, &mut g, &mut h);
+        h
+    };
+    let m2 = 2 * n;
+    let mut a = DMatrix::<f64>::zeros(triples * n, len);
+    // The middle term alone: the scale singular values are reported in.
+    let mut middle = DMatrix::<f64>::zeros(triples * n, len);
+    let mut r = 0;
+    for tr in &data.trajectories {
+        if tr.len() < 3 {
+            continue;
+        }
+        let mut left = hessian(tr.position(0), tr.position(1));
+        for k in 1..tr.len() - 1 {
+            let right = hessian(tr.position(k), tr.position(k + 1));
+            let (qa, qb, qc) = (tr.position(k - 1), tr.position(k), tr.position(k + 1));
+            // left: pair (q_{k−1}, q_k); right: pair (q_k, q_{k+1}).
+            let d21 = |i: usize, j: usize| left[(n + i) * m2 + j];
+            let d22 = |i: usize, j: usize| left[(n + i) * m2 + n + j];
+            let d11 = |i: usize, j: usize| right[i * m2 + j];
+            let d12 = |i: usize, j: usize| right[i * m2 + n + j];
+            let scale = (0..n)
+                .flat_map(|i| (0..n).map(move |j| (i, j)))
+                .map(|(i, j)| d12(i, j).powi(2))
+                .sum::<f64>()
+                .sqrt();
+            let scale = if scale > 0.0 && scale.is_finite() {
+                scale
+            } else {
+                1.0
+            };
+            for c in 0..len {
+                let (xa, xb, xc) = (apply(c, qa), apply(c, qb), apply(c, qc));
+                for i in 0..n {
+                    let v: f64 = (0..n)
+                        .map(|j| {
+                            d21(i, j) * xa[j] + (d22(i, j) + d11(i, j)) * xb[j] + d12(i, j) * xc[j]
+                        })
+                        .sum();
+                    a[(r + i, c)] = v / scale;
+                    let mid: f64 = (0..n).map(|j| (d22(i, j) + d11(i, j)) * xb[j]).sum();
+                    middle[(r + i, c)] = mid / scale;
+                }
+            }
+            r += n;
+            left = right;
+        }
+    }
+    let reference = middle.singular_values().max();
+    null_space(a, Some(reference), basis, n, k, triples * n)
 }
 
 /// A readable name for the affine field `M q + w`.

@@ -17,6 +17,8 @@ use crate::nn::{Activation, Adam, Mlp, NnError, Schedule};
 pub trait Objective {
     /// The loss at `mlp`; with `grad`, also add its parameter gradient into it.
     fn evaluate(&mut self, mlp: &Mlp, grad: Option<&mut [f64]>) -> LossReport;
+    /// Told the epoch before each training step (terms with a warm-up use it).
+    fn begin_epoch(&mut self, _epoch: usize) {}
 }
 
 /// A loss value, its named terms and `det J` diagnostics.
@@ -102,6 +104,14 @@ pub struct SymmetryConfig {
     pub generators: usize,
     pub basis: super::symmetry::SymmetryBasis,
     pub points: super::symmetry::EvaluationPoints,
+    /// Shape the network towards `K` generators while it learns (`None`:
+    /// discovery after training only).
+    #[serde(default)]
+    pub shaping: Option<super::shaping::ShapingConfig>,
+    /// How the generators are found after training (models written before
+    /// this field existed used the null space of the learned `Ld`).
+    #[serde(default)]
+    pub solver: super::symmetry::DiscoverySolver,
 }
 
 impl TrainConfig {
@@ -257,6 +267,7 @@ impl<O: Objective> Trainer<O> {
     /// gradient is an error and leaves the parameters untouched.
     pub fn step(&mut self) -> Result<&EpochRecord, TrainError> {
         self.grad.fill(0.0);
+        self.objective.begin_epoch(self.epoch);
         let report = self.objective.evaluate(&self.mlp, Some(&mut self.grad));
         let fail = |what| TrainError::NonFinite {
             epoch: self.epoch,
