@@ -178,3 +178,38 @@ fn variational_discovery_is_blind_to_a_gauge_term() {
         "null-space agreement {an} (the gauge term should hide the symmetry)"
     );
 }
+
+/// A DLNN learned from 20 Kepler trajectories (no symmetry term, no
+/// initial guess): variational discovery finds the rotation.
+#[test]
+fn variational_discovery_finds_keplers_rotation_in_a_learned_model() {
+    use symdlnn::data::Trajectory;
+    use symdlnn::learn::{dlnn::Recipe, dlnn_trainer, LearnedLd, TrainConfig};
+    let s = System::from_name("kepler").unwrap();
+    let ics = generate::sample_initial_conditions(&s.initial_box(), 20, 1);
+    let truth = generate::dataset(&s, &ics, s.default_grid(), Convergence::default()).unwrap();
+    let data = Dataset {
+        n: 2,
+        dt: truth.dt,
+        trajectories: truth
+            .trajectories
+            .iter()
+            .map(|t| Trajectory::from_positions(2, 0.0, truth.dt, t.q.clone()))
+            .collect(),
+    };
+    let mut config = TrainConfig::new(Recipe::Robust, 2000);
+    config.hidden = vec![32, 32];
+    let mut trainer = dlnn_trainer(&config, &data).unwrap();
+    for _ in 0..2000 {
+        trainer.step().unwrap();
+    }
+    let ld = LearnedLd::new(
+        trainer.mlp.clone(),
+        trainer.objective.parametrisation().clone(),
+    );
+    let found = discover_variational(&ld, SymmetryBasis::Affine, 1, &data).unwrap();
+    let a = agreement(&[found.generators[0].affine()], &s.symmetries())[0];
+    // Measured 0.9993 (seeds 0; 0.9994–0.9998 for 3 × 64 wide, 3 000 epochs).
+    assert!(a > 0.995, "agreement {a}");
+    assert!(found.gap.unwrap() > 3.0, "gap {:?}", found.gap);
+}

@@ -1,6 +1,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
+use symdlnn::learn::symmetry::DiscoverySolver;
 use symdlnn::learn::{model_dir, symmetry};
 use symdlnn::mechanics::{Lagrangian, System};
 
@@ -100,9 +101,19 @@ pub fn run(a: InspectArgs) -> anyhow::Result<()> {
         );
     }
     if let Some(sym) = &m.symmetries {
+        let solver = m.training.symmetry.as_ref().map(|c| c.solver);
+        let (rows, scale) = match solver {
+            Some(DiscoverySolver::Variational) => (
+                "rows of the linearised DEL equations",
+                "σ relative to the equations' scale",
+            ),
+            _ => ("evaluation pairs", "σ/σmax"),
+        };
         println!(
-            "  symmetries ({:?} basis, {} evaluation pairs):",
-            sym.basis, sym.pairs
+            "  symmetries ({:?} basis, {:?} solver, {} {rows}):",
+            sym.basis,
+            solver.unwrap_or_default(),
+            sym.pairs
         );
         for (j, g) in sym.generators.iter().enumerate() {
             println!(
@@ -115,7 +126,7 @@ pub fn run(a: InspectArgs) -> anyhow::Result<()> {
         }
         let spec: Vec<String> = sym.spectrum.iter().map(|x| format!("{x:.2e}")).collect();
         println!(
-            "    spectrum (σ/σmax, ascending): {}; identifiability gap σ_(K+1)/σ_K = {:.2e}",
+            "    spectrum ({scale}, ascending): {}; identifiability gap σ_(K+1)/σ_K = {:.2e}",
             spec.join(" "),
             sym.gap.unwrap_or(f64::NAN)
         );
