@@ -3,9 +3,9 @@
 //! that generates the data, trains every method, evaluates each model on
 //! the training and the test initial condition, and writes the figures.
 //!
-//! SymDLNN here is DLNN training followed by symmetry discovery on the
-//! trained `Ld` (the shaping term of the paper is not built yet): one
-//! network serves both rows — the DLNN row tracks the true generators'
+//! SymDLNN here is DLNN training followed by variational symmetry discovery
+//! on the trained model (the optional shaping term is off): one network
+//! serves both rows — the DLNN row tracks the true generators'
 //! quantities, the SymDLNN row the learned ones.
 
 use std::path::Path;

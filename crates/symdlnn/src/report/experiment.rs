@@ -262,7 +262,7 @@ const HOW_TO_READ: &str = "\
 * Relative RMSE: RMSE of the positions over the span divided by the truth's RMS deviation from its mean.
 * Energy drift `max_k |H_k − H_0|` over the span, relative to the mean `|q̇·p|` along the path. DLNN/SymDLNN: `H_VBEA` of the learned `Ld` (variational backward error analysis) at the consistent velocities; LNN: the true `H` at central-difference velocities of its path.
 * Symmetry drift `max_k |I_k − I_0|` of the discrete Noether quantity `I_k = −ξ(q_k)·D1 Ld(q_k, q_{k+1})`, relative to the mean `|p||ξ(q)|`: the true generator for DLNN and LNN, the learned generator for SymDLNN.
-* **SymDLNN here is DLNN training followed by symmetry discovery on the trained `Ld`** (the paper's symmetry-shaping loss term is not built yet): the DLNN and SymDLNN rows share one network and one path; they differ in the generator whose quantity they track.
+* **SymDLNN here is DLNN training followed by symmetry discovery on the trained model** (the variational solver: fields that solve the learned dynamics' linearised DEL equations; the optional shaping term is off, and the paper's trainable-coefficient solver is not built): the DLNN and SymDLNN rows share one network and one path; they differ in the generator whose quantity they track. The learned model's Noether quantity inherits the gauge freedom of a learned `Ld` and need not be conserved even when the generator is right; the agreement is the measure of discovery.
 * The LNN is trained on the same positions (velocities and accelerations by finite differences) and simulated with the midpoint discretisation of its learned `L`.
 
 ";
