@@ -1,13 +1,16 @@
 //! One full DLNN training step (loss + gradient + Adam) on a 201-point 2-D
 //! trajectory with the paper's 4-128-128-128-1 softplus network — the same
 //! work as `shared/bench/jax_peer.sh` (DEL residual + degeneracy term at
-//! every pair), the robust recipe's step, and an LNN step on the same data.
+//! every pair), the robust recipe's step, a SymDLNN step with the shaping
+//! term (training + 200 box pairs), and an LNN step on the same data.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use symdlnn::data::{Dataset, Trajectory};
 use symdlnn::learn::dlnn::Recipe;
 use symdlnn::learn::lnn::LnnData;
-use symdlnn::learn::{dlnn_trainer, trainer, LnnConfig, TrainConfig};
+use symdlnn::learn::shaping::ShapingConfig;
+use symdlnn::learn::symmetry::{DiscoverySolver, EvaluationPoints, SymmetryBasis};
+use symdlnn::learn::{dlnn_trainer, trainer, LnnConfig, SymmetryConfig, TrainConfig};
 
 /// The peer's trajectory: (sin(linspace(0, 2)), cos(linspace(0, 3))), 201 points.
 fn peer_data() -> Dataset {
@@ -45,6 +48,26 @@ fn dlnn_step(c: &mut Criterion) {
         let mut t = dlnn_trainer(&cfg, &data).unwrap();
         c.bench_function(name, |b| b.iter(|| t.step().map(|_| ()).unwrap()));
     }
+    // SymDLNN with the shaping term active (train + 200 box pairs).
+    let mut cfg = TrainConfig::new(Recipe::Robust, 1_000_000);
+    cfg.method = "symdlnn".into();
+    cfg.symmetry = Some(SymmetryConfig {
+        generators: 1,
+        basis: SymmetryBasis::Affine,
+        points: EvaluationPoints {
+            train: true,
+            boxed: 200,
+        },
+        shaping: Some(ShapingConfig {
+            weight: 1.0,
+            warmup: 0,
+        }),
+        solver: DiscoverySolver::Variational,
+    });
+    let mut t = trainer(&cfg, &data, None).unwrap();
+    c.bench_function("symdlnn_shaping_step_robust_2threads", |b| {
+        b.iter(|| t.step().map(|_| ()).unwrap())
+    });
     // The LNN baseline on the same data (199 interior samples, positions mode).
     let mut cfg = TrainConfig::new(Recipe::Robust, 1_000_000);
     cfg.method = "lnn".into();
