@@ -8,7 +8,15 @@ use symdlnn::learn::symmetry::{
 use symdlnn::mechanics::{Convergence, Lagrangian, Midpoint, System};
 
 fn data(system: &System, trajectories: usize) -> Dataset {
-    let grid = system.default_grid();
+    data_on(system, trajectories, system.default_grid().fine)
+}
+
+/// Ground truth with `fine` integrator steps per kept step (`1`: the data
+/// solve the midpoint rule's DEL equations at the kept step exactly, the
+/// setting in which the linearised DEL condition is exact).
+fn data_on(system: &System, trajectories: usize, fine: usize) -> Dataset {
+    let mut grid = system.default_grid();
+    grid.fine = fine;
     let ics = if trajectories == 1 {
         vec![system.default_initial_condition()]
     } else {
@@ -76,24 +84,11 @@ fn rotation_basis_and_conserved_quantity_of_kepler() {
     assert_eq!(s.dim(), 2);
 }
 
-/// Data that solve the midpoint rule's DEL equations exactly (no fine
-/// steps): the setting in which the linearised DEL condition is exact.
-fn midpoint_data(system: &System, trajectories: usize) -> Dataset {
-    let mut grid = system.default_grid();
-    grid.fine = 1;
-    let ics = if trajectories == 1 {
-        vec![system.default_initial_condition()]
-    } else {
-        generate::sample_initial_conditions(&system.initial_box(), trajectories, 1)
-    };
-    generate::dataset(system, &ics, grid, Convergence::default()).unwrap()
-}
-
 #[test]
 fn variational_discovery_finds_the_symmetries_of_exact_midpoint_dynamics() {
     for (name, k, trajectories) in [("cartpend", 1, 1), ("kepler", 1, 1), ("kepler3d", 3, 5)] {
         let s = System::from_name(name).unwrap();
-        let d = midpoint_data(&s, trajectories);
+        let d = data_on(&s, trajectories, 1);
         let ld = Midpoint::new(&s, d.dt);
         let found = discover_variational(&ld, SymmetryBasis::Affine, k, &d).unwrap();
         let learned: Vec<_> = found.generators.iter().map(|g| g.affine()).collect();
@@ -111,7 +106,7 @@ fn variational_discovery_finds_the_symmetries_of_exact_midpoint_dynamics() {
     // motions to uniform motions (the null-space solver finds its three
     // Noether symmetries, see above).
     let s = System::from_name("free-particle").unwrap();
-    let d = midpoint_data(&s, 5);
+    let d = data_on(&s, 5, 1);
     let ld = Midpoint::new(&s, d.dt);
     let found = discover_variational(&ld, SymmetryBasis::Affine, 1, &d).unwrap();
     assert!(
@@ -164,7 +159,7 @@ fn variational_discovery_is_blind_to_a_gauge_term() {
         }
     }
     let s = System::from_name("cartpend").unwrap();
-    let d = midpoint_data(&s, 3);
+    let d = data_on(&s, 3, 1);
     let ld = Gauged(Midpoint::new(&s, d.dt));
     let truth = s.symmetries();
     let v = discover_variational(&ld, SymmetryBasis::Affine, 1, &d).unwrap();
