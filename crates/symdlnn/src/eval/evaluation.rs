@@ -7,8 +7,11 @@
 //! * energy drift: `H_VBEA` at the consistent velocities for DLNN/SymDLNN,
 //!   the true `H` at central-difference velocities for the LNN (when the
 //!   system is known);
-//! * symmetry drift of the discrete Noether quantities
-//!   `I_k = −ξ(q_k)·D1 Ld(q_k, q_{k+1})`: the learned generators for
+//! * symmetry drift of `I_k = ξ(q_k)·∂L/∂q̇(q_k, q̇_k)` with the true `L`
+//!   at central-difference velocities when the system is known (the same,
+//!   gauge-free measure for every method), otherwise of the learned `Ld`'s
+//!   discrete Noether quantity `−ξ(q_k)·D1 Ld(q_k, q_{k+1})` (which inherits
+//!   the gauge freedom of a learned `Ld`); the learned generators for
 //!   SymDLNN, the true ones otherwise;
 //! * generator agreement, the rollout's Newton statistics, training time.
 //!
@@ -90,6 +93,8 @@ pub struct Metrics {
     pub prediction: PhaseMetrics,
     /// What the energy is: `H_VBEA`, the true `H`, or nothing.
     pub energy: Option<String>,
+    /// What the conserved quantities are.
+    pub symmetry: Option<String>,
     /// The generators whose quantities were tracked, and whether they are
     /// `learned` or `true`.
     pub generators: Vec<String>,
@@ -122,7 +127,8 @@ pub struct Evaluation {
     pub energy: Option<Vec<f64>>,
     /// Its scale: mean `|q̇·p|` along the path (0 when unknown).
     pub energy_scale: f64,
-    /// Per generator, `I_k` at each pair of `path`.
+    /// Per generator, `I_k` at each point (true momentum) or pair (learned
+    /// `Ld`) of `path`.
     pub invariants: Vec<Vec<f64>>,
     /// Per generator, its scale: mean `|p||ξ(q)|` along the path.
     pub invariant_scales: Vec<f64>,
@@ -239,14 +245,48 @@ pub fn evaluate(
     } else {
         (vec![], None)
     };
-    let invariants: Vec<Vec<f64>> = generators
-        .iter()
-        .map(|g| conserved_quantity(&ld, g, &path.q))
-        .collect();
+    // With the system known: the true momentum along the path (gauge-free,
+    // the same measure for every method). Otherwise the learned Ld's
+    // discrete Noether quantity, which inherits its gauge.
+    let momenta: Vec<f64> = match system {
+        Some(s) => {
+            let v = central_velocities(n, h, &path.q);
+            path.q
+                .chunks(n)
+                .zip(v.chunks(n))
+                .flat_map(|(q, v)| s.momentum(q, v))
+                .collect()
+        }
+        None => path.p.clone(),
+    };
+    let (symmetry_label, invariants): (Option<&str>, Vec<Vec<f64>>) = match system {
+        Some(_) => (
+            Some("ξ(q)·∂L/∂q̇ of the true L at central-difference velocities"),
+            generators
+                .iter()
+                .map(|g| {
+                    path.q
+                        .chunks(n)
+                        .zip(momenta.chunks(n))
+                        .map(|(q, p)| g.apply(q).iter().zip(p).map(|(a, b)| a * b).sum())
+                        .collect()
+                })
+                .collect(),
+        ),
+        None => (
+            Some("−ξ(q_k)·D1 Ld(q_k, q_k+1) of the learned Ld (gauge-dependent)"),
+            generators
+                .iter()
+                .map(|g| conserved_quantity(&ld, g, &path.q))
+                .collect(),
+        ),
+    };
+    let symmetry_label = symmetry_label.filter(|_| !generators.is_empty());
+    let per_point = system.is_some();
     let invariant_scales: Vec<f64> = generators
         .iter()
         .map(|g| {
-            let terms = path.q.chunks(n).zip(path.p.chunks(n)).map(|(q, p)| {
+            let terms = path.q.chunks(n).zip(momenta.chunks(n)).map(|(q, p)| {
                 let xi = g.apply(q);
                 norm2(&xi) * norm2(p)
             });
@@ -261,8 +301,12 @@ pub fn evaluate(
         let pairs = pairs.start..pairs.end.min(reached.saturating_sub(1));
         let err = rmse(n, &path.q, &truth.q, points.clone());
         let e_drift = energy.as_ref().and_then(|e| drift(e, points.clone()));
-        let s_drift: Vec<Option<f64>> =
-            invariants.iter().map(|i| drift(i, pairs.clone())).collect();
+        let span = if per_point {
+            points.clone()
+        } else {
+            pairs.clone()
+        };
+        let s_drift: Vec<Option<f64>> = invariants.iter().map(|i| drift(i, span.clone())).collect();
         let relative = |x: Option<f64>, s: f64| x.map(|x| x / s).filter(|_| s > 0.0);
         PhaseMetrics {
             points: points.len(),
@@ -293,6 +337,7 @@ pub fn evaluate(
         recreation,
         prediction,
         energy: energy_label.map(String::from),
+        symmetry: symmetry_label.map(String::from),
         generators: generators.iter().map(describe_generator).collect(),
         generator_source: source.map(String::from),
         agreement,

@@ -144,7 +144,11 @@ pub fn invariants(title: &str, curves: &[Curve]) -> Option<Figure> {
                         color: c.color,
                         x: times(i.len(), c.eval.h),
                         y: relative(i, c.eval.invariant_scales.get(g).copied().unwrap_or(0.0)),
-                        dashed_from: Some(c.eval.metrics.train_steps),
+                        // Per point (N + 1 recreation points) or per pair (N).
+                        dashed_from: Some(
+                            c.eval.metrics.train_steps
+                                + usize::from(i.len() == c.eval.path.len() / c.eval.n),
+                        ),
                         width: 2,
                     })
                 })
