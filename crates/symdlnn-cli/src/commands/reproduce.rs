@@ -18,7 +18,7 @@ cartpend-multi, kepler-multi. Writes report.md, metrics.json, figures/,
 data/ and models/ into --out; report.md and metrics.json are rewritten after
 each experiment, so a long run can be read while it goes.")]
 pub struct ReproduceArgs {
-    /// quick (small networks, minutes) or paper (the full protocol, hours)
+    /// quick (small networks, minutes) or paper (the full protocol: about an hour per single-trajectory experiment, days for the 100-trajectory ones on 2 cores)
     #[arg(long, default_value = "quick")]
     profile: String,
     /// Comma-separated experiments to run (default: all)
