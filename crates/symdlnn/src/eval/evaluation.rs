@@ -21,7 +21,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::metrics::{drift, position_scale, rmse};
-use super::vbea::{central_velocities, VbeaError, VbeaLagrangian};
+use super::vbea::{central_velocities, VbeaLagrangian};
 use crate::data::Trajectory;
 use crate::learn::model_dir::ModelFile;
 use crate::learn::symmetry::{agreement, conserved_quantity};
@@ -216,13 +216,17 @@ pub fn evaluate(
             }
         }
     } else {
+        // Kept up to a point where the velocity solve fails (said in notes).
         let vbea = VbeaLagrangian::new(&ld);
-        match vbea_series(&vbea, &path) {
-            Ok((e, scale)) => (Some("H_VBEA (consistent velocities)"), Some(e), scale),
-            Err(e) => {
-                notes.push(format!("no energy: {e}"));
-                (None, None, 0.0)
-            }
+        let (v, failed) = vbea.path_velocities_until_failure(&path);
+        if let Some(e) = failed {
+            notes.push(format!("energy stops early: {e}"));
+        }
+        if v.is_empty() {
+            (None, None, 0.0)
+        } else {
+            let (e, scale) = energy_series(&vbea, &path.q[..v.len()], &v);
+            (Some("H_VBEA (consistent velocities)"), Some(e), scale)
         }
     };
 
@@ -300,7 +304,10 @@ pub fn evaluate(
         let points = points.start..points.end.min(reached);
         let pairs = pairs.start..pairs.end.min(reached.saturating_sub(1));
         let err = rmse(n, &path.q, &truth.q, points.clone());
-        let e_drift = energy.as_ref().and_then(|e| drift(e, points.clone()));
+        // The energy series may stop before the rollout does.
+        let e_drift = energy
+            .as_ref()
+            .and_then(|e| drift(e, points.start..points.end.min(e.len())));
         let span = if per_point {
             points.clone()
         } else {
@@ -395,13 +402,4 @@ fn energy_series<L: Lagrangian + ?Sized>(l: &L, q: &[f64], v: &[f64]) -> (Vec<f6
         .collect();
     let points = (q.len() / n).max(1);
     (e, scale / points as f64)
-}
-
-/// `H_VBEA` along a rollout at its consistent velocities.
-fn vbea_series(
-    vbea: &VbeaLagrangian<'_, LearnedLd>,
-    path: &crate::mechanics::PhasePath,
-) -> Result<(Vec<f64>, f64), VbeaError> {
-    let v = vbea.path_velocities(path)?;
-    Ok(energy_series(vbea, &path.q, &v))
 }

@@ -232,14 +232,26 @@ impl<'a, G: GenericDiscreteLagrangian + ?Sized> VbeaLagrangian<'a, G> {
     /// (row-major, as [`PhasePath`] gives them), started from central
     /// differences.
     pub fn path_velocities(&self, path: &PhasePath) -> Result<Vec<f64>, VbeaError> {
+        match self.path_velocities_until_failure(path) {
+            (v, None) => Ok(v),
+            (_, Some(e)) => Err(e),
+        }
+    }
+
+    /// As [`Self::path_velocities`], but a failed solve ends the series: the
+    /// velocities of the points before it come back with the error.
+    pub fn path_velocities_until_failure(&self, path: &PhasePath) -> (Vec<f64>, Option<VbeaError>) {
         let n = self.dim();
         let guess = central_velocities(n, self.inverse.ld.step_size(), &path.q);
         let mut v = Vec::with_capacity(path.q.len());
         for k in 0..path.q.len() / n {
             let r = k * n..(k + 1) * n;
-            v.extend(self.velocity(&path.q[r.clone()], &path.p[r.clone()], &guess[r], k)?);
+            match self.velocity(&path.q[r.clone()], &path.p[r.clone()], &guess[r], k) {
+                Ok(vk) => v.extend(vk),
+                Err(e) => return (v, Some(e)),
+            }
         }
-        Ok(v)
+        (v, None)
     }
 
     /// `H_VBEA` at every point of a path (row-major positions and velocities).
