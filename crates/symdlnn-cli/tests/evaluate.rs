@@ -62,15 +62,17 @@ fn evaluate_writes_metrics_that_match_an_independent_computation_and_figures() {
         m["recreation"]["points"].as_u64().unwrap() + m["prediction"]["points"].as_u64().unwrap(),
         reached as u64
     );
-    let span = reached.min(31);
-    let ss: f64 = (0..span)
+    // Points 2..=30: the first two are the rollout's start.
+    let span = 2..reached.min(31);
+    let ss: f64 = span
+        .clone()
         .map(|k| {
             (1..3)
                 .map(|i| (rollout[k][i] - truth[k][i]).powi(2))
                 .sum::<f64>()
         })
         .sum();
-    let rmse = (ss / (2 * span) as f64).sqrt();
+    let rmse = (ss / (2 * span.len()) as f64).sqrt();
     let got = m["recreation"]["rmse"].as_f64().unwrap();
     // rollout.csv holds shortest round-trip decimals: agreement to rounding.
     assert!(

@@ -2,8 +2,9 @@
 //! trajectory's first two points for as many steps as the truth has, and
 //! measure (DESIGN §3 "Evaluation"):
 //!
-//! * recreation (points `0..=N`) and prediction (points `> N`) RMSE, absolute
-//!   and relative to [`position_scale`] of the truth;
+//! * recreation (points `2..=N`; points 0 and 1 are the rollout's start)
+//!   and prediction (points `> N`) RMSE, absolute and relative to
+//!   [`position_scale`] of the truth;
 //! * energy drift: `H_VBEA` at the consistent velocities for DLNN/SymDLNN,
 //!   the true `H` at central-difference velocities for the LNN (when the
 //!   system is known);
@@ -303,7 +304,8 @@ pub fn evaluate(
         let expected = points.len();
         let points = points.start..points.end.min(reached);
         let pairs = pairs.start..pairs.end.min(reached.saturating_sub(1));
-        let err = rmse(n, &path.q, &truth.q, points.clone());
+        // Points 0 and 1 are the rollout's inputs, not its output.
+        let err = rmse(n, &path.q, &truth.q, points.start.max(2)..points.end);
         // The energy series may stop before the rollout does.
         let e_drift = energy
             .as_ref()

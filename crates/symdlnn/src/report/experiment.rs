@@ -258,7 +258,7 @@ pub fn markdown(
 const HOW_TO_READ: &str = "\
 ## How to read this report
 
-* Every model is rolled out from the first two points of the observed (noise-free) trajectory for `N + N_extra` steps by the same variational integrator; points `0..=N` are the *recreation*, later ones the *prediction* (solid and dashed in the figures, a dotted line at `N`). `IC train` is the training initial condition, `IC test` the paper's test initial condition.
+* Every model is rolled out from the first two points of the observed (noise-free) trajectory for `N + N_extra` steps by the same variational integrator; points `0..=N` are the *recreation* (its RMSE over points `2..=N`: the first two are the start), later ones the *prediction* (solid and dashed in the figures, a dotted line at `N`). `IC train` is the training initial condition, `IC test` the paper's test initial condition.
 * Relative RMSE: RMSE of the positions over the span divided by the truth's RMS deviation from its mean.
 * Energy drift `max_k |H_k − H_0|` over the span, relative to the mean `|q̇·p|` along the path. DLNN/SymDLNN: `H_VBEA` of the learned `Ld` (variational backward error analysis) at the consistent velocities; LNN: the true `H` at central-difference velocities of its path.
 * Symmetry drift `max_k |I_k − I_0|` of `I_k = ξ(q_k)·∂L/∂q̇(q_k, q̇_k)` with the true `L` at central-difference velocities of each path (the same, gauge-free measure for every method; its floor is the O(h²) error of the differences), relative to the mean `|p||ξ(q)|`: the true generator for DLNN and LNN, the learned generator for SymDLNN.
