@@ -10,6 +10,13 @@ use symdlnn::report::{self, Curve};
 
 use crate::args;
 
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Generators {
+    Auto,
+    True,
+    Learned,
+}
+
 #[derive(Args)]
 #[command(after_help = "Examples:
   symdlnn simulate --system cartpend --steps 300 --out truth.csv
@@ -38,6 +45,10 @@ pub struct EvaluateArgs {
     /// LNN's true energy
     #[arg(long)]
     system: Option<String>,
+    /// Whose generators' conserved quantities to track: auto (the model's for
+    /// symdlnn, the system's otherwise), true (the system's) or learned
+    #[arg(long, value_enum, default_value = "auto")]
+    generators: Generators,
     /// Output directory
     #[arg(long)]
     out: PathBuf,
@@ -72,7 +83,11 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<()> {
         truth,
         train_steps,
         system.as_ref(),
-        eval::Tracked::Auto,
+        match a.generators {
+            Generators::Auto => eval::Tracked::Auto,
+            Generators::True => eval::Tracked::True,
+            Generators::Learned => eval::Tracked::Learned,
+        },
     )
     .with_context(|| format!("{source}, trajectory {}", a.traj))?;
     let history = std::fs::read_to_string(a.model.join("history.csv")).ok();
