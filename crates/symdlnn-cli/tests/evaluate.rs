@@ -240,6 +240,31 @@ fn reproduce_quick_runs_one_experiment_end_to_end() {
     }
     assert!(exp["figures"].as_array().unwrap().len() >= 7);
 
+    // Overrides of the profile are what runs and what is recorded.
+    ok(&symdlnn(
+        &[
+            "reproduce",
+            "--only",
+            "kepler-multi",
+            "--epochs",
+            "30",
+            "--trajectories",
+            "3",
+            "--out",
+            "r2",
+        ],
+        d,
+    ));
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("r2/metrics.json")).unwrap()).unwrap();
+    let exp = &m["experiments"][0]["experiment"];
+    assert_eq!(
+        (exp["epochs"].as_u64(), exp["trajectories"].as_u64()),
+        (Some(30), Some(3))
+    );
+    let data = std::fs::read_to_string(d.join("r2/data/kepler-multi-train.csv")).unwrap();
+    assert_eq!(data.lines().count(), 1 + 3 * 51);
+
     fails_with(
         &symdlnn(&["reproduce", "--profile", "fast", "--out", "bad"], d),
         "--profile: 'fast' is not quick or paper",

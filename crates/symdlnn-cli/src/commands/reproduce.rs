@@ -12,6 +12,7 @@ use symdlnn::report;
   symdlnn reproduce --profile quick --out report
   symdlnn reproduce --profile quick --only cartpend-single,kepler-single --out report
   symdlnn reproduce --profile paper --out report-paper
+  symdlnn reproduce --profile paper --only cartpend-multi --trajectories 20 --out report-20
 
 Experiments: cartpend-single, kepler-single, kepler-noisy,
 cartpend-multi, kepler-multi. Writes report.md, metrics.json, figures/,
@@ -27,6 +28,12 @@ pub struct ReproduceArgs {
     /// Output directory
     #[arg(long, default_value = "report")]
     out: PathBuf,
+    /// Override the profile's epochs (every experiment); recorded in the report
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    epochs: Option<usize>,
+    /// Override the number of trajectories of the multi-trajectory experiments
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(2..))]
+    trajectories: Option<usize>,
     /// Threads per training
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=256))]
     threads: u64,
@@ -35,8 +42,15 @@ pub struct ReproduceArgs {
 pub fn run(a: ReproduceArgs) -> anyhow::Result<()> {
     let profile = Profile::from_name(&a.profile)
         .with_context(|| format!("--profile: '{}' is not quick or paper", a.profile))?;
-    let settings = profile.settings();
-    let mut all = experiment::catalogue(profile);
+    let mut settings = profile.settings();
+    if let Some(e) = a.epochs {
+        settings.epochs_single = e;
+        settings.epochs_multi = e;
+    }
+    if let Some(m) = a.trajectories {
+        settings.multi_trajectories = m;
+    }
+    let mut all = experiment::catalogue(&settings);
     if let Some(only) = &a.only {
         let wanted: Vec<&str> = only.split(',').map(str::trim).collect();
         for w in &wanted {

@@ -106,11 +106,10 @@ pub struct Experiment {
     pub epochs: usize,
 }
 
-/// The paper's experiments for a profile, in report order (DESIGN §2: the
+/// The paper's experiments for `settings`, in report order (DESIGN §2: the
 /// noisy experiment is Kepler's only; with Δt = 0.01 a noise of σ = 0.001
 /// is a tenth of the cart–pendulum's typical step).
-pub fn catalogue(profile: Profile) -> Vec<Experiment> {
-    let s = profile.settings();
+pub fn catalogue(s: &Settings) -> Vec<Experiment> {
     let cart = |kind: Kind, noise: Option<f64>, trajectories: usize, epochs: usize| Experiment {
         name: format!("cartpend-{}", name_of(kind)),
         system: "cartpend".into(),
