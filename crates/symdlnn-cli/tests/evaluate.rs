@@ -132,6 +132,16 @@ fn evaluate_writes_metrics_that_match_an_independent_computation_and_figures() {
         ),
         "no trajectory 3 (the file has 1)",
     );
+    // A missing file is named once, its I/O error once.
+    let missing = symdlnn(
+        &[
+            "evaluate", "--model", "m", "--data", "nope.csv", "--out", "bad",
+        ],
+        d,
+    );
+    fails_with(&missing, "nope.csv: ");
+    let err = String::from_utf8_lossy(&missing.stderr);
+    assert_eq!(err.matches("os error").count(), 1, "{err}");
     assert!(!d.join("bad").exists());
 }
 

@@ -94,10 +94,10 @@ fn file_err(path: &Path, problem: String) -> DataError {
     }
 }
 
-fn io_err(path: &Path, source: std::io::Error) -> DataError {
+fn io_err(path: &Path, error: std::io::Error) -> DataError {
     DataError::Io {
         path: path.display().to_string(),
-        source,
+        error,
     }
 }
 

@@ -19,12 +19,10 @@ pub use trajectory::{Dataset, Trajectory};
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
     /// The file could not be read or written.
-    #[error("{path}: {source}")]
-    Io {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    // The I/O error is part of the message, not a separate cause, so that a
+    // chain of causes prints it once.
+    #[error("{path}: {error}")]
+    Io { path: String, error: std::io::Error },
     /// A problem at a line of a CSV file.
     #[error("{path}: line {line}: {problem}")]
     Line {

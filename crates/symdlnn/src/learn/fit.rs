@@ -270,9 +270,9 @@ pub fn fit(
         // A stale checkpoint of an earlier run must not be resumed later.
         let stale = model_dir::checkpoint_dir(out);
         if stale.is_dir() {
-            std::fs::remove_dir_all(&stale).map_err(|source| ModelError::Io {
+            std::fs::remove_dir_all(&stale).map_err(|error| ModelError::Io {
                 path: stale.display().to_string(),
-                source,
+                error,
             })?;
         }
         let mut trainer = trainer(config, data, None)?;

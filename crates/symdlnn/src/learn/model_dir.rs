@@ -66,12 +66,10 @@ pub struct ModelFile {
 /// Why a model directory could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
-    #[error("{path}: {source}")]
-    Io {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    // The I/O error is part of the message, not a separate cause, so that a
+    // chain of causes prints it once.
+    #[error("{path}: {error}")]
+    Io { path: String, error: std::io::Error },
     #[error("{path}: {problem}")]
     Invalid { path: String, problem: String },
     #[error(transparent)]
@@ -79,9 +77,9 @@ pub enum ModelError {
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ModelError + '_ {
-    move |source| ModelError::Io {
+    move |error| ModelError::Io {
         path: path.display().to_string(),
-        source,
+        error,
     }
 }
 
