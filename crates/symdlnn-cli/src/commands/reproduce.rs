@@ -34,6 +34,9 @@ pub struct ReproduceArgs {
     /// Override the number of trajectories of the multi-trajectory experiments
     #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(2..))]
     trajectories: Option<usize>,
+    /// Seed of the networks, the initial-condition box and the noise
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
     /// Threads per training
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=256))]
     threads: u64,
@@ -50,6 +53,7 @@ pub fn run(a: ReproduceArgs) -> anyhow::Result<()> {
     if let Some(m) = a.trajectories {
         settings.multi_trajectories = m;
     }
+    settings.seed = a.seed;
     let mut all = experiment::catalogue(&settings);
     if let Some(only) = &a.only {
         let wanted: Vec<&str> = only.split(',').map(str::trim).collect();

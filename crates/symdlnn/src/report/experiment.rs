@@ -143,7 +143,7 @@ fn table_row(r: &Row) -> String {
     )
 }
 
-fn experiment_section(r: &ExperimentResult, s: &mut String) {
+fn experiment_section(r: &ExperimentResult, seed: u64, s: &mut String) {
     let e = &r.experiment;
     let _ = writeln!(s, "## {}\n", e.name);
     let noise = e.noise.map_or("no noise".to_string(), |n| {
@@ -157,7 +157,11 @@ fn experiment_section(r: &ExperimentResult, s: &mut String) {
         e.system,
         e.train.0,
         e.train.1,
-        if e.trajectories > 1 { " and the documented box (seed 0)" } else { "" },
+        if e.trajectories > 1 {
+            format!(" and the documented box (seed {seed})")
+        } else {
+            String::new()
+        },
         e.grid.dt,
         e.grid.steps,
         e.extra,
@@ -249,7 +253,7 @@ pub fn markdown(
     );
     s.push_str(HOW_TO_READ);
     for r in results {
-        experiment_section(r, &mut s);
+        experiment_section(r, settings.seed, &mut s);
     }
     s.push_str(PROTOCOL_NOTES);
     s
@@ -272,6 +276,6 @@ const PROTOCOL_NOTES: &str = "\
 
 * Noise: Gaussian on the positions with σ = 0.001 as in the reference's code (its paper's text says σ² = 0.001).
 * The reference trained its LNN on `(q, p)` taken as `(q, q̇)` (for Kepler `p = 100 q̇`); here the LNN sees the same positions as DLNN (`positions` mode). `symdlnn train --method lnn --lnn-data reference` reproduces the reference's protocol.
-* Ground truth is the midpoint variational integrator in position–momentum form with a fine step (Δt/100), as in the reference; several trajectories start from a documented box of initial conditions (ChaCha8, seed 0), the first at the single-trajectory initial condition.
+* Ground truth is the midpoint variational integrator in position–momentum form with a fine step (Δt/100), as in the reference; several trajectories start from a documented box of initial conditions (ChaCha8, the run's seed), the first at the single-trajectory initial condition.
 * `robust` is this project's default recipe (standardised midpoint–velocity inputs, kinetic prior, scale-invariant loss, cosine schedule); `paper` is the paper's loss and constant learning rate. The paper's recipe can collapse to a degenerate `Ld`; such runs are shown as they are.
 ";
