@@ -166,3 +166,49 @@ fn save_load_predict_is_bit_identical_and_resume_matches_an_uninterrupted_run() 
         std::fs::read_to_string(a.join("history.csv")).unwrap()
     );
 }
+
+/// When the shaping term switches on after its warm-up the loss's definition
+/// changes; the step guard must not compare the new loss with the old one
+/// (it would reject every step and freeze training).
+#[test]
+fn the_step_guard_forgets_losses_from_before_the_shaping_warm_up() {
+    use symdlnn::learn::shaping::ShapingConfig;
+    use symdlnn::learn::symmetry::{DiscoverySolver, EvaluationPoints, SymmetryBasis};
+    use symdlnn::learn::{trainer, SymmetryConfig};
+    let (_, data) = truth("kepler", 30, 30);
+    let mut cfg = TrainConfig::new(Recipe::Robust, 40);
+    cfg.hidden = vec![16, 16];
+    cfg.method = "symdlnn".into();
+    cfg.symmetry = Some(SymmetryConfig {
+        generators: 1,
+        basis: SymmetryBasis::Affine,
+        points: EvaluationPoints {
+            train: true,
+            boxed: 20,
+        },
+        // A weight large enough that switching the term on raises the loss
+        // by more than the guard's threshold (3).
+        shaping: Some(ShapingConfig {
+            weight: 1e4,
+            warmup: 10,
+        }),
+        solver: DiscoverySolver::Variational,
+    });
+    let mut t = trainer(&cfg, &data, None).unwrap();
+    for _ in 0..11 {
+        t.step().unwrap();
+    }
+    let symmetry = |t: &symdlnn::learn::Trainer<_>| {
+        let r = &t.history.last().unwrap().report;
+        r.terms.iter().find(|x| x.0 == "symmetry").unwrap().1
+    };
+    let (at_start, before) = (symmetry(&t), t.mlp.params().to_vec());
+    for _ in 0..29 {
+        t.step().unwrap();
+    }
+    let guard = t.guard.as_ref().unwrap();
+    assert!(guard.rejected < 5, "{} steps rejected", guard.rejected);
+    assert_ne!(t.mlp.params(), &before[..]);
+    // The term trains: it falls once it is on.
+    assert!(symmetry(&t) < at_start, "{} vs {at_start}", symmetry(&t));
+}

@@ -315,8 +315,11 @@ fn median_abs(x: &[f64], signed: bool) -> f64 {
 }
 
 impl Objective for Dlnn {
-    fn begin_epoch(&mut self, epoch: usize) {
+    fn begin_epoch(&mut self, epoch: usize) -> bool {
+        let was = self.shaping.as_ref().map(|(s, _)| s.active(self.epoch));
         self.epoch = epoch;
+        let now = self.shaping.as_ref().map(|(s, _)| s.active(epoch));
+        was != now
     }
 
     fn evaluate(&mut self, mlp: &Mlp, grad: Option<&mut [f64]>) -> LossReport {

@@ -64,9 +64,10 @@ impl Objective for AnyObjective {
         }
     }
 
-    fn begin_epoch(&mut self, epoch: usize) {
-        if let Self::Dlnn(o) = self {
-            o.begin_epoch(epoch);
+    fn begin_epoch(&mut self, epoch: usize) -> bool {
+        match self {
+            Self::Dlnn(o) => o.begin_epoch(epoch),
+            Self::Lnn(o) => o.begin_epoch(epoch),
         }
     }
 }

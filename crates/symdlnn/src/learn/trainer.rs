@@ -17,8 +17,12 @@ use crate::nn::{Activation, Adam, Mlp, NnError, Schedule};
 pub trait Objective {
     /// The loss at `mlp`; with `grad`, also add its parameter gradient into it.
     fn evaluate(&mut self, mlp: &Mlp, grad: Option<&mut [f64]>) -> LossReport;
-    /// Told the epoch before each training step (terms with a warm-up use it).
-    fn begin_epoch(&mut self, _epoch: usize) {}
+    /// Told the epoch before each training step (terms with a warm-up use
+    /// it); `true` when the loss's definition changes at this epoch, so that
+    /// losses from before are not comparable (the step guard forgets them).
+    fn begin_epoch(&mut self, _epoch: usize) -> bool {
+        false
+    }
 }
 
 /// A loss value, its named terms and `det J` diagnostics.
@@ -267,7 +271,11 @@ impl<O: Objective> Trainer<O> {
     /// gradient is an error and leaves the parameters untouched.
     pub fn step(&mut self) -> Result<&EpochRecord, TrainError> {
         self.grad.fill(0.0);
-        self.objective.begin_epoch(self.epoch);
+        if self.objective.begin_epoch(self.epoch) {
+            if let Some(g) = self.guard.as_mut() {
+                g.snapshot = None;
+            }
+        }
         let report = self.objective.evaluate(&self.mlp, Some(&mut self.grad));
         let fail = |what| TrainError::NonFinite {
             epoch: self.epoch,
