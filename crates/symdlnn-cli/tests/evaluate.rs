@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{fails_with, ok, symdlnn};
+use common::{fails_with, ok, simulate, symdlnn};
 
 fn read_csv(path: &std::path::Path) -> Vec<Vec<f64>> {
     std::fs::read_to_string(path)
@@ -17,18 +17,8 @@ fn read_csv(path: &std::path::Path) -> Vec<Vec<f64>> {
 fn evaluate_writes_metrics_that_match_an_independent_computation_and_figures() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    ok(&symdlnn(
-        &[
-            "simulate", "--system", "kepler", "--steps", "30", "--out", "k.csv",
-        ],
-        d,
-    ));
-    ok(&symdlnn(
-        &[
-            "simulate", "--system", "kepler", "--steps", "60", "--out", "full.csv",
-        ],
-        d,
-    ));
+    simulate(d, "kepler", 30, "k.csv");
+    simulate(d, "kepler", 60, "full.csv");
     ok(&symdlnn(
         &[
             "train", "--method", "symdlnn", "--data", "k.csv", "--epochs", "300", "--hidden",
@@ -149,12 +139,7 @@ fn evaluate_writes_metrics_that_match_an_independent_computation_and_figures() {
 fn predict_from_a_state_matches_the_start_from_the_data() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    ok(&symdlnn(
-        &[
-            "simulate", "--system", "kepler", "--steps", "40", "--out", "k.csv",
-        ],
-        d,
-    ));
+    simulate(d, "kepler", 40, "k.csv");
     ok(&symdlnn(
         &[
             "train", "--data", "k.csv", "--epochs", "300", "--hidden", "16,16", "--out", "m",

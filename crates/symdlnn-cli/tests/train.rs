@@ -2,18 +2,13 @@
 
 mod common;
 
-use common::{fails_with, ok, symdlnn};
+use common::{fails_with, ok, simulate, symdlnn};
 
 #[test]
 fn train_predict_inspect_on_a_small_kepler_run() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    ok(&symdlnn(
-        &[
-            "simulate", "--system", "kepler", "--steps", "30", "--out", "k.csv",
-        ],
-        d,
-    ));
+    simulate(d, "kepler", 30, "k.csv");
     ok(&symdlnn(
         &[
             "train", "--data", "k.csv", "--epochs", "40", "--hidden", "16,16", "--out", "m",
@@ -105,12 +100,7 @@ fn nan_in_the_data_is_refused_before_training() {
 fn a_diverging_run_stops_with_the_checkpoint_intact() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    ok(&symdlnn(
-        &[
-            "simulate", "--system", "cartpend", "--steps", "20", "--out", "c.csv",
-        ],
-        d,
-    ));
+    simulate(d, "cartpend", 20, "c.csv");
     // A learning rate of 1e200 from epoch 12 overflows the weights.
     let out = symdlnn(
         &[
@@ -145,24 +135,8 @@ fn a_diverging_run_stops_with_the_checkpoint_intact() {
 fn bad_flags_and_mismatched_models_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    ok(&symdlnn(
-        &[
-            "simulate",
-            "--system",
-            "oscillator",
-            "--steps",
-            "10",
-            "--out",
-            "o.csv",
-        ],
-        d,
-    ));
-    ok(&symdlnn(
-        &[
-            "simulate", "--system", "kepler", "--steps", "10", "--out", "k.csv",
-        ],
-        d,
-    ));
+    simulate(d, "oscillator", 10, "o.csv");
+    simulate(d, "kepler", 10, "k.csv");
     let cases: [(&[&str], &str); 6] = [
         (
             &[
@@ -249,12 +223,7 @@ fn bad_flags_and_mismatched_models_are_refused() {
 fn symdlnn_stores_generators_and_inspect_compares_them_with_the_truth() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    ok(&symdlnn(
-        &[
-            "simulate", "--system", "kepler", "--steps", "30", "--out", "k.csv",
-        ],
-        d,
-    ));
+    simulate(d, "kepler", 30, "k.csv");
     ok(&symdlnn(
         &[
             "train",
@@ -396,12 +365,7 @@ fn symdlnn_stores_generators_and_inspect_compares_them_with_the_truth() {
 fn lnn_trains_in_each_data_mode_and_predicts_with_the_same_integrator() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    ok(&symdlnn(
-        &[
-            "simulate", "--system", "kepler", "--steps", "30", "--out", "k.csv",
-        ],
-        d,
-    ));
+    simulate(d, "kepler", 30, "k.csv");
     for (mode, extra) in [
         ("positions", None),
         ("truth", Some("kepler")),
@@ -435,18 +399,7 @@ fn lnn_trains_in_each_data_mode_and_predicts_with_the_same_integrator() {
         assert!(v["final_losses"]["acceleration_mse"].as_f64().unwrap() > 0.0);
     }
     // A learned L predicts through the same variational integrator.
-    ok(&symdlnn(
-        &[
-            "simulate",
-            "--system",
-            "oscillator",
-            "--steps",
-            "60",
-            "--out",
-            "o.csv",
-        ],
-        d,
-    ));
+    simulate(d, "oscillator", 60, "o.csv");
     ok(&symdlnn(
         &[
             "train",

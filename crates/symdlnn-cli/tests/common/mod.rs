@@ -13,6 +13,24 @@ pub fn symdlnn(args: &[&str], dir: &Path) -> Output {
         .unwrap()
 }
 
+/// `symdlnn simulate --system SYSTEM --steps STEPS --out FILE` in `dir`
+/// (the system's default grid and initial condition), asserting success.
+#[track_caller]
+pub fn simulate(dir: &Path, system: &str, steps: usize, file: &str) {
+    ok(&symdlnn(
+        &[
+            "simulate",
+            "--system",
+            system,
+            "--steps",
+            &steps.to_string(),
+            "--out",
+            file,
+        ],
+        dir,
+    ));
+}
+
 /// Assert success; return standard output.
 #[track_caller]
 pub fn ok(out: &Output) -> String {
