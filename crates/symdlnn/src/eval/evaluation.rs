@@ -197,21 +197,22 @@ pub fn evaluate(
     let rollout_seconds = start.elapsed().as_secs_f64();
     let reached = path.q.len() / n;
     let mut notes = vec![];
+    // Velocities by central differences, for the true L's energy and momenta.
+    let central = system.map(|_| central_velocities(n, h, &path.q));
 
     // Energy along the rollout.
     let is_lnn = model.method == "lnn";
     let (energy_label, energy, energy_scale) = if is_lnn {
-        match system {
-            Some(s) => {
-                let v = central_velocities(n, h, &path.q);
-                let (e, scale) = energy_series(s, &path.q, &v);
+        match (system, &central) {
+            (Some(s), Some(v)) => {
+                let (e, scale) = energy_series(s, &path.q, v);
                 (
                     Some("true H (central-difference velocities)"),
                     Some(e),
                     scale,
                 )
             }
-            None => {
+            _ => {
                 notes.push("LNN energy needs the system (--system)".into());
                 (None, None, 0.0)
             }
@@ -253,16 +254,14 @@ pub fn evaluate(
     // With the system known: the true momentum along the path (gauge-free,
     // the same measure for every method). Otherwise the learned Ld's
     // discrete Noether quantity, which inherits its gauge.
-    let momenta: Vec<f64> = match system {
-        Some(s) => {
-            let v = central_velocities(n, h, &path.q);
-            path.q
-                .chunks(n)
-                .zip(v.chunks(n))
-                .flat_map(|(q, v)| s.momentum(q, v))
-                .collect()
-        }
-        None => path.p.clone(),
+    let momenta: Vec<f64> = match (system, &central) {
+        (Some(s), Some(v)) => path
+            .q
+            .chunks(n)
+            .zip(v.chunks(n))
+            .flat_map(|(q, v)| s.momentum(q, v))
+            .collect(),
+        _ => path.p.clone(),
     };
     let (symmetry_label, invariants): (Option<&str>, Vec<Vec<f64>>) = match system {
         Some(_) => (
@@ -273,7 +272,7 @@ pub fn evaluate(
                     path.q
                         .chunks(n)
                         .zip(momenta.chunks(n))
-                        .map(|(q, p)| g.apply(q).iter().zip(p).map(|(a, b)| a * b).sum())
+                        .map(|(q, p)| g.noether(q, p))
                         .collect()
                 })
                 .collect(),
