@@ -70,9 +70,7 @@ fn dlnn_step(c: &mut Criterion) {
     });
     // The LNN baseline on the same data (199 interior samples, positions mode).
     let mut cfg = TrainConfig::new(Recipe::Robust, 1_000_000);
-    cfg.method = "lnn".into();
-    cfg.step_guard = None;
-    cfg.lnn = Some(LnnConfig {
+    cfg.set_lnn(LnnConfig {
         data: LnnData::Positions,
         system: None,
         standardise: true,

@@ -29,9 +29,7 @@ fn lnn_in_truth_mode_learns_the_harmonic_oscillator() {
         trajectories: vec![train],
     };
     let mut cfg = TrainConfig::new(Recipe::Robust, 2000);
-    cfg.method = "lnn".into();
-    cfg.step_guard = None;
-    cfg.lnn = Some(LnnConfig {
+    cfg.set_lnn(LnnConfig {
         data: LnnData::Truth,
         system: Some("oscillator".into()),
         standardise: true,

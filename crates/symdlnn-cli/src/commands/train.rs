@@ -302,15 +302,11 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
         if let Some(name) = &a.system {
             symdlnn::mechanics::System::from_name(name)?;
         }
-        config.method = "lnn".into();
-        config.step_guard = None;
-        let prior = !matches!(a.kinetic_prior, Some(OnOff::Off));
-        config.kinetic_prior = prior;
-        config.lnn = Some(LnnConfig {
+        config.set_lnn(LnnConfig {
             data: data_mode,
             system: a.system.clone(),
             standardise: !a.lnn_raw_inputs,
-            kinetic_prior: prior,
+            kinetic_prior: !matches!(a.kinetic_prior, Some(OnOff::Off)),
         });
     }
     if a.out.exists() && !a.resume && a.out.join("model.json").exists() {

@@ -355,10 +355,7 @@ pub fn run(
     lnn.hidden = settings.hidden.clone();
     lnn.seed = settings.seed;
     lnn.threads = threads;
-    lnn.method = "lnn".into();
-    lnn.step_guard = None;
-    lnn.kinetic_prior = true;
-    lnn.lnn = Some(LnnConfig {
+    lnn.set_lnn(LnnConfig {
         data: crate::learn::lnn::LnnData::Positions,
         system: None,
         standardise: true,

@@ -149,6 +149,15 @@ impl TrainConfig {
         }
     }
 
+    /// Make this the LNN baseline's configuration: method `lnn`, no step
+    /// guard (the LNN loss is not logarithmic), the kinetic prior as `lnn` says.
+    pub fn set_lnn(&mut self, lnn: LnnConfig) {
+        self.method = "lnn".into();
+        self.step_guard = None;
+        self.kinetic_prior = lnn.kinetic_prior;
+        self.lnn = Some(lnn);
+    }
+
     /// The network `2n → hidden… → 1` initialised from the seed.
     pub fn fresh_network(&self, data: &Dataset) -> Result<Mlp, NnError> {
         Mlp::new(2 * data.n, &self.hidden, self.activation, self.seed)
