@@ -47,14 +47,6 @@ pub struct Shaping {
     d2bar: Vec<f64>,
 }
 
-/// `ξ_c(q) = M(c) q + w(c)` for a coefficient vector `c`, added into `out`.
-fn field(basis: SymmetryBasis, n: usize, c: &[f64], q: &[f64], out: &mut [f64]) {
-    let (m, w) = basis.to_affine(n, c);
-    for i in 0..n {
-        out[i] += w[i] + (0..n).map(|j| m[i * n + j] * q[j]).sum::<f64>();
-    }
-}
-
 /// `R = Σ_{j≤k} σ_j² / ‖A‖_F²` of the `rows × len` row-major `A` and, when
 /// asked, `dR/dA` (same layout). `None` when `A` is zero or not finite.
 pub fn shaping_ratio(a: &[f64], len: usize, k: usize, grad: bool) -> Option<(f64, Vec<f64>)> {
@@ -189,8 +181,9 @@ impl Shaping {
                     q1[i] = row[i] + row[n + i];
                 }
                 let cp = &c[p * len..(p + 1) * len];
-                field(self.basis, n, cp, &row[..n], &mut d1bar[p * n..(p + 1) * n]);
-                field(self.basis, n, cp, &q1, &mut d2bar[p * n..(p + 1) * n]);
+                self.basis
+                    .field(n, cp, &row[..n], &mut d1bar[p * n..(p + 1) * n]);
+                self.basis.field(n, cp, &q1, &mut d2bar[p * n..(p + 1) * n]);
             }
             if let Some(b) = self.boxed.as_mut() {
                 self.d1bar.fill(0.0);
@@ -198,20 +191,10 @@ impl Shaping {
                 for p in 0..boxed {
                     let row = &self.box_pairs[p * 2 * n..(p + 1) * 2 * n];
                     let cp = &c[(train + p) * len..(train + p + 1) * len];
-                    field(
-                        self.basis,
-                        n,
-                        cp,
-                        &row[..n],
-                        &mut self.d1bar[p * n..(p + 1) * n],
-                    );
-                    field(
-                        self.basis,
-                        n,
-                        cp,
-                        &row[n..],
-                        &mut self.d2bar[p * n..(p + 1) * n],
-                    );
+                    self.basis
+                        .field(n, cp, &row[..n], &mut self.d1bar[p * n..(p + 1) * n]);
+                    self.basis
+                        .field(n, cp, &row[n..], &mut self.d2bar[p * n..(p + 1) * n]);
                 }
                 b.backprop(mlp, &self.d1bar, &self.d2bar, &[], grad);
             }

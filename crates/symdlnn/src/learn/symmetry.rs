@@ -91,6 +91,15 @@ impl SymmetryBasis {
         (m, w)
     }
 
+    /// The field with coefficients `c` at `q`, `ξ_c(q) = Σ_a c_a X_a(q) =
+    /// M(c) q + w(c)`, added into `out` (the adjoint of [`Self::contract`]).
+    pub(crate) fn field(self, n: usize, c: &[f64], q: &[f64], out: &mut [f64]) {
+        let (m, w) = self.to_affine(n, c);
+        for i in 0..n {
+            out[i] += w[i] + (0..n).map(|j| m[i * n + j] * q[j]).sum::<f64>();
+        }
+    }
+
     /// `Σ_a u_a X_a(q)` contracted with `p`: row entries `X_a(q)·p` for every `a`.
     pub(crate) fn contract(self, n: usize, q: &[f64], p: &[f64], out: &mut [f64]) {
         match self {
@@ -401,19 +410,13 @@ pub fn discover_variational<G: GenericDiscreteLagrangian>(
             len,
         });
     }
-    // Fields of the basis: X_a(q) = M_a q + w_a.
-    let fields: Vec<(Vec<f64>, Vec<f64>)> = (0..len)
-        .map(|a| {
-            let mut e = vec![0.0; len];
-            e[a] = 1.0;
-            basis.to_affine(n, &e)
-        })
-        .collect();
+    // The basis field X_a at q.
     let apply = |a: usize, q: &[f64]| -> Vec<f64> {
-        let (m, w) = &fields[a];
-        (0..n)
-            .map(|i| w[i] + (0..n).map(|j| m[i * n + j] * q[j]).sum::<f64>())
-            .collect()
+        let mut e = vec![0.0; len];
+        e[a] = 1.0;
+        let mut x = vec![0.0; n];
+        basis.field(n, &e, q, &mut x);
+        x
     };
     let hessian = |q0: &[f64], q1: &[f64]| -> Vec<f64> {
         let x: Vec<f64> = q0.iter().chain(q1).copied().collect();
