@@ -63,6 +63,7 @@ fn dlnn_step(c: &mut Criterion) {
             warmup: 0,
         }),
         solver: DiscoverySolver::Variational,
+        coefficients: None,
     });
     let mut t = trainer(&cfg, &data, None).unwrap();
     c.bench_function("symdlnn_shaping_step_robust_2threads", |b| {

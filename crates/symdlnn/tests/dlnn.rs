@@ -193,6 +193,7 @@ fn the_step_guard_forgets_losses_from_before_the_shaping_warm_up() {
             warmup: 10,
         }),
         solver: DiscoverySolver::Variational,
+        coefficients: None,
     });
     let mut t = trainer(&cfg, &data, None).unwrap();
     for _ in 0..11 {

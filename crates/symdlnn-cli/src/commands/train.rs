@@ -5,7 +5,7 @@ use clap::{Args, ValueEnum};
 use symdlnn::data::io;
 use symdlnn::learn::dlnn::Recipe;
 use symdlnn::learn::lnn::LnnData;
-use symdlnn::learn::shaping::ShapingConfig;
+use symdlnn::learn::shaping::{CoefficientConfig, ShapingConfig};
 use symdlnn::learn::symmetry::{DiscoverySolver, EvaluationPoints, SymmetryBasis};
 use symdlnn::learn::{fit, FitOptions, LnnConfig, SymmetryConfig, TrainConfig};
 use symdlnn::nn::{Activation, Schedule};
@@ -38,6 +38,8 @@ enum SymSolver {
     Variational,
     /// Smallest right singular vectors of the symmetry matrix of the learned Ld
     Nullspace,
+    /// The paper's: coefficients trained with the network (needs --sym-weight > 0; default 1)
+    Paper,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq)]
@@ -118,15 +120,24 @@ pub struct TrainArgs {
     /// SymDLNN: number of generators K to discover
     #[arg(long, default_value_t = 1)]
     symmetries: usize,
-    /// SymDLNN: how generators are found after training: variational (fields solving the learned dynamics' linearised DEL equations; gauge-invariant) or nullspace (ξ·∇Ld = 0 at --sym-points). The paper's trainable-coefficient solver is not built
+    /// SymDLNN: how generators are found: variational (after training, fields solving the learned dynamics' linearised DEL equations; gauge-invariant), nullspace (after training, ξ·∇Ld = 0 at --sym-points) or paper (coefficients trained with the network by the symmetry term)
     #[arg(long, value_enum, default_value = "variational")]
     sym_solver: SymSolver,
+    /// SymDLNN, paper solver: initial coefficients: random (ChaCha8 from --seed), the paper's guess for cartpend or kepler (affine basis, n = 2, K = 1), or K × (basis size) comma-separated numbers
+    #[arg(long, value_name = "INIT")]
+    sym_init: Option<String>,
+    /// SymDLNN, paper solver: weight α of (|c_j|² − 1)²
+    #[arg(long, default_value_t = 1.0, value_parser = args::non_negative)]
+    sym_alpha: f64,
+    /// SymDLNN, paper solver: weight β of the squared orthogonality term ⟨c_j, c_k⟩²
+    #[arg(long, default_value_t = 1.0, value_parser = args::non_negative)]
+    sym_beta: f64,
     /// SymDLNN: search space: affine (ξ = Mq + w), translations, linear, rotations
     #[arg(long, default_value = "affine")]
     sym_basis: String,
-    /// SymDLNN: weight λ of the shaping term λ·Σ_{j≤K} σ_j²/‖A‖_F² while training (0: discovery after training only)
-    #[arg(long, default_value_t = 0.0, value_parser = args::non_negative)]
-    sym_weight: f64,
+    /// SymDLNN: weight λ of the symmetry term while training: with nullspace or variational the shaping term λ·Σ_{j≤K} σ_j²/‖A‖_F² (default 0: discovery after training only); with paper its symmetry loss (default 1)
+    #[arg(long, value_parser = args::non_negative)]
+    sym_weight: Option<f64>,
     /// SymDLNN: epochs before the shaping term trains [default: 30 % of --epochs]
     #[arg(long, value_name = "EPOCHS")]
     sym_warmup: Option<usize>,
@@ -203,6 +214,50 @@ fn parse_schedule(s: &str, lr: f64, epochs: usize) -> anyhow::Result<Schedule> {
     })
 }
 
+/// The paper solver's initial coefficients from `--sym-init`.
+fn initial_coefficients(
+    init: &str,
+    basis: SymmetryBasis,
+    k: usize,
+    n: usize,
+    seed: u64,
+) -> anyhow::Result<Vec<f64>> {
+    let len = basis.len(n);
+    if init == "random" {
+        return Ok(CoefficientConfig::random(k, len, seed));
+    }
+    if let Some(guess) = CoefficientConfig::paper_guess(init) {
+        if basis != SymmetryBasis::Affine || n != 2 || k != 1 {
+            bail!("--sym-init {init}: the paper's guess is one affine generator in dimension 2 (got the {basis:?} basis, n = {n}, K = {k})");
+        }
+        return Ok(guess);
+    }
+    let values = init
+        .split(',')
+        .map(|x| {
+            x.trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .with_context(|| format!("--sym-init: '{x}' is not a finite number (or use random, cartpend, kepler)"))
+        })
+        .collect::<anyhow::Result<Vec<f64>>>()?;
+    if values.len() != k * len {
+        bail!(
+            "--sym-init: {} values given, K × basis size = {k} × {len} = {} needed",
+            values.len(),
+            k * len
+        );
+    }
+    if values
+        .chunks_exact(len)
+        .any(|c| c.iter().all(|x| *x == 0.0))
+    {
+        bail!("--sym-init: a generator's coefficients are all zero");
+    }
+    Ok(values)
+}
+
 pub fn run(a: TrainArgs) -> anyhow::Result<()> {
     let data = io::read(&a.data, a.dt)?;
     let symmetry = match a.method {
@@ -211,6 +266,7 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
             let solver = match a.sym_solver {
                 SymSolver::Variational => DiscoverySolver::Variational,
                 SymSolver::Nullspace => DiscoverySolver::Nullspace,
+                SymSolver::Paper => DiscoverySolver::Paper,
             };
             let basis = SymmetryBasis::from_name(&a.sym_basis).with_context(|| {
                 format!(
@@ -233,18 +289,43 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
                     data.n
                 );
             }
-            let shaping = (a.sym_weight > 0.0).then(|| ShapingConfig {
-                weight: a.sym_weight,
+            let paper = solver == DiscoverySolver::Paper;
+            let weight = a.sym_weight.unwrap_or(if paper { 1.0 } else { 0.0 });
+            if paper && weight == 0.0 {
+                bail!(
+                    "--sym-weight must be > 0 with --sym-solver paper (it trains the coefficients)"
+                );
+            }
+            let shaping = (weight > 0.0).then(|| ShapingConfig {
+                weight,
                 warmup: a
                     .sym_warmup
                     .unwrap_or((a.epochs as f64 * 0.3).round() as usize),
             });
+            let coefficients = if paper {
+                let init = a.sym_init.as_deref().unwrap_or("random");
+                Some(CoefficientConfig {
+                    alpha: a.sym_alpha,
+                    beta: a.sym_beta,
+                    init: initial_coefficients(init, basis, a.symmetries, data.n, a.seed)?,
+                    init_name: match init {
+                        "random" | "cartpend" | "kepler" => init.to_string(),
+                        _ => "given".into(),
+                    },
+                })
+            } else {
+                if a.sym_init.is_some() {
+                    bail!("--sym-init applies to --sym-solver paper only");
+                }
+                None
+            };
             Some(SymmetryConfig {
                 generators: a.symmetries,
                 basis,
                 points,
                 shaping,
                 solver,
+                coefficients,
             })
         }
     };

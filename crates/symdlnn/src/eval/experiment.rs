@@ -347,6 +347,7 @@ pub fn run(
                 boxed: 200,
             },
             shaping: None,
+            coefficients: None,
             solver: DiscoverySolver::Variational,
         });
         configs.push(("symdlnn", recipe_name(recipe).into(), c));

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use super::pairs::PairBatch;
 use super::parametrisation::Parametrisation;
-use super::shaping::Shaping;
+use super::shaping::{Shaping, ShapingAdjoints};
 use super::trainer::{LossReport, Objective};
 use crate::data::Dataset;
 use crate::nn::Mlp;
@@ -322,8 +322,20 @@ impl Objective for Dlnn {
         was != now
     }
 
+    fn own_params(&self) -> &[f64] {
+        self.shaping.as_ref().map_or(&[], |(s, _)| s.coefficients())
+    }
+
+    fn own_params_mut(&mut self) -> &mut [f64] {
+        match self.shaping.as_mut() {
+            Some((s, _)) => s.coefficients_mut(),
+            None => &mut [],
+        }
+    }
+
     fn evaluate(&mut self, mlp: &Mlp, grad: Option<&mut [f64]>) -> LossReport {
         let n = self.batch.parametrisation().n;
+        let net = mlp.params().len();
         self.evaluate_batches(mlp);
         self.compute_dets();
         let k_count = self.triples.len().max(1) as f64;
@@ -337,7 +349,10 @@ impl Objective for Dlnn {
             }
         }
         del /= k_count;
-        let (mut total, second, r_scale, dbar): (f64, (&'static str, f64), f64, Vec<f64>);
+        // `dbar[p]`: the derivative of the loss with respect to `d_p`, as
+        // `barrier_weight · dbar[p]` for the robust recipe (the symmetry term
+        // of the paper's solver adds to the barrier's weight).
+        let (mut total, second, r_scale, dbar, mut barrier_weight, log_scale);
         match self.loss.recipe {
             Recipe::Paper => {
                 let (w, m, kappa) = (
@@ -357,6 +372,8 @@ impl Objective for Dlnn {
                 second = ("degeneracy", deg);
                 r_scale = 2.0 / k_count;
                 dbar = db;
+                barrier_weight = 1.0;
+                log_scale = None;
             }
             Recipe::Robust => {
                 let x_min = DetStats::NEAR_DEGENERATE * median_abs(&self.dets, false);
@@ -370,13 +387,15 @@ impl Objective for Dlnn {
                         (x_min.ln() + (x - x_min) / x_min, 1.0 / x_min)
                     };
                     barrier += phi;
-                    db[p] = -(2.0 / n as f64) / p_count * dphi * self.sign0;
+                    db[p] = dphi * self.sign0 / p_count;
                 }
                 barrier /= p_count;
                 total = del.ln() - (2.0 / n as f64) * barrier;
                 second = ("logdet", barrier);
                 r_scale = 2.0 / (k_count * del);
                 dbar = db;
+                barrier_weight = -2.0 / n as f64;
+                log_scale = Some(barrier);
             }
         }
         // The shaping term (always reported; trained after its warm-up).
@@ -399,20 +418,37 @@ impl Objective for Dlnn {
         let mut terms = vec![("del", del), second];
         if let Some((shaping, use_train)) = self.shaping.as_mut() {
             let train_pairs: &[f64] = if *use_train { &self.pair_data } else { &[] };
-            let bars = match (active, grad.as_deref_mut()) {
-                (true, Some(g)) => Some((&mut self.d1bar[..], &mut self.d2bar[..], g)),
+            let adjoints = match (active, grad.as_deref_mut()) {
+                (true, Some(g)) => {
+                    let (network, own) = g.split_at_mut(net);
+                    Some(ShapingAdjoints {
+                        d1bar: &mut self.d1bar[..],
+                        d2bar: &mut self.d2bar[..],
+                        network,
+                        own,
+                    })
+                }
                 _ => None,
             };
-            let r = shaping.evaluate(mlp, train_pairs, &self.batch.d1, &self.batch.d2, bars);
+            let r = shaping.evaluate(
+                mlp,
+                train_pairs,
+                &self.batch.d1,
+                &self.batch.d2,
+                log_scale,
+                adjoints,
+            );
             if active {
-                total += shaping.weight() * r;
+                total += shaping.weight() * r.value;
+                barrier_weight += shaping.weight() * r.d_log_scale;
             }
-            terms.push(("symmetry", r));
+            terms.push(("symmetry", r.value));
         }
         if let Some(grad) = grad {
+            let grad = &mut grad[..net];
             for (p, db) in dbar.iter().enumerate() {
                 for k in 0..n * n {
-                    self.jbar[p * n * n + k] = db * self.cofs[p * n * n + k];
+                    self.jbar[p * n * n + k] = barrier_weight * db * self.cofs[p * n * n + k];
                 }
             }
             match self.jac_batch.as_mut() {
@@ -550,6 +586,75 @@ mod tests {
         }
     }
 
+    /// The paper's solver: the symmetry term's gradient with respect to the
+    /// network (training and box pairs) and to its trained coefficients,
+    /// raw (paper recipe) and normalised by the barrier's scale (robust),
+    /// agrees with finite differences of the total loss.
+    #[test]
+    fn paper_solver_gradient_agrees_with_finite_differences() {
+        use crate::learn::shaping::{CoefficientConfig, Shaping, ShapingConfig};
+        use crate::learn::symmetry::{EvaluationPoints, SymmetryBasis};
+        let n = 2;
+        let d = data(n);
+        let q: Vec<f64> = d.trajectories.iter().flat_map(|t| t.q.clone()).collect();
+        for recipe in [Recipe::Robust, Recipe::Paper] {
+            for (basis, k, train, every) in [
+                (SymmetryBasis::Affine, 1, true, 1),
+                (SymmetryBasis::Affine, 2, true, 3),
+                (SymmetryBasis::Linear, 2, false, 1),
+            ] {
+                let param = match recipe {
+                    Recipe::Robust => {
+                        Parametrisation::midpoint_velocity(n, d.dt, &q, &q, true, false)
+                    }
+                    Recipe::Paper => Parametrisation::raw(n, d.dt),
+                };
+                let mut mlp = Mlp::new(2 * n, &[8, 6], Activation::Softplus, 5).unwrap();
+                let mut loss = DlnnLoss::new(recipe);
+                loss.jacobian_every = every;
+                let mut obj = Dlnn::new(&mlp, param.clone(), &d, loss, None, 2);
+                let boxed = EvaluationPoints {
+                    train: false,
+                    boxed: 12,
+                }
+                .pairs(&d, 3);
+                let len = basis.len(n);
+                let coefficients = CoefficientConfig {
+                    alpha: 0.7,
+                    beta: 1.3,
+                    // Off unit norm and not orthogonal, so that both terms act.
+                    init: CoefficientConfig::random(k, len, 4)
+                        .iter()
+                        .map(|x| 0.8 * x)
+                        .collect(),
+                    init_name: "random".into(),
+                };
+                let config = ShapingConfig {
+                    weight: 5.0,
+                    warmup: 0,
+                };
+                let sym = crate::learn::SymmetryConfig {
+                    generators: k,
+                    basis,
+                    points: EvaluationPoints { train, boxed: 12 },
+                    shaping: Some(config),
+                    solver: crate::learn::symmetry::DiscoverySolver::Paper,
+                    coefficients: Some(coefficients),
+                };
+                let term = Shaping::new(&mlp, &param, &sym, config, boxed, 2);
+                obj.set_shaping(term, train);
+                assert_eq!(obj.own_params().len(), k * len);
+                let report = obj.evaluate(&mlp, None);
+                let r = report.terms.iter().find(|t| t.0 == "symmetry").unwrap().1;
+                assert!(r > 0.0 && r.is_finite(), "{r}");
+                let what = format!("paper solver {recipe:?} {basis:?} K={k} train={train}");
+                crate::learn::trainer::assert_gradient_matches_fd(
+                    &mut obj, &mut mlp, 3, 2e-5, 1e-3, &what,
+                );
+            }
+        }
+    }
+
     /// The shaping term's gradient through the engine (training and box
     /// pairs, each basis) agrees with finite differences of the total loss.
     #[test]
@@ -583,7 +688,15 @@ mod tests {
                     weight: 50.0,
                     warmup: 0,
                 };
-                let term = Shaping::new(&mlp, &param, basis, k, config, boxed, 2);
+                let sym = crate::learn::SymmetryConfig {
+                    generators: k,
+                    basis,
+                    points: EvaluationPoints { train, boxed: 12 },
+                    shaping: Some(config),
+                    solver: crate::learn::symmetry::DiscoverySolver::Nullspace,
+                    coefficients: None,
+                };
+                let term = Shaping::new(&mlp, &param, &sym, config, boxed, 2);
                 obj.set_shaping(term, train);
                 let report = obj.evaluate(&mlp, None);
                 let r = report.terms.iter().find(|t| t.0 == "symmetry").unwrap().1;

@@ -8,6 +8,7 @@ use super::dlnn::{DetStats, Dlnn};
 use super::lnn::{Lnn, LnnError, LnnSamples};
 use super::model_dir::{self, Architecture, DataSummary, ModelError, ModelFile, FORMAT};
 use super::parametrisation::Parametrisation;
+use super::symmetry::DiscoverySolver;
 use super::trainer::{check_dlnn, LnnConfig, Objective};
 use super::trainer::{EpochRecord, LossReport, TrainConfig, TrainError, Trainer};
 use crate::data::Dataset;
@@ -70,6 +71,20 @@ impl Objective for AnyObjective {
             Self::Lnn(o) => o.begin_epoch(epoch),
         }
     }
+
+    fn own_params(&self) -> &[f64] {
+        match self {
+            Self::Dlnn(o) => o.own_params(),
+            Self::Lnn(o) => o.own_params(),
+        }
+    }
+
+    fn own_params_mut(&mut self) -> &mut [f64] {
+        match self {
+            Self::Dlnn(o) => o.own_params_mut(),
+            Self::Lnn(o) => o.own_params_mut(),
+        }
+    }
 }
 
 impl AnyObjective {
@@ -114,16 +129,27 @@ pub fn trainer(
             let param = config.parametrisation(data);
             let mut dlnn = Dlnn::new(&mlp, param, data, config.loss, sign0, config.threads);
             if let Some(sym) = &config.symmetry {
+                if sym.solver == DiscoverySolver::Paper && sym.shaping.is_none() {
+                    return Err(TrainError::Invalid(
+                        "the paper's symmetry solver trains its coefficients with the network: it needs a symmetry weight > 0".into(),
+                    )
+                    .into());
+                }
                 if let Some(shaping) = sym.shaping {
                     let box_only = super::symmetry::EvaluationPoints {
                         train: false,
                         ..sym.points
                     };
+                    if sym.solver == DiscoverySolver::Paper && sym.coefficients.is_none() {
+                        return Err(TrainError::Invalid(
+                            "the paper's symmetry solver needs its initial coefficients".into(),
+                        )
+                        .into());
+                    }
                     let term = super::shaping::Shaping::new(
                         &mlp,
                         dlnn.parametrisation(),
-                        sym.basis,
-                        sym.generators,
+                        sym,
                         shaping,
                         box_only.pairs(data, config.seed),
                         config.threads,
@@ -256,6 +282,15 @@ pub fn fit(
         }
         let config = model.training.clone();
         let mut trainer = trainer(&config, data, Some((mlp, model.sign0)))?;
+        let own = trainer.objective.own_params_mut();
+        if own.len() != cp.own_params.len() {
+            return Err(FitError::Resume(format!(
+                "the checkpoint has {} symmetry coefficients, the configuration {}",
+                cp.own_params.len(),
+                own.len()
+            )));
+        }
+        own.copy_from_slice(&cp.own_params);
         trainer.adam = cp.adam;
         trainer.guard = cp.guard;
         trainer.epoch = model.epochs_done;
@@ -305,6 +340,7 @@ pub fn fit(
                     out,
                     &model,
                     &trainer.mlp,
+                    trainer.objective.own_params(),
                     &trainer.adam,
                     trainer.guard.as_ref(),
                     &history.text,
@@ -317,14 +353,20 @@ pub fn fit(
     let mut model = describe(&config, data, &options.source, &mut trainer, seconds);
     if let Some(sym) = &config.symmetry {
         let ld = super::LearnedLd::new(trainer.mlp.clone(), model.parametrisation.clone());
+        let pairs = sym.points.pairs(data, config.seed);
         model.symmetries = Some(match sym.solver {
-            super::symmetry::DiscoverySolver::Nullspace => {
-                let pairs = sym.points.pairs(data, config.seed);
+            DiscoverySolver::Nullspace => {
                 super::symmetry::discover(&ld, sym.basis, sym.generators, &pairs)?
             }
-            super::symmetry::DiscoverySolver::Variational => {
+            DiscoverySolver::Variational => {
                 super::symmetry::discover_variational(&ld, sym.basis, sym.generators, data)?
             }
+            DiscoverySolver::Paper => super::symmetry::from_coefficients(
+                &ld,
+                sym.basis,
+                trainer.objective.own_params(),
+                &pairs,
+            )?,
         });
     }
     model_dir::save(out, &model, &trainer.mlp)?;

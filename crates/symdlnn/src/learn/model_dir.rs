@@ -148,13 +148,15 @@ pub fn checkpoint_dir(dir: &Path) -> PathBuf {
     dir.join("checkpoint")
 }
 
-/// Write a checkpoint: the model, the optimiser state and the history so far.
+/// Write a checkpoint: the model, the objective's own parameters (the
+/// paper's symmetry coefficients), the optimiser state and the history so far.
 /// Written beside the old checkpoint and renamed over it, so an interrupted
 /// write keeps the last good one.
 pub fn save_checkpoint(
     dir: &Path,
     model: &ModelFile,
     mlp: &Mlp,
+    own_params: &[f64],
     adam: &Adam,
     guard: Option<&StepGuard>,
     history_csv: &str,
@@ -162,7 +164,7 @@ pub fn save_checkpoint(
     let tmp = dir.join(format!(".checkpoint.tmp{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     save(&tmp, model, mlp)?;
-    let st = save_optimizer(adam, guard).map_err(|e| invalid(&tmp, e))?;
+    let st = save_optimizer(own_params, adam, guard).map_err(|e| invalid(&tmp, e))?;
     write_atomic(&tmp.join("optimizer.safetensors"), &st)?;
     write_atomic(&tmp.join("history.csv"), history_csv.as_bytes())?;
     let target = checkpoint_dir(dir);
@@ -179,6 +181,8 @@ pub fn save_checkpoint(
 pub struct Checkpoint {
     pub model: ModelFile,
     pub mlp: Mlp,
+    /// The objective's own parameters (empty unless the paper's symmetry solver).
+    pub own_params: Vec<f64>,
     pub adam: Adam,
     pub guard: Option<StepGuard>,
     pub history_csv: String,
@@ -196,20 +200,26 @@ pub fn load_checkpoint(dir: &Path) -> Result<Checkpoint, ModelError> {
     let (model, mlp) = load(&cp)?;
     let opath = cp.join("optimizer.safetensors");
     let bytes = std::fs::read(&opath).map_err(io(&opath))?;
-    let (adam, guard) = load_optimizer(&bytes, mlp.params().len(), model.training.step_guard)
-        .map_err(|e| invalid(&opath, e))?;
+    let (own_params, adam, guard) =
+        load_optimizer(&bytes, mlp.params().len(), model.training.step_guard)
+            .map_err(|e| invalid(&opath, e))?;
     let hpath = cp.join("history.csv");
     let history_csv = std::fs::read_to_string(&hpath).map_err(io(&hpath))?;
     Ok(Checkpoint {
         model,
         mlp,
+        own_params,
         adam,
         guard,
         history_csv,
     })
 }
 
-fn save_optimizer(adam: &Adam, guard: Option<&StepGuard>) -> Result<Vec<u8>, String> {
+fn save_optimizer(
+    own_params: &[f64],
+    adam: &Adam,
+    guard: Option<&StepGuard>,
+) -> Result<Vec<u8>, String> {
     use safetensors::tensor::{Dtype, TensorView};
     let enc = |x: &[f64]| x.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>();
     let mut tensors: Vec<(String, Vec<u8>, usize)> = vec![
@@ -221,6 +231,9 @@ fn save_optimizer(adam: &Adam, guard: Option<&StepGuard>) -> Result<Vec<u8>, Str
             4,
         ),
     ];
+    if !own_params.is_empty() {
+        tensors.push(("own".into(), enc(own_params), own_params.len()));
+    }
     if let Some(g) = guard {
         tensors.push(("guard.state".into(), enc(&[g.factor, g.rejected as f64]), 2));
         if let Some(s) = &g.snapshot {
@@ -247,11 +260,13 @@ fn save_optimizer(adam: &Adam, guard: Option<&StepGuard>) -> Result<Vec<u8>, Str
     safetensors::serialize(views, None).map_err(|e| e.to_string())
 }
 
+/// The optimiser file: the objective's own parameters, Adam and the step
+/// guard; `net` is the network's parameter count (Adam covers both).
 fn load_optimizer(
     bytes: &[u8],
-    n: usize,
+    net: usize,
     guard: Option<f64>,
-) -> Result<(Adam, Option<StepGuard>), String> {
+) -> Result<(Vec<f64>, Adam, Option<StepGuard>), String> {
     let st = safetensors::SafeTensors::deserialize(bytes).map_err(|e| e.to_string())?;
     let get = |k: &str, len: usize| -> Result<Vec<f64>, String> {
         let t = st.tensor(k).map_err(|e| format!("{k}: {e}"))?;
@@ -266,6 +281,11 @@ fn load_optimizer(
             .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")))
             .collect())
     };
+    let own = match st.tensor("own") {
+        Ok(t) => get("own", t.shape().first().copied().unwrap_or(0))?,
+        Err(_) => vec![],
+    };
+    let n = net + own.len();
     let c = get("consts", 4)?;
     let adam = Adam {
         beta1: c[0],
@@ -304,5 +324,5 @@ fn load_optimizer(
             })
         }
     };
-    Ok((adam, guard))
+    Ok((own, adam, guard))
 }

@@ -14,13 +14,29 @@
 //! vectors of the `K` smallest), which the engine turns into parameter
 //! gradients through the adjoints `D̄1_p = Σ_a Ā_pa X_a(q0_p)`,
 //! `D̄2_p = Σ_a Ā_pa X_a(q1_p)` — the same route as the DEL residual's.
+//!
+//! **The paper's solver** ([`CoefficientConfig`]) instead trains the
+//! coefficients `c_j` with the network:
+//!
+//! `T = Σ_j [ mean_p s_jp² / N_j + α (|c_j|² − 1)² ] + β Σ_{j<k} ⟨c_j, c_k⟩²`,
+//! `s_j = A c_j`.
+//!
+//! With the paper's recipe `N_j = 1` (its raw form). With the robust recipe
+//! `N_j = h² G² Ξ_j`, `G = exp(mean_p log|det J_p| / n)` (the barrier's
+//! geometric mean, which scales like `Ld/h` and is blind to gauge terms
+//! `Φ(q1) − Φ(q0)`) and `Ξ_j = c_jᵀ Q c_j`, `Q` the mean Gram matrix of the
+//! basis fields at the evaluation points (`mean |ξ_j(q)|²`): the term is
+//! unchanged by `Ld → c·Ld` and cannot be lowered by inflating the gradient
+//! with a gauge term (DESIGN §3). The orthogonality term is squared: the
+//! paper's unsquared `⟨c_j, c_k⟩` is minimised by antiparallel generators.
 
 use nalgebra::{DMatrix, SymmetricEigen};
 use serde::{Deserialize, Serialize};
 
 use super::pairs::PairBatch;
 use super::parametrisation::Parametrisation;
-use super::symmetry::SymmetryBasis;
+use super::symmetry::{DiscoverySolver, SymmetryBasis};
+use super::trainer::SymmetryConfig;
 use crate::nn::Mlp;
 
 /// Settings of the shaping term.
@@ -32,12 +48,85 @@ pub struct ShapingConfig {
     pub warmup: usize,
 }
 
+/// The paper's trainable-coefficient solver: its constants and initial guess.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CoefficientConfig {
+    /// Weight `α` of `(|c_j|² − 1)²`.
+    pub alpha: f64,
+    /// Weight `β` of `⟨c_j, c_k⟩²`.
+    pub beta: f64,
+    /// The initial coefficients, `K × len` row-major (in the basis).
+    pub init: Vec<f64>,
+    /// Where they came from (`random`, `cartpend`, `kepler`, `given`).
+    pub init_name: String,
+}
+
+impl CoefficientConfig {
+    /// The paper's initial guesses in the affine basis (`vec(M)` row-major,
+    /// then `w`), by system name.
+    pub fn paper_guess(system: &str) -> Option<Vec<f64>> {
+        match system {
+            "cartpend" => Some(vec![0.1, 0.1, 0.1, 0.1, 1.5, 0.5]),
+            "kepler" => Some(vec![0.1, 0.807, -0.607, 0.1, 0.1, 0.1]),
+            _ => None,
+        }
+    }
+
+    /// `k` random unit coefficient vectors of length `len` (standard normal
+    /// entries, normalised) from a ChaCha8 `seed` (stream 3).
+    pub fn random(k: usize, len: usize, seed: u64) -> Vec<f64> {
+        use rand::SeedableRng;
+        use rand_distr::{Distribution, StandardNormal};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        rng.set_stream(3);
+        let mut c: Vec<f64> = (0..k * len)
+            .map(|_| StandardNormal.sample(&mut rng))
+            .collect();
+        for cj in c.chunks_exact_mut(len) {
+            let norm = cj.iter().map(|x| x * x).sum::<f64>().sqrt();
+            cj.iter_mut().for_each(|x| *x /= norm);
+        }
+        c
+    }
+}
+
+/// Which symmetry term shapes the network.
+enum Term {
+    /// The null-space solver's `R = Σ_{j≤K} σ_j² / ‖A‖_F²`.
+    Spectral,
+    /// The paper's: trainable coefficients `c` (`K × len`).
+    Coefficients {
+        config: CoefficientConfig,
+        c: Vec<f64>,
+    },
+}
+
+/// The shaping term's value and its derivative with respect to the log
+/// scale `mean log|det J|` it was normalised by (robust recipe).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ShapingValue {
+    pub value: f64,
+    pub d_log_scale: f64,
+}
+
+/// Where [`Shaping::evaluate`] adds its (already `λ`-weighted) adjoints:
+/// `D1`, `D2` of the training pairs, the network's gradient (box pairs), and
+/// the coefficients' gradient (paper's solver).
+pub struct ShapingAdjoints<'a> {
+    pub d1bar: &'a mut [f64],
+    pub d2bar: &'a mut [f64],
+    pub network: &'a mut [f64],
+    pub own: &'a mut [f64],
+}
+
 /// Rows of `A` and the shaping term's value and adjoints.
 pub struct Shaping {
     basis: SymmetryBasis,
     k: usize,
     config: ShapingConfig,
+    term: Term,
     n: usize,
+    h: f64,
     /// Extra (box) pairs, evaluated by their own batch (no Jacobian).
     boxed: Option<PairBatch>,
     /// `(q0, q1)` of the box pairs, `2n` each.
@@ -83,17 +172,24 @@ pub fn shaping_ratio(a: &[f64], len: usize, k: usize, grad: bool) -> Option<(f64
 }
 
 impl Shaping {
-    /// The term for `k` generators in `basis`, on the training pairs (their
-    /// derivatives come from the DLNN batch) plus `box_pairs` (`2n` each).
+    /// The term of `sym` (its `K` generators in its basis) with weight and
+    /// warm-up `config`, on the training pairs (their derivatives come from
+    /// the DLNN batch) plus `box_pairs` (`2n` each): the paper's trainable
+    /// term when `sym` uses the paper's solver (from `sym.coefficients`,
+    /// which must then hold `K × len` values), otherwise the spectral one.
     pub fn new(
         mlp: &Mlp,
         param: &Parametrisation,
-        basis: SymmetryBasis,
-        k: usize,
+        sym: &SymmetryConfig,
         config: ShapingConfig,
         box_pairs: Vec<f64>,
         threads: usize,
     ) -> Self {
+        let (basis, k) = (sym.basis, sym.generators);
+        let coefficients = match sym.solver {
+            DiscoverySolver::Paper => sym.coefficients.clone(),
+            _ => None,
+        };
         let n = param.n;
         let count = box_pairs.len() / (2 * n);
         let boxed = (count > 0).then(|| {
@@ -104,11 +200,20 @@ impl Shaping {
             }
             b
         });
+        let term = match coefficients {
+            None => Term::Spectral,
+            Some(config) => Term::Coefficients {
+                c: config.init.clone(),
+                config,
+            },
+        };
         Self {
             basis,
             k,
             config,
+            term,
             n,
+            h: param.h,
             boxed,
             box_pairs,
             d1bar: vec![0.0; count * n],
@@ -126,19 +231,39 @@ impl Shaping {
         self.config.weight
     }
 
-    /// `R` over the training pairs (`train_pairs` as `(q0, δ)` rows of `2n`,
-    /// with their `D1`, `D2`) and the box pairs (evaluated here). With
-    /// `train_bar = Some((d1bar, d2bar))`, add `λ dR/dD1`, `λ dR/dD2` for the
-    /// training pairs into them and back-propagate the box pairs' part into
-    /// `grad`.
+    /// The trained coefficients (`K × len`) of the paper's solver; empty for
+    /// the spectral term.
+    pub fn coefficients(&self) -> &[f64] {
+        match &self.term {
+            Term::Spectral => &[],
+            Term::Coefficients { c, .. } => c,
+        }
+    }
+
+    /// Mutable [`Shaping::coefficients`].
+    pub fn coefficients_mut(&mut self) -> &mut [f64] {
+        match &mut self.term {
+            Term::Spectral => &mut [],
+            Term::Coefficients { c, .. } => c,
+        }
+    }
+
+    /// The term over the training pairs (`train_pairs` as `(q0, δ)` rows of
+    /// `2n`, with their `D1`, `D2`) and the box pairs (evaluated here).
+    /// `log_scale` is `mean log|det J|` over the training pairs when the term
+    /// is to be normalised by it (the paper's solver with the robust recipe).
+    /// With `adjoints`, add `λ ×` the derivatives with respect to the training
+    /// pairs' `D1`, `D2` and the coefficients into them, and back-propagate
+    /// the box pairs' part into the network's gradient.
     pub fn evaluate(
         &mut self,
         mlp: &Mlp,
         train_pairs: &[f64],
         d1: &[f64],
         d2: &[f64],
-        train_bar: Option<(&mut [f64], &mut [f64], &mut [f64])>,
-    ) -> f64 {
+        log_scale: Option<f64>,
+        adjoints: Option<ShapingAdjoints>,
+    ) -> ShapingValue {
         let n = self.n;
         let len = self.basis.len(n);
         let train = train_pairs.len() / (2 * n);
@@ -146,61 +271,149 @@ impl Shaping {
             b.evaluate(mlp);
         }
         let boxed = self.box_pairs.len() / (2 * n);
+        // Every evaluation pair as (q0, q1), and the rows of A.
+        let mut points = Vec::with_capacity((train + boxed) * 2 * n);
+        for row in train_pairs.chunks_exact(2 * n) {
+            points.extend_from_slice(&row[..n]);
+            points.extend((0..n).map(|i| row[i] + row[n + i]));
+        }
+        points.extend_from_slice(&self.box_pairs);
         let mut a = vec![0.0; (train + boxed) * len];
-        let mut q1 = vec![0.0; n];
-        for p in 0..train {
-            let row = &train_pairs[p * 2 * n..(p + 1) * 2 * n];
-            for i in 0..n {
-                q1[i] = row[i] + row[n + i];
-            }
+        for (p, pair) in points.chunks_exact(2 * n).enumerate() {
+            let (d1p, d2p) = if p < train {
+                (&d1[p * n..(p + 1) * n], &d2[p * n..(p + 1) * n])
+            } else {
+                let b = self.boxed.as_ref().expect("box pairs have a batch");
+                let q = p - train;
+                (&b.d1[q * n..(q + 1) * n], &b.d2[q * n..(q + 1) * n])
+            };
             let out = &mut a[p * len..(p + 1) * len];
-            self.basis
-                .contract(n, &row[..n], &d1[p * n..(p + 1) * n], out);
-            self.basis.contract(n, &q1, &d2[p * n..(p + 1) * n], out);
+            self.basis.contract(n, &pair[..n], d1p, out);
+            self.basis.contract(n, &pair[n..], d2p, out);
         }
-        if let Some(b) = self.boxed.as_ref() {
-            for p in 0..boxed {
-                let row = &self.box_pairs[p * 2 * n..(p + 1) * 2 * n];
-                let out = &mut a[(train + p) * len..(train + p + 1) * len];
-                self.basis
-                    .contract(n, &row[..n], &b.d1[p * n..(p + 1) * n], out);
-                self.basis
-                    .contract(n, &row[n..], &b.d2[p * n..(p + 1) * n], out);
+        let want_grad = adjoints.is_some();
+        let (value, da, dc, d_log_scale) = match &self.term {
+            Term::Spectral => match shaping_ratio(&a, len, self.k, want_grad) {
+                Some((r, da)) => (r, da, vec![], 0.0),
+                None => (f64::NAN, vec![0.0; a.len()], vec![], 0.0),
+            },
+            Term::Coefficients { config, c } => {
+                let scale = log_scale.map(|l| self.h * self.h * (2.0 * l / n as f64).exp());
+                let gram = scale.map(|_| self.basis.gram(n, &points));
+                let t = coefficient_term(&a, len, c, config, scale, gram.as_deref());
+                // d/d(log N_j) = −ℓ_j and log N_j = (2/n)·log_scale + const.
+                let d_log = 2.0 / n as f64 * t.d_log_norm;
+                (t.value, t.da, t.dc, d_log)
             }
-        }
-        let want_grad = train_bar.is_some();
-        let Some((r, da)) = shaping_ratio(&a, len, self.k, want_grad) else {
-            return f64::NAN;
         };
-        if let Some((d1bar, d2bar, grad)) = train_bar {
+        if let Some(adj) = adjoints {
             let w = self.config.weight;
-            let c: Vec<f64> = da.iter().map(|x| w * x).collect();
-            for p in 0..train {
-                let row = &train_pairs[p * 2 * n..(p + 1) * 2 * n];
-                for i in 0..n {
-                    q1[i] = row[i] + row[n + i];
-                }
-                let cp = &c[p * len..(p + 1) * len];
-                self.basis
-                    .field(n, cp, &row[..n], &mut d1bar[p * n..(p + 1) * n]);
-                self.basis.field(n, cp, &q1, &mut d2bar[p * n..(p + 1) * n]);
+            for (o, g) in adj.own.iter_mut().zip(&dc) {
+                *o += w * g;
+            }
+            self.d1bar.fill(0.0);
+            self.d2bar.fill(0.0);
+            for (p, pair) in points.chunks_exact(2 * n).enumerate() {
+                let cp: Vec<f64> = da[p * len..(p + 1) * len].iter().map(|x| w * x).collect();
+                let (b1, b2) = if p < train {
+                    (
+                        &mut adj.d1bar[p * n..(p + 1) * n],
+                        &mut adj.d2bar[p * n..(p + 1) * n],
+                    )
+                } else {
+                    let q = p - train;
+                    (
+                        &mut self.d1bar[q * n..(q + 1) * n],
+                        &mut self.d2bar[q * n..(q + 1) * n],
+                    )
+                };
+                self.basis.field(n, &cp, &pair[..n], b1);
+                self.basis.field(n, &cp, &pair[n..], b2);
             }
             if let Some(b) = self.boxed.as_mut() {
-                self.d1bar.fill(0.0);
-                self.d2bar.fill(0.0);
-                for p in 0..boxed {
-                    let row = &self.box_pairs[p * 2 * n..(p + 1) * 2 * n];
-                    let cp = &c[(train + p) * len..(train + p + 1) * len];
-                    self.basis
-                        .field(n, cp, &row[..n], &mut self.d1bar[p * n..(p + 1) * n]);
-                    self.basis
-                        .field(n, cp, &row[n..], &mut self.d2bar[p * n..(p + 1) * n]);
-                }
-                b.backprop(mlp, &self.d1bar, &self.d2bar, &[], grad);
+                b.backprop(mlp, &self.d1bar, &self.d2bar, &[], adj.network);
             }
         }
-        r
+        ShapingValue { value, d_log_scale }
     }
+}
+
+/// The paper's term `T` and its derivatives with respect to `A`
+/// (`rows × len`), the coefficients and the normalisation.
+struct CoefficientValue {
+    value: f64,
+    da: Vec<f64>,
+    dc: Vec<f64>,
+    /// `dT/d log N` for a common factor of every `N_j`.
+    d_log_norm: f64,
+}
+
+/// `T` of the module header for coefficients `c` (`K × len`); `scale` is
+/// `h² G²` and `gram` is `Q` (`len × len`) for the normalised form, both
+/// `None` for the raw one.
+fn coefficient_term(
+    a: &[f64],
+    len: usize,
+    c: &[f64],
+    config: &CoefficientConfig,
+    scale: Option<f64>,
+    gram: Option<&[f64]>,
+) -> CoefficientValue {
+    let rows = (a.len() / len).max(1);
+    let k = c.len() / len;
+    let mut out = CoefficientValue {
+        value: 0.0,
+        da: vec![0.0; a.len()],
+        dc: vec![0.0; c.len()],
+        d_log_norm: 0.0,
+    };
+    let dot = |x: &[f64], y: &[f64]| x.iter().zip(y).map(|(p, q)| p * q).sum::<f64>();
+    for j in 0..k {
+        let cj = &c[j * len..(j + 1) * len];
+        let s: Vec<f64> = a.chunks_exact(len).map(|row| dot(row, cj)).collect();
+        let mean_s2 = dot(&s, &s) / rows as f64;
+        // ℓ_j = mean s² / N_j, N_j = scale · cᵀQc (or 1).
+        let (norm, qc) = match (scale, gram) {
+            (Some(g), Some(q)) => {
+                let qc: Vec<f64> = q.chunks_exact(len).map(|row| dot(row, cj)).collect();
+                (g * dot(cj, &qc), qc)
+            }
+            _ => (1.0, vec![]),
+        };
+        let l = mean_s2 / norm;
+        out.value += l;
+        // dℓ/dA = 2 s c_jᵀ / (P N_j); dℓ/dc_j = 2 Aᵀs / (P N_j) − 2 ℓ Q c_j / cᵀQc.
+        let f = 2.0 / (rows as f64 * norm);
+        for (p, row) in a.chunks_exact(len).enumerate() {
+            for b in 0..len {
+                out.da[p * len + b] += f * s[p] * cj[b];
+                out.dc[j * len + b] += f * s[p] * row[b];
+            }
+        }
+        let dcj = &mut out.dc[j * len..(j + 1) * len];
+        if let Some(g) = scale {
+            let cqc = norm / g;
+            for (o, x) in dcj.iter_mut().zip(&qc) {
+                *o -= 2.0 * l * x / cqc;
+            }
+            out.d_log_norm -= l;
+        }
+        let nrm = dot(cj, cj) - 1.0;
+        out.value += config.alpha * nrm * nrm;
+        for (o, x) in dcj.iter_mut().zip(cj) {
+            *o += 4.0 * config.alpha * nrm * x;
+        }
+        for i in j + 1..k {
+            let ci = &c[i * len..(i + 1) * len];
+            let d = dot(cj, ci);
+            out.value += config.beta * d * d;
+            for b in 0..len {
+                out.dc[j * len + b] += 2.0 * config.beta * d * ci[b];
+                out.dc[i * len + b] += 2.0 * config.beta * d * cj[b];
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -239,5 +452,71 @@ mod tests {
         );
         assert!((r1 - r2).abs() < 1e-12 * r1, "{r1} vs {r2}");
         assert_eq!(shaping_ratio(&[0.0; 8], 4, 1, false), None);
+    }
+
+    /// On the exact midpoint `Ld` of Kepler, Adam on the coefficients alone
+    /// (the network frozen) drives the paper's term, raw and normalised, to
+    /// the true rotation from a random start: its minimiser is the symmetry.
+    #[test]
+    fn the_coefficient_term_is_minimised_by_the_true_symmetry() {
+        use crate::data::generate;
+        use crate::learn::symmetry::{agreement, EvaluationPoints};
+        use crate::mechanics::{
+            AffineGenerator, Convergence, DiscreteLagrangian, Midpoint, PairDerivatives, System,
+        };
+        let s = System::from_name("kepler").unwrap();
+        let ics = vec![s.default_initial_condition()];
+        let d = generate::dataset(&s, &ics, s.default_grid(), Convergence::default()).unwrap();
+        let ld = Midpoint::new(&s, d.dt);
+        let (n, basis) = (2, SymmetryBasis::Affine);
+        let len = basis.len(n);
+        let points = EvaluationPoints::parse("train+box:50")
+            .unwrap()
+            .pairs(&d, 0);
+        let mut a = vec![0.0; points.len() / (2 * n) * len];
+        let mut der = PairDerivatives::zeros(n);
+        let mut log_det = 0.0;
+        for (p, pair) in points.chunks_exact(2 * n).enumerate() {
+            ld.derivatives(&pair[..n], &pair[n..], &mut der);
+            log_det += crate::learn::dlnn::det_cofactor(n, &der.jac, &mut [0.0; 4])
+                .abs()
+                .ln();
+            let row = &mut a[p * len..(p + 1) * len];
+            basis.contract(n, &pair[..n], &der.d1, row);
+            basis.contract(n, &pair[n..], &der.d2, row);
+        }
+        let config = CoefficientConfig {
+            alpha: 1.0,
+            beta: 1.0,
+            init: CoefficientConfig::random(1, len, 7),
+            init_name: "random".into(),
+        };
+        let gram = basis.gram(n, &points);
+        // h² G² with G the geometric mean of |det J|^{1/n}, as in training.
+        let rows = (points.len() / (2 * n)) as f64;
+        let scale = d.dt * d.dt * (2.0 * log_det / (n as f64 * rows)).exp();
+        // The raw form scaled so that its residual and norm terms are comparable.
+        let f: f64 = a.iter().map(|x| x * x).sum::<f64>() / (a.len() / len) as f64;
+        let raw: Vec<f64> = a.iter().map(|x| x / f.sqrt()).collect();
+        for (what, a, scale, gram) in [
+            ("raw", &raw, None, None),
+            ("normalised", &a, Some(scale), Some(&gram[..])),
+        ] {
+            let mut c = config.init.clone();
+            let start = coefficient_term(a, len, &c, &config, scale, gram).value;
+            let mut adam = crate::nn::Adam::new(len);
+            for _ in 0..3000 {
+                let t = coefficient_term(a, len, &c, &config, scale, gram);
+                adam.step(&mut c, &t.dc, 1e-2);
+            }
+            let end = coefficient_term(a, len, &c, &config, scale, gram).value;
+            let (m, w) = basis.to_affine(n, &c);
+            let found = AffineGenerator::new("found", m, w);
+            let agree = agreement(&[found], &s.symmetries())[0];
+            assert!(end < 1e-3 * start, "{what}: term {start:e} → {end:e}");
+            assert!(agree > 0.9999, "{what}: agreement {agree}");
+            let norm = c.iter().map(|x| x * x).sum::<f64>().sqrt();
+            assert!((norm - 1.0).abs() < 1e-3, "{what}: |c| = {norm}");
+        }
     }
 }

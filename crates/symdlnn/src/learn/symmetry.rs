@@ -100,6 +100,32 @@ impl SymmetryBasis {
         }
     }
 
+    /// The mean Gram matrix `Q_ab = mean_q X_a(q)·X_b(q)` (`len × len`,
+    /// row-major) over the points `q` (`n` each): `cᵀQc = mean |ξ_c(q)|²`.
+    pub(crate) fn gram(self, n: usize, points: &[f64]) -> Vec<f64> {
+        let len = self.len(n);
+        let mut q = vec![0.0; len * len];
+        let mut x = vec![0.0; len * n];
+        let mut e = vec![0.0; len];
+        let count = (points.len() / n).max(1) as f64;
+        for point in points.chunks_exact(n) {
+            x.fill(0.0);
+            for a in 0..len {
+                e[a] = 1.0;
+                self.field(n, &e, point, &mut x[a * n..(a + 1) * n]);
+                e[a] = 0.0;
+            }
+            for a in 0..len {
+                for b in 0..len {
+                    let xa = &x[a * n..(a + 1) * n];
+                    let xb = &x[b * n..(b + 1) * n];
+                    q[a * len + b] += xa.iter().zip(xb).map(|(u, v)| u * v).sum::<f64>() / count;
+                }
+            }
+        }
+        q
+    }
+
     /// `Σ_a u_a X_a(q)` contracted with `p`: row entries `X_a(q)·p` for every `a`.
     pub(crate) fn contract(self, n: usize, q: &[f64], p: &[f64], out: &mut [f64]) {
         match self {
@@ -143,6 +169,9 @@ pub enum DiscoverySolver {
     /// [`discover_variational`]: fields that solve the learned dynamics'
     /// linearised DEL equations at the training triples (gauge-invariant).
     Variational,
+    /// The paper's: coefficients trained with the network by the symmetry
+    /// term ([`crate::learn::shaping`]); reported by [`from_coefficients`].
+    Paper,
 }
 
 /// Where the symmetry condition is imposed.
@@ -281,6 +310,18 @@ pub fn discover(
     if rows < len {
         return Err(SymmetryError::TooFewPairs { pairs: rows, len });
     }
+    null_space(normalised_rows(ld, basis, pairs), None, basis, n, k, rows)
+}
+
+/// `A` of [`discover`] at `pairs`, each row divided by `h |det J|^{1/n}`.
+fn normalised_rows(
+    ld: &dyn DiscreteLagrangian,
+    basis: SymmetryBasis,
+    pairs: &[f64],
+) -> DMatrix<f64> {
+    let n = ld.dim();
+    let len = basis.len(n);
+    let rows = pairs.len() / (2 * n);
     let mut a = DMatrix::<f64>::zeros(rows, len);
     let mut d = PairDerivatives::zeros(n);
     let mut row = vec![0.0; len];
@@ -303,7 +344,67 @@ pub fn discover(
             a[(r, c)] = x / scale;
         }
     }
-    null_space(a, None, basis, n, k, rows)
+    a
+}
+
+/// The generators the paper's solver trained (`K × len` coefficients),
+/// reported like [`discover`]'s: each normalised to unit norm with the
+/// largest coefficient positive, its "singular value" the residual
+/// `‖A c‖ / σ_max` of [`discover`]'s normalised `A` at `pairs`, and the
+/// spectrum of that `A` (what the data could identify).
+pub fn from_coefficients(
+    ld: &dyn DiscreteLagrangian,
+    basis: SymmetryBasis,
+    coefficients: &[f64],
+    pairs: &[f64],
+) -> Result<Symmetries, SymmetryError> {
+    let n = ld.dim();
+    let len = basis.len(n);
+    let k = coefficients.len() / len;
+    let rows = pairs.len() / (2 * n);
+    if rows < len {
+        return Err(SymmetryError::TooFewPairs { pairs: rows, len });
+    }
+    let a = normalised_rows(ld, basis, pairs);
+    let found = null_space(a.clone(), None, basis, n, k.clamp(1, len), rows)?;
+    let smax = a
+        .clone()
+        .svd(false, false)
+        .singular_values
+        .max()
+        .max(f64::MIN_POSITIVE);
+    let generators = coefficients
+        .chunks_exact(len)
+        .map(|cj| {
+            let norm = cj
+                .iter()
+                .map(|x| x * x)
+                .sum::<f64>()
+                .sqrt()
+                .max(f64::MIN_POSITIVE);
+            let mut c: Vec<f64> = cj.iter().map(|x| x / norm).collect();
+            let big = c
+                .iter()
+                .copied()
+                .fold(0.0f64, |m, x| if x.abs() > m.abs() { x } else { m });
+            if big < 0.0 {
+                c.iter_mut().for_each(|x| *x = -*x);
+            }
+            let residual = (&a * DMatrix::from_column_slice(len, 1, &c)).norm() / smax;
+            let (m, w) = basis.to_affine(n, &c);
+            Generator {
+                description: describe(n, &m, &w),
+                coefficients: c,
+                m,
+                w,
+                singular_value: residual,
+            }
+        })
+        .collect();
+    Ok(Symmetries {
+        generators,
+        ..found
+    })
 }
 
 /// The `k` smallest right singular vectors of `a` as generators in `basis`;

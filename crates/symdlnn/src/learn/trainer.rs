@@ -15,8 +15,19 @@ use crate::nn::{Activation, Adam, Mlp, NnError, Schedule};
 
 /// A loss of the network parameters.
 pub trait Objective {
-    /// The loss at `mlp`; with `grad`, also add its parameter gradient into it.
+    /// The loss at `mlp`; with `grad`, also add its gradient into it: the
+    /// network's parameters first, then the objective's own
+    /// ([`Objective::own_params`]).
     fn evaluate(&mut self, mlp: &Mlp, grad: Option<&mut [f64]>) -> LossReport;
+    /// Parameters the objective trains beside the network's (the paper's
+    /// symmetry coefficients); none by default.
+    fn own_params(&self) -> &[f64] {
+        &[]
+    }
+    /// Mutable [`Objective::own_params`].
+    fn own_params_mut(&mut self) -> &mut [f64] {
+        &mut []
+    }
     /// Told the epoch before each training step (terms with a warm-up use
     /// it); `true` when the loss's definition changes at this epoch, so that
     /// losses from before are not comparable (the step guard forgets them).
@@ -116,6 +127,9 @@ pub struct SymmetryConfig {
     /// this field existed used the null space of the learned `Ld`).
     #[serde(default)]
     pub solver: super::symmetry::DiscoverySolver,
+    /// The paper's solver: its constants and initial guess (required by it).
+    #[serde(default)]
+    pub coefficients: Option<super::shaping::CoefficientConfig>,
 }
 
 impl TrainConfig {
@@ -263,7 +277,7 @@ impl StepGuard {
 impl<O: Objective> Trainer<O> {
     /// A trainer with fresh Adam state.
     pub fn new(mlp: Mlp, objective: O, schedule: Schedule) -> Self {
-        let n = mlp.params().len();
+        let n = mlp.params().len() + objective.own_params().len();
         Self {
             mlp,
             objective,
@@ -304,7 +318,11 @@ impl<O: Objective> Trainer<O> {
         }
         let mut lr = self.schedule.lr(self.epoch);
         match self.guard.as_mut() {
-            None => self.adam.step(self.mlp.params_mut(), &self.grad, lr),
+            None => {
+                let grad = std::mem::take(&mut self.grad);
+                self.adam_step(&grad, lr);
+                self.grad = grad;
+            }
             Some(g) => {
                 let reject = g
                     .snapshot
@@ -312,25 +330,28 @@ impl<O: Objective> Trainer<O> {
                     .is_some_and(|s| report.total > s.loss + g.max_increase);
                 if reject {
                     // Undo the last step; redo it with half the rate.
-                    let s = g.snapshot.as_ref().expect("checked above");
+                    let s = g.snapshot.take().expect("checked above");
                     g.factor *= 0.5;
                     g.rejected += 1;
-                    self.mlp.params_mut().copy_from_slice(&s.params);
-                    self.adam = s.adam.clone();
                     lr = s.lr * g.factor;
-                    self.adam.step(self.mlp.params_mut(), &s.grad, lr);
+                    self.set_params(&s.params);
+                    self.adam = s.adam.clone();
+                    self.adam_step(&s.grad, lr);
+                    self.guard.as_mut().expect("guarded").snapshot = Some(s);
                 } else {
                     g.factor = (g.factor * 1.1).min(1.0);
                     lr *= g.factor;
                     let snap = Snapshot {
-                        params: self.mlp.params().to_vec(),
+                        params: self.params(),
                         adam: self.adam.clone(),
                         grad: self.grad.clone(),
                         lr: self.schedule.lr(self.epoch),
                         loss: report.total,
                     };
-                    g.snapshot = Some(snap);
-                    self.adam.step(self.mlp.params_mut(), &self.grad, lr);
+                    self.guard.as_mut().expect("guarded").snapshot = Some(snap);
+                    let grad = std::mem::take(&mut self.grad);
+                    self.adam_step(&grad, lr);
+                    self.grad = grad;
                 }
             }
         }
@@ -341,6 +362,31 @@ impl<O: Objective> Trainer<O> {
         });
         self.epoch += 1;
         Ok(self.history.last().expect("just pushed"))
+    }
+
+    /// All trained parameters: the network's, then the objective's own.
+    pub fn params(&self) -> Vec<f64> {
+        let mut p = self.mlp.params().to_vec();
+        p.extend_from_slice(self.objective.own_params());
+        p
+    }
+
+    /// Set all trained parameters (the layout of [`Trainer::params`]).
+    pub fn set_params(&mut self, params: &[f64]) {
+        let (net, own) = params.split_at(self.mlp.params().len());
+        self.mlp.params_mut().copy_from_slice(net);
+        self.objective.own_params_mut().copy_from_slice(own);
+    }
+
+    /// One Adam step on all trained parameters.
+    fn adam_step(&mut self, grad: &[f64], lr: f64) {
+        if self.objective.own_params().is_empty() {
+            self.adam.step(self.mlp.params_mut(), grad, lr);
+        } else {
+            let mut p = self.params();
+            self.adam.step(&mut p, grad, lr);
+            self.set_params(&p);
+        }
     }
 
     /// The loss at the current parameters (no update).
@@ -378,8 +424,9 @@ pub(crate) fn check_dlnn(config: &TrainConfig, data: &Dataset) -> Result<(), Tra
     Ok(())
 }
 
-/// Test support: check an objective's parameter gradient against central
-/// finite differences at every `stride`-th parameter, with tolerance
+/// Test support: check an objective's gradient (network parameters, then
+/// its own) against central finite differences at every `stride`-th
+/// network parameter and every own parameter, with tolerance
 /// `rtol · (|fd| + floor · max(|loss|, 1))`.
 #[cfg(test)]
 #[track_caller]
@@ -391,10 +438,19 @@ pub(crate) fn assert_gradient_matches_fd(
     floor: f64,
     what: &str,
 ) {
-    let mut grad = vec![0.0; mlp.params().len()];
+    let net = mlp.params().len();
+    let mut grad = vec![0.0; net + obj.own_params().len()];
     let base = obj.evaluate(mlp, Some(&mut grad)).total;
     assert!(base.is_finite(), "{what}: loss {base}");
-    for (k, &adjoint) in grad.iter().enumerate().step_by(stride) {
+    let check = |k: usize, adjoint: f64, lp: f64, lm: f64, eps: f64| {
+        let fd = (lp - lm) / (2.0 * eps);
+        let tol = rtol * (fd.abs() + floor * base.abs().max(1.0));
+        assert!(
+            (adjoint - fd).abs() <= tol,
+            "{what} param {k}: adjoint {adjoint} vs FD {fd}"
+        );
+    };
+    for k in (0..net).step_by(stride) {
         let x0 = mlp.params()[k];
         let eps = 1e-6 * (1.0 + x0.abs());
         mlp.params_mut()[k] = x0 + eps;
@@ -402,11 +458,16 @@ pub(crate) fn assert_gradient_matches_fd(
         mlp.params_mut()[k] = x0 - eps;
         let lm = obj.evaluate(mlp, None).total;
         mlp.params_mut()[k] = x0;
-        let fd = (lp - lm) / (2.0 * eps);
-        let tol = rtol * (fd.abs() + floor * base.abs().max(1.0));
-        assert!(
-            (adjoint - fd).abs() <= tol,
-            "{what} param {k}: adjoint {adjoint} vs FD {fd}"
-        );
+        check(k, grad[k], lp, lm, eps);
+    }
+    for k in 0..grad.len() - net {
+        let x0 = obj.own_params()[k];
+        let eps = 1e-6 * (1.0 + x0.abs());
+        obj.own_params_mut()[k] = x0 + eps;
+        let lp = obj.evaluate(mlp, None).total;
+        obj.own_params_mut()[k] = x0 - eps;
+        let lm = obj.evaluate(mlp, None).total;
+        obj.own_params_mut()[k] = x0;
+        check(net + k, grad[net + k], lp, lm, eps);
     }
 }
