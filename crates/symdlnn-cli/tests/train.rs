@@ -358,7 +358,89 @@ fn symdlnn_stores_generators_and_inspect_compares_them_with_the_truth() {
         &symdlnn(&["inspect", "--model", "m", "--truth", "cartpend-x"], d),
         "unknown system 'cartpend-x'",
     );
+    // The paper's solver: its flags are checked before anything is written.
+    let paper = |extra: &[&str]| {
+        let mut args = vec![
+            "train",
+            "--method",
+            "symdlnn",
+            "--sym-solver",
+            "paper",
+            "--data",
+            "k.csv",
+            "--out",
+            "m2",
+        ];
+        args.extend_from_slice(extra);
+        symdlnn(&args, d)
+    };
+    for (extra, expect) in [
+        (
+            &["--sym-init", "1,2,3"][..],
+            "--sym-init: 3 values given, K × basis size = 1 × 6 = 6 needed",
+        ),
+        (
+            &["--sym-init", "1,2,x,4,5,6"][..],
+            "--sym-init: 'x' is not a finite number",
+        ),
+        (
+            &["--sym-init", "0,0,0,0,0,0"][..],
+            "--sym-init: a generator's coefficients are all zero",
+        ),
+        (
+            &["--sym-init", "kepler", "--sym-basis", "rotations"][..],
+            "--sym-init kepler: the paper's guess is one affine generator in dimension 2",
+        ),
+        (
+            &["--sym-weight", "0"][..],
+            "--sym-weight must be > 0 with --sym-solver paper",
+        ),
+    ] {
+        fails_with(&paper(extra), expect);
+    }
+    fails_with(
+        &symdlnn(
+            &[
+                "train",
+                "--method",
+                "symdlnn",
+                "--sym-init",
+                "kepler",
+                "--data",
+                "k.csv",
+                "--out",
+                "m2",
+            ],
+            d,
+        ),
+        "--sym-init applies to --sym-solver paper only",
+    );
     assert!(!d.join("m2").exists());
+    // It trains the coefficients from the paper's guess and reports them.
+    ok(&paper(&[
+        "--sym-init",
+        "kepler",
+        "--epochs",
+        "20",
+        "--sym-warmup",
+        "5",
+        "--hidden",
+        "16,16",
+    ]));
+    let p: serde_json::Value = serde_json::from_str(&ok(&symdlnn(
+        &["inspect", "--model", "m2", "--truth", "kepler", "--json"],
+        d,
+    )))
+    .unwrap();
+    assert_eq!(p["training"]["symmetry"]["solver"], "paper");
+    assert_eq!(
+        p["training"]["symmetry"]["coefficients"]["init_name"],
+        "kepler"
+    );
+    let cos = p["agreement"][0].as_f64().unwrap();
+    // The guess's own agreement is 0.9718; 15 small steps stay near it.
+    assert!((0.9..=1.0).contains(&cos), "agreement {cos}");
+    assert!(p["final_losses"]["symmetry"].as_f64().unwrap() > 0.0);
 }
 
 #[test]

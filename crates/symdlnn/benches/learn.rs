@@ -2,13 +2,14 @@
 //! trajectory with the paper's 4-128-128-128-1 softplus network — the same
 //! work as `shared/bench/jax_peer.sh` (DEL residual + degeneracy term at
 //! every pair), the robust recipe's step, a SymDLNN step with the shaping
-//! term (training + 200 box pairs), and an LNN step on the same data.
+//! term (training + 200 box pairs), the same with the paper's trainable
+//! coefficients, and an LNN step on the same data.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use symdlnn::data::{Dataset, Trajectory};
 use symdlnn::learn::dlnn::Recipe;
 use symdlnn::learn::lnn::LnnData;
-use symdlnn::learn::shaping::ShapingConfig;
+use symdlnn::learn::shaping::{CoefficientConfig, ShapingConfig};
 use symdlnn::learn::symmetry::{DiscoverySolver, EvaluationPoints, SymmetryBasis};
 use symdlnn::learn::{dlnn_trainer, trainer, LnnConfig, SymmetryConfig, TrainConfig};
 
@@ -67,6 +68,20 @@ fn dlnn_step(c: &mut Criterion) {
     });
     let mut t = trainer(&cfg, &data, None).unwrap();
     c.bench_function("symdlnn_shaping_step_robust_2threads", |b| {
+        b.iter(|| t.step().map(|_| ()).unwrap())
+    });
+    // The paper's solver: the same pairs, its coefficients trained with the network.
+    if let Some(sym) = cfg.symmetry.as_mut() {
+        sym.solver = DiscoverySolver::Paper;
+        sym.coefficients = Some(CoefficientConfig {
+            alpha: 1.0,
+            beta: 1.0,
+            init: CoefficientConfig::random(1, 6, 0),
+            init_name: "random".into(),
+        });
+    }
+    let mut t = trainer(&cfg, &data, None).unwrap();
+    c.bench_function("symdlnn_paper_solver_step_robust_2threads", |b| {
         b.iter(|| t.step().map(|_| ()).unwrap())
     });
     // The LNN baseline on the same data (199 interior samples, positions mode).

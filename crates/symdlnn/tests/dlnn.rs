@@ -167,6 +167,73 @@ fn save_load_predict_is_bit_identical_and_resume_matches_an_uninterrupted_run() 
     );
 }
 
+/// The paper's symmetry solver trains coefficients beside the network: a
+/// checkpoint carries them (and their Adam state), so a resumed run ends
+/// with the same weights and generator as an uninterrupted one; and they
+/// move from their initial guess.
+#[test]
+fn paper_solver_coefficients_train_and_resume_bit_identically() {
+    use symdlnn::learn::shaping::{CoefficientConfig, ShapingConfig};
+    use symdlnn::learn::symmetry::{DiscoverySolver, EvaluationPoints, SymmetryBasis};
+    use symdlnn::learn::SymmetryConfig;
+    let (_, data) = truth("kepler", 30, 30);
+    let mut cfg = TrainConfig::new(Recipe::Robust, 30);
+    cfg.hidden = vec![16, 16];
+    cfg.method = "symdlnn".into();
+    let init = CoefficientConfig::paper_guess("kepler").unwrap();
+    cfg.symmetry = Some(SymmetryConfig {
+        generators: 1,
+        basis: SymmetryBasis::Affine,
+        points: EvaluationPoints {
+            train: true,
+            boxed: 20,
+        },
+        shaping: Some(ShapingConfig {
+            weight: 1.0,
+            warmup: 5,
+        }),
+        solver: DiscoverySolver::Paper,
+        coefficients: Some(CoefficientConfig {
+            alpha: 1.0,
+            beta: 1.0,
+            init: init.clone(),
+            init_name: "kepler".into(),
+        }),
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    let opts = FitOptions {
+        source: "test".into(),
+        ..FitOptions::default()
+    };
+    let (model_a, mlp_a) = fit(&cfg, &data, &a, &opts, &mut |_| {}).unwrap();
+    let with_cp = FitOptions {
+        checkpoint_every: Some(20),
+        ..opts
+    };
+    fit(&cfg, &data, &b, &with_cp, &mut |_| {}).unwrap();
+    let resume = FitOptions {
+        resume: true,
+        ..with_cp
+    };
+    let (model_b, mlp_b) = fit(&cfg, &data, &b, &resume, &mut |_| {}).unwrap();
+    assert_eq!(mlp_b.params(), mlp_a.params());
+    let (ga, gb) = (
+        &model_a.symmetries.as_ref().unwrap().generators[0],
+        &model_b.symmetries.as_ref().unwrap().generators[0],
+    );
+    assert_eq!(ga.coefficients, gb.coefficients);
+    // Unit norm as reported; 25 Adam steps of 3e-3 moved it off the guess.
+    let norm = init.iter().map(|x| x * x).sum::<f64>().sqrt();
+    let moved = ga
+        .coefficients
+        .iter()
+        .zip(&init)
+        .map(|(c, g)| (c - g / norm).abs())
+        .fold(0.0, f64::max);
+    assert!(moved > 1e-3 && moved < 0.2, "moved {moved}");
+}
+
 /// When the shaping term switches on after its warm-up the loss's definition
 /// changes; the step guard must not compare the new loss with the old one
 /// (it would reject every step and freeze training).

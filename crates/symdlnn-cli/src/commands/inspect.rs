@@ -115,9 +115,15 @@ pub fn run(a: InspectArgs) -> anyhow::Result<()> {
             solver.unwrap_or_default(),
             sym.pairs
         );
+        // The paper's solver trains its coefficients; σ is then their residual.
+        let sigma = if solver == Some(DiscoverySolver::Paper) {
+            "‖Ac‖/σmax"
+        } else {
+            "σ"
+        };
         for (j, g) in sym.generators.iter().enumerate() {
             println!(
-                "    ξ{j}: {} — M = {:?}, w = {:?}, σ = {:.2e}",
+                "    ξ{j}: {} — M = {:?}, w = {:?}, {sigma} = {:.2e}",
                 g.description,
                 round(&g.m),
                 round(&g.w),

@@ -254,7 +254,8 @@ pub struct Generator {
     pub w: Vec<f64>,
     /// What it looks like.
     pub description: String,
-    /// Its singular value (normalised by the largest).
+    /// Its singular value (normalised by the largest); for the paper's
+    /// solver, its residual `‖A c‖ / σ_max` in the same normalisation.
     pub singular_value: f64,
 }
 
@@ -265,7 +266,7 @@ impl Generator {
     }
 }
 
-/// The result of null-space discovery.
+/// Discovered (or, with the paper's solver, trained) generators.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Symmetries {
     pub basis: SymmetryBasis,
