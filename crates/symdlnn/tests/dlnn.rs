@@ -234,6 +234,76 @@ fn paper_solver_coefficients_train_and_resume_bit_identically() {
     assert!(moved > 1e-3 && moved < 0.2, "moved {moved}");
 }
 
+/// The paper's solver on its cart–pendulum protocol (one trajectory, 3 000
+/// epochs, seeds 0–2) from the paper's initial guess (|cos| 0.941): the
+/// generator improves and the fit stays within 2× of DLNN's.
+#[test]
+#[ignore = "3 seeds × (SymDLNN + DLNN) × 3 000 epochs: ~3 minutes in release; run with --ignored"]
+fn paper_solver_from_the_papers_guess_on_the_cart_pendulum() {
+    use symdlnn::learn::shaping::{CoefficientConfig, ShapingConfig};
+    use symdlnn::learn::symmetry::{
+        agreement, from_coefficients, DiscoverySolver, EvaluationPoints, SymmetryBasis,
+    };
+    use symdlnn::learn::{trainer, Objective, SymmetryConfig};
+    let (full, data) = truth("cartpend", 300, 200);
+    let system = System::from_name("cartpend").unwrap();
+    let points = EvaluationPoints {
+        train: true,
+        boxed: 200,
+    };
+    let mut failures = Vec::new();
+    for seed in 0..3 {
+        let (dlnn, _, del_dlnn) = train(&data, 3000, seed, false);
+        let (rec_dlnn, _) = rollout_errors(&dlnn, &full, 200);
+        let mut cfg = TrainConfig::new(Recipe::Robust, 3000);
+        cfg.seed = seed;
+        cfg.method = "symdlnn".into();
+        cfg.symmetry = Some(SymmetryConfig {
+            generators: 1,
+            basis: SymmetryBasis::Affine,
+            points,
+            shaping: Some(ShapingConfig {
+                weight: 1.0,
+                warmup: 900,
+            }),
+            solver: DiscoverySolver::Paper,
+            coefficients: Some(CoefficientConfig {
+                alpha: 1.0,
+                beta: 1.0,
+                init: CoefficientConfig::paper_guess("cartpend").unwrap(),
+                init_name: "cartpend".into(),
+            }),
+        });
+        let mut t = trainer(&cfg, &data, None).unwrap();
+        for _ in 0..3000 {
+            t.step().unwrap();
+        }
+        let del = t.current_loss().terms[0].1;
+        let ld = LearnedLd::new(t.mlp.clone(), t.objective.parametrisation().clone());
+        let found = from_coefficients(
+            &ld,
+            SymmetryBasis::Affine,
+            t.objective.own_params(),
+            &points.pairs(&data, seed),
+        )
+        .unwrap();
+        let cos = agreement(&[found.generators[0].affine()], &system.symmetries())[0];
+        let (rec, _) = rollout_errors(&ld, &full, 200);
+        println!(
+            "seed {seed}: agreement {cos:.5}; DEL {del:.3e} (DLNN {del_dlnn:.3e}); recreation {rec:.3e} (DLNN {rec_dlnn:.3e})"
+        );
+        // Measured (this commit): 0.99441–0.99451, DEL and recreation within
+        // 0.7–1.2× of DLNN's.
+        if cos < 0.99 || del > 2.0 * del_dlnn || rec > 2.0 * rec_dlnn {
+            failures.push(seed);
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "seeds outside the bounds: {failures:?}"
+    );
+}
+
 /// When the shaping term switches on after its warm-up the loss's definition
 /// changes; the step guard must not compare the new loss with the old one
 /// (it would reject every step and freeze training).

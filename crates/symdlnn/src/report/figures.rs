@@ -65,8 +65,9 @@ pub mod palette {
     pub const SYMDLNN: RGBColor = RGBColor(44, 160, 44);
     pub const LNN: RGBColor = RGBColor(214, 39, 40);
     pub const PAPER: RGBColor = RGBColor(148, 103, 189);
+    pub const SYMDLNN_PAPER: RGBColor = RGBColor(255, 127, 14);
     pub const EXTRA: [RGBColor; 4] = [
-        RGBColor(255, 127, 14),
+        RGBColor(188, 189, 34),
         RGBColor(140, 86, 75),
         RGBColor(227, 119, 194),
         RGBColor(127, 127, 127),
