@@ -415,6 +415,25 @@ fn symdlnn_stores_generators_and_inspect_compares_them_with_the_truth() {
         ),
         "--sym-init applies to --sym-solver paper only",
     );
+    fails_with(
+        &symdlnn(
+            &[
+                "train",
+                "--method",
+                "symdlnn",
+                "--sym-solver",
+                "nullspace",
+                "--sym-beta",
+                "2",
+                "--data",
+                "k.csv",
+                "--out",
+                "m2",
+            ],
+            d,
+        ),
+        "--sym-beta applies to --sym-solver paper only",
+    );
     assert!(!d.join("m2").exists());
     // It trains the coefficients from the paper's guess and reports them.
     ok(&paper(&[

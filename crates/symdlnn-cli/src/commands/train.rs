@@ -126,12 +126,12 @@ pub struct TrainArgs {
     /// SymDLNN, paper solver: initial coefficients: random (ChaCha8 from --seed), the paper's guess for cartpend or kepler (affine basis, n = 2, K = 1), or K × (basis size) comma-separated numbers
     #[arg(long, value_name = "INIT")]
     sym_init: Option<String>,
-    /// SymDLNN, paper solver: weight α of (|c_j|² − 1)²
-    #[arg(long, default_value_t = 1.0, value_parser = args::non_negative)]
-    sym_alpha: f64,
-    /// SymDLNN, paper solver: weight β of the squared orthogonality term ⟨c_j, c_k⟩²
-    #[arg(long, default_value_t = 1.0, value_parser = args::non_negative)]
-    sym_beta: f64,
+    /// SymDLNN, paper solver: weight α of (|c_j|² − 1)² [default: 1]
+    #[arg(long, value_parser = args::non_negative)]
+    sym_alpha: Option<f64>,
+    /// SymDLNN, paper solver: weight β of the squared orthogonality term ⟨c_j, c_k⟩² [default: 1]
+    #[arg(long, value_parser = args::non_negative)]
+    sym_beta: Option<f64>,
     /// SymDLNN: search space: affine (ξ = Mq + w), translations, linear, rotations
     #[arg(long, default_value = "affine")]
     sym_basis: String,
@@ -305,8 +305,8 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
             let coefficients = if paper {
                 let init = a.sym_init.as_deref().unwrap_or("random");
                 Some(CoefficientConfig {
-                    alpha: a.sym_alpha,
-                    beta: a.sym_beta,
+                    alpha: a.sym_alpha.unwrap_or(1.0),
+                    beta: a.sym_beta.unwrap_or(1.0),
                     init: initial_coefficients(init, basis, a.symmetries, data.n, a.seed)?,
                     init_name: match init {
                         "random" | "cartpend" | "kepler" => init.to_string(),
@@ -314,8 +314,14 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
                     },
                 })
             } else {
-                if a.sym_init.is_some() {
-                    bail!("--sym-init applies to --sym-solver paper only");
+                for (given, flag) in [
+                    (a.sym_init.is_some(), "--sym-init"),
+                    (a.sym_alpha.is_some(), "--sym-alpha"),
+                    (a.sym_beta.is_some(), "--sym-beta"),
+                ] {
+                    if given {
+                        bail!("{flag} applies to --sym-solver paper only");
+                    }
                 }
                 None
             };
