@@ -442,9 +442,15 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
         );
     }
     if let Some(sym) = &model.symmetries {
+        let paper = model
+            .training
+            .symmetry
+            .as_ref()
+            .is_some_and(|s| s.solver == DiscoverySolver::Paper);
+        let sigma = if paper { "‖Ac‖/σmax" } else { "σ" };
         for (j, g) in sym.generators.iter().enumerate() {
             eprintln!(
-                "generator {j}: {} (σ {:.2e}); identifiability gap {:.2e}",
+                "generator {j}: {} ({sigma} {:.2e}); identifiability gap {:.2e}",
                 g.description,
                 g.singular_value,
                 sym.gap.unwrap_or(f64::NAN)

@@ -341,13 +341,21 @@ impl<O: Objective> Trainer<O> {
                 } else {
                     g.factor = (g.factor * 1.1).min(1.0);
                     lr *= g.factor;
-                    let snap = Snapshot {
-                        params: self.params(),
+                    // Into the previous snapshot's buffers: no allocation per epoch.
+                    let mut snap = g.snapshot.take().unwrap_or_else(|| Snapshot {
+                        params: vec![],
                         adam: self.adam.clone(),
-                        grad: self.grad.clone(),
-                        lr: self.schedule.lr(self.epoch),
-                        loss: report.total,
-                    };
+                        grad: vec![],
+                        lr: 0.0,
+                        loss: 0.0,
+                    });
+                    snap.params.clear();
+                    snap.params.extend_from_slice(self.mlp.params());
+                    snap.params.extend_from_slice(self.objective.own_params());
+                    snap.adam.copy_from(&self.adam);
+                    snap.grad.clone_from(&self.grad);
+                    snap.lr = self.schedule.lr(self.epoch);
+                    snap.loss = report.total;
                     self.guard.as_mut().expect("guarded").snapshot = Some(snap);
                     let grad = std::mem::take(&mut self.grad);
                     self.adam_step(&grad, lr);

@@ -84,6 +84,16 @@ impl Adam {
         }
     }
 
+    /// Become a copy of `other`, reusing this state's buffers.
+    pub fn copy_from(&mut self, other: &Adam) {
+        self.beta1 = other.beta1;
+        self.beta2 = other.beta2;
+        self.eps = other.eps;
+        self.t = other.t;
+        self.m.clone_from(&other.m);
+        self.v.clone_from(&other.v);
+    }
+
     /// One update of `params` with gradient `grad` and rate `lr`.
     pub fn step(&mut self, params: &mut [f64], grad: &[f64], lr: f64) {
         self.t += 1;
