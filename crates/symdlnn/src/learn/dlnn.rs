@@ -349,9 +349,9 @@ impl Objective for Dlnn {
             }
         }
         del /= k_count;
-        // `dbar[p]`: the derivative of the loss with respect to `d_p`, as
-        // `barrier_weight · dbar[p]` for the robust recipe (the symmetry term
-        // of the paper's solver adds to the barrier's weight).
+        // `barrier_weight · dbar[p]`: the derivative of the loss with respect
+        // to `d_p` (the paper solver's symmetry term, normalised by the
+        // robust barrier's scale, scales the barrier's part).
         let (mut total, second, r_scale, dbar, mut barrier_weight, log_scale);
         match self.loss.recipe {
             Recipe::Paper => {
@@ -387,14 +387,14 @@ impl Objective for Dlnn {
                         (x_min.ln() + (x - x_min) / x_min, 1.0 / x_min)
                     };
                     barrier += phi;
-                    db[p] = dphi * self.sign0 / p_count;
+                    db[p] = -(2.0 / n as f64) / p_count * dphi * self.sign0;
                 }
                 barrier /= p_count;
                 total = del.ln() - (2.0 / n as f64) * barrier;
                 second = ("logdet", barrier);
                 r_scale = 2.0 / (k_count * del);
                 dbar = db;
-                barrier_weight = -2.0 / n as f64;
+                barrier_weight = 1.0;
                 log_scale = Some(barrier);
             }
         }
@@ -440,7 +440,8 @@ impl Objective for Dlnn {
             );
             if active {
                 total += shaping.weight() * r.value;
-                barrier_weight += shaping.weight() * r.d_log_scale;
+                // The barrier enters the loss as −(2/n)·barrier.
+                barrier_weight += shaping.weight() * r.d_log_scale / (-2.0 / n as f64);
             }
             terms.push(("symmetry", r.value));
         }
