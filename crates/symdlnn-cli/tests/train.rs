@@ -434,6 +434,21 @@ fn symdlnn_stores_generators_and_inspect_compares_them_with_the_truth() {
         ),
         "--sym-beta applies to --sym-solver paper only",
     );
+    fails_with(
+        &symdlnn(
+            &[
+                "train",
+                "--sym-weight",
+                "5",
+                "--data",
+                "k.csv",
+                "--out",
+                "m2",
+            ],
+            d,
+        ),
+        "--sym-weight applies to --method symdlnn only",
+    );
     assert!(!d.join("m2").exists());
     // It trains the coefficients from the paper's guess and reports them.
     ok(&paper(&[

@@ -261,7 +261,20 @@ fn initial_coefficients(
 pub fn run(a: TrainArgs) -> anyhow::Result<()> {
     let data = io::read(&a.data, a.dt)?;
     let symmetry = match a.method {
-        Method::Dlnn | Method::Lnn => None,
+        Method::Dlnn | Method::Lnn => {
+            for (given, flag) in [
+                (a.sym_weight.is_some(), "--sym-weight"),
+                (a.sym_warmup.is_some(), "--sym-warmup"),
+                (a.sym_init.is_some(), "--sym-init"),
+                (a.sym_alpha.is_some(), "--sym-alpha"),
+                (a.sym_beta.is_some(), "--sym-beta"),
+            ] {
+                if given {
+                    bail!("{flag} applies to --method symdlnn only");
+                }
+            }
+            None
+        }
         Method::Symdlnn => {
             let solver = match a.sym_solver {
                 SymSolver::Variational => DiscoverySolver::Variational,
