@@ -230,6 +230,8 @@ pub struct Trainer<O: Objective> {
     /// Step rejection (see [`StepGuard`]); `None` for plain Adam.
     pub guard: Option<StepGuard>,
     grad: Vec<f64>,
+    /// Scratch for the joint parameter vector when the objective has its own.
+    joint: Vec<f64>,
 }
 
 /// Step rejection for log-scale losses: when the loss after a step exceeds
@@ -295,6 +297,7 @@ impl<O: Objective> Trainer<O> {
             history: Vec::new(),
             guard: None,
             grad: vec![0.0; n],
+            joint: Vec::new(),
         }
     }
 
@@ -404,9 +407,14 @@ impl<O: Objective> Trainer<O> {
         if self.objective.own_params().is_empty() {
             self.adam.step(self.mlp.params_mut(), grad, lr);
         } else {
-            let mut p = self.params();
+            // Network and own parameters side by side, in a kept buffer.
+            let mut p = std::mem::take(&mut self.joint);
+            p.clear();
+            p.extend_from_slice(self.mlp.params());
+            p.extend_from_slice(self.objective.own_params());
             self.adam.step(&mut p, grad, lr);
             self.set_params(&p);
+            self.joint = p;
         }
     }
 
