@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{fails_with, ok, simulate, symdlnn};
+use common::{fails_with, json_file, ok, simulate, symdlnn};
 
 fn read_csv(path: &std::path::Path) -> Vec<Vec<f64>> {
     std::fs::read_to_string(path)
@@ -34,8 +34,7 @@ fn evaluate_writes_metrics_that_match_an_independent_computation_and_figures() {
         d,
     ));
     let m: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let on_disk: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(d.join("e/metrics.json")).unwrap()).unwrap();
+    let on_disk: serde_json::Value = json_file(&d.join("e/metrics.json"));
     assert_eq!(m, on_disk);
     // The default recreation span is the training trajectory's.
     assert_eq!(m["train_steps"], 30);
@@ -208,8 +207,7 @@ fn reproduce_quick_runs_one_experiment_end_to_end() {
         ],
         d,
     ));
-    let m: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(d.join("r/metrics.json")).unwrap()).unwrap();
+    let m: serde_json::Value = json_file(&d.join("r/metrics.json"));
     let exp = &m["experiments"][0];
     assert_eq!(exp["experiment"]["name"], "kepler-single");
     let rows = exp["rows"].as_array().unwrap();
@@ -265,8 +263,7 @@ fn reproduce_quick_runs_one_experiment_end_to_end() {
         ],
         d,
     ));
-    let m: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(d.join("r2/metrics.json")).unwrap()).unwrap();
+    let m: serde_json::Value = json_file(&d.join("r2/metrics.json"));
     let exp = &m["experiments"][0]["experiment"];
     assert_eq!(
         (exp["epochs"].as_u64(), exp["trajectories"].as_u64()),

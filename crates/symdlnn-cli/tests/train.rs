@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{fails_with, ok, simulate, symdlnn};
+use common::{fails_with, json_file, ok, ok_json, simulate, symdlnn};
 
 #[test]
 fn train_predict_inspect_on_a_small_kepler_run() {
@@ -24,8 +24,7 @@ fn train_predict_inspect_on_a_small_kepler_run() {
         history.starts_with("epoch,lr,loss,del,logdet,min_abs_hdet,median_abs_hdet,sign_changes\n")
     );
 
-    let v: serde_json::Value =
-        serde_json::from_str(&ok(&symdlnn(&["inspect", "--model", "m", "--json"], d))).unwrap();
+    let v: serde_json::Value = ok_json(&symdlnn(&["inspect", "--model", "m", "--json"], d));
     assert_eq!(v["method"], "dlnn");
     assert_eq!(v["n"], 2);
     assert_eq!(v["h"], 0.1);
@@ -123,8 +122,7 @@ fn a_diverging_run_stops_with_the_checkpoint_intact() {
         d,
     );
     fails_with(&out, "non-finite loss at epoch 13 (loss NaN, del NaN, degeneracy NaN); training stopped; the last good checkpoint (epoch 10) is in m/checkpoint");
-    let cp: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(d.join("m/checkpoint/model.json")).unwrap()).unwrap();
+    let cp = json_file(&d.join("m/checkpoint/model.json"));
     assert_eq!(cp["epochs_done"], 10);
     assert!(!d.join("m/model.json").exists());
     // The checkpoint is a loadable model.
@@ -242,11 +240,10 @@ fn symdlnn_stores_generators_and_inspect_compares_them_with_the_truth() {
         ],
         d,
     ));
-    let v: serde_json::Value = serde_json::from_str(&ok(&symdlnn(
+    let v: serde_json::Value = ok_json(&symdlnn(
         &["inspect", "--model", "m", "--truth", "kepler", "--json"],
         d,
-    )))
-    .unwrap();
+    ));
     assert_eq!(v["method"], "symdlnn");
     let gens = v["generators"].as_array().unwrap();
     assert_eq!(gens.len(), 2);
@@ -291,11 +288,7 @@ fn symdlnn_stores_generators_and_inspect_compares_them_with_the_truth() {
         ],
         d,
     ));
-    let w: serde_json::Value = serde_json::from_str(&ok(&symdlnn(
-        &["inspect", "--model", "m-null", "--json"],
-        d,
-    )))
-    .unwrap();
+    let w: serde_json::Value = ok_json(&symdlnn(&["inspect", "--model", "m-null", "--json"], d));
     assert_eq!(w["training"]["symmetry"]["solver"], "nullspace");
     assert_eq!(w["spectrum"][5].as_f64(), Some(1.0));
     // K = 2 learned against one true generator: one principal angle.
@@ -304,136 +297,66 @@ fn symdlnn_stores_generators_and_inspect_compares_them_with_the_truth() {
     assert!((0.0..=90.0).contains(&angles[0].as_f64().unwrap()));
 
     fails_with(
-        &symdlnn(
-            &[
-                "train",
-                "--method",
-                "symdlnn",
-                "--symmetries",
-                "7",
-                "--data",
-                "k.csv",
-                "--out",
-                "m2",
-            ],
-            d,
-        ),
-        "--symmetries must be between 1 and 6 (the affine basis in dimension 2)",
-    );
-    fails_with(
-        &symdlnn(
-            &[
-                "train",
-                "--method",
-                "symdlnn",
-                "--sym-basis",
-                "spiral",
-                "--data",
-                "k.csv",
-                "--out",
-                "m2",
-            ],
-            d,
-        ),
-        "--sym-basis: unknown basis 'spiral'",
-    );
-    fails_with(
-        &symdlnn(
-            &[
-                "train",
-                "--method",
-                "symdlnn",
-                "--sym-points",
-                "box:x",
-                "--data",
-                "k.csv",
-                "--out",
-                "m2",
-            ],
-            d,
-        ),
-        "--sym-points: 'box:x'",
-    );
-    fails_with(
         &symdlnn(&["inspect", "--model", "m", "--truth", "cartpend-x"], d),
         "unknown system 'cartpend-x'",
     );
-    // The paper's solver: its flags are checked before anything is written.
-    let paper = |extra: &[&str]| {
+    // Bad symmetry flags, the paper solver's among them, are refused before
+    // anything is written.
+    let sym_train = |extra: &[&str]| {
         let mut args = vec![
-            "train",
-            "--method",
-            "symdlnn",
-            "--sym-solver",
-            "paper",
-            "--data",
-            "k.csv",
-            "--out",
-            "m2",
+            "train", "--method", "symdlnn", "--data", "k.csv", "--out", "m2",
         ];
         args.extend_from_slice(extra);
         symdlnn(&args, d)
     };
     for (extra, expect) in [
         (
-            &["--sym-init", "1,2,3"][..],
+            &["--symmetries", "7"][..],
+            "--symmetries must be between 1 and 6 (the affine basis in dimension 2)",
+        ),
+        (
+            &["--sym-basis", "spiral"][..],
+            "--sym-basis: unknown basis 'spiral'",
+        ),
+        (&["--sym-points", "box:x"][..], "--sym-points: 'box:x'"),
+        (
+            &["--sym-solver", "paper", "--sym-init", "1,2,3"][..],
             "--sym-init: 3 values given, K × basis size = 1 × 6 = 6 needed",
         ),
         (
-            &["--sym-init", "1,2,x,4,5,6"][..],
+            &["--sym-solver", "paper", "--sym-init", "1,2,x,4,5,6"][..],
             "--sym-init: 'x' is not a finite number",
         ),
         (
-            &["--sym-init", "0,0,0,0,0,0"][..],
+            &["--sym-solver", "paper", "--sym-init", "0,0,0,0,0,0"][..],
             "--sym-init: a generator's coefficients are all zero",
         ),
         (
-            &["--sym-init", "kepler", "--sym-basis", "rotations"][..],
+            &[
+                "--sym-solver",
+                "paper",
+                "--sym-init",
+                "kepler",
+                "--sym-basis",
+                "rotations",
+            ][..],
             "--sym-init kepler: the paper's guess is one affine generator in dimension 2",
         ),
         (
-            &["--sym-weight", "0"][..],
+            &["--sym-solver", "paper", "--sym-weight", "0"][..],
             "--sym-weight must be > 0 with --sym-solver paper",
         ),
+        (
+            &["--sym-init", "kepler"][..],
+            "--sym-init applies to --sym-solver paper only",
+        ),
+        (
+            &["--sym-solver", "nullspace", "--sym-beta", "2"][..],
+            "--sym-beta applies to --sym-solver paper only",
+        ),
     ] {
-        fails_with(&paper(extra), expect);
+        fails_with(&sym_train(extra), expect);
     }
-    fails_with(
-        &symdlnn(
-            &[
-                "train",
-                "--method",
-                "symdlnn",
-                "--sym-init",
-                "kepler",
-                "--data",
-                "k.csv",
-                "--out",
-                "m2",
-            ],
-            d,
-        ),
-        "--sym-init applies to --sym-solver paper only",
-    );
-    fails_with(
-        &symdlnn(
-            &[
-                "train",
-                "--method",
-                "symdlnn",
-                "--sym-solver",
-                "nullspace",
-                "--sym-beta",
-                "2",
-                "--data",
-                "k.csv",
-                "--out",
-                "m2",
-            ],
-            d,
-        ),
-        "--sym-beta applies to --sym-solver paper only",
-    );
     fails_with(
         &symdlnn(
             &[
@@ -451,7 +374,9 @@ fn symdlnn_stores_generators_and_inspect_compares_them_with_the_truth() {
     );
     assert!(!d.join("m2").exists());
     // It trains the coefficients from the paper's guess and reports them.
-    ok(&paper(&[
+    ok(&sym_train(&[
+        "--sym-solver",
+        "paper",
         "--sym-init",
         "kepler",
         "--epochs",
@@ -461,11 +386,10 @@ fn symdlnn_stores_generators_and_inspect_compares_them_with_the_truth() {
         "--hidden",
         "16,16",
     ]));
-    let p: serde_json::Value = serde_json::from_str(&ok(&symdlnn(
+    let p: serde_json::Value = ok_json(&symdlnn(
         &["inspect", "--model", "m2", "--truth", "kepler", "--json"],
         d,
-    )))
-    .unwrap();
+    ));
     assert_eq!(p["training"]["symmetry"]["solver"], "paper");
     assert_eq!(
         p["training"]["symmetry"]["coefficients"]["init_name"],
@@ -507,9 +431,7 @@ fn lnn_trains_in_each_data_mode_and_predicts_with_the_same_integrator() {
             args.extend(["--system", s]);
         }
         ok(&symdlnn(&args, d));
-        let v: serde_json::Value =
-            serde_json::from_str(&ok(&symdlnn(&["inspect", "--model", &out, "--json"], d)))
-                .unwrap();
+        let v: serde_json::Value = ok_json(&symdlnn(&["inspect", "--model", &out, "--json"], d));
         assert_eq!(v["method"], "lnn");
         assert_eq!(v["training"]["lnn"]["data"], mode);
         assert!(v["final_losses"]["acceleration_mse"].as_f64().unwrap() > 0.0);
@@ -536,14 +458,13 @@ fn lnn_trains_in_each_data_mode_and_predicts_with_the_same_integrator() {
         ],
         d,
     ));
-    let s: serde_json::Value = serde_json::from_str(&ok(&symdlnn(
+    let s: serde_json::Value = ok_json(&symdlnn(
         &[
             "predict", "--model", "lo", "--data", "o.csv", "--steps", "40", "--out", "lo.csv",
             "--json",
         ],
         d,
-    )))
-    .unwrap();
+    ));
     assert_eq!(s["newton"]["solves"], 39);
     assert_eq!(
         std::fs::read_to_string(d.join("lo.csv"))

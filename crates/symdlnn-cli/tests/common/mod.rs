@@ -54,3 +54,15 @@ pub fn fails_with(out: &Output, expect: &str) {
     );
     assert!(err.contains(expect), "stderr: {err}");
 }
+
+/// Assert success; parse standard output as JSON.
+#[track_caller]
+pub fn ok_json(out: &Output) -> serde_json::Value {
+    serde_json::from_str(&ok(out)).unwrap()
+}
+
+/// Parse the JSON file at `path`.
+#[track_caller]
+pub fn json_file(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
