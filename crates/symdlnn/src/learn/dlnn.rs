@@ -476,6 +476,7 @@ impl Objective for Dlnn {
 mod tests {
     use super::*;
     use crate::data::Trajectory;
+    use crate::learn::symmetry::{DiscoverySolver, EvaluationPoints, SymmetryBasis};
     use crate::nn::Activation;
 
     fn data(n: usize) -> Dataset {
@@ -587,71 +588,78 @@ mod tests {
         }
     }
 
+    /// Check the gradient of the DLNN loss plus the symmetry term of `sym`
+    /// (its training pairs if `sym.points.train`, and 12 box pairs) against
+    /// finite differences, network and own parameters alike.
+    #[track_caller]
+    fn check_symmetry_term(recipe: Recipe, sym: crate::learn::SymmetryConfig, every: usize) {
+        use crate::learn::shaping::Shaping;
+        let n = 2;
+        let d = data(n);
+        let q: Vec<f64> = d.trajectories.iter().flat_map(|t| t.q.clone()).collect();
+        let param = match recipe {
+            Recipe::Robust => Parametrisation::midpoint_velocity(n, d.dt, &q, &q, true, false),
+            Recipe::Paper => Parametrisation::raw(n, d.dt),
+        };
+        let mut mlp = Mlp::new(2 * n, &[8, 6], Activation::Softplus, 5).unwrap();
+        let mut loss = DlnnLoss::new(recipe);
+        loss.jacobian_every = every;
+        let mut obj = Dlnn::new(&mlp, param.clone(), &d, loss, None, 2);
+        let boxed = EvaluationPoints {
+            train: false,
+            boxed: sym.points.boxed,
+        }
+        .pairs(&d, 3);
+        let config = sym.shaping.expect("a weighted term");
+        let term = Shaping::new(&mlp, &param, &sym, config, boxed, 2);
+        obj.set_shaping(term, sym.points.train);
+        let own = sym.coefficients.as_ref().map_or(0, |c| c.init.len());
+        assert_eq!(obj.own_params().len(), own);
+        let report = obj.evaluate(&mlp, None);
+        let r = report.terms.iter().find(|t| t.0 == "symmetry").unwrap().1;
+        assert!(r > 0.0 && r.is_finite(), "{r}");
+        let what = format!(
+            "{:?} {recipe:?} {:?} K={} train={} jacobian_every={every}",
+            sym.solver, sym.basis, sym.generators, sym.points.train
+        );
+        crate::learn::trainer::assert_gradient_matches_fd(&mut obj, &mut mlp, 3, 2e-5, 1e-3, &what);
+    }
+
     /// The paper's solver: the symmetry term's gradient with respect to the
     /// network (training and box pairs) and to its trained coefficients,
     /// raw (paper recipe) and normalised by the barrier's scale (robust),
     /// agrees with finite differences of the total loss.
     #[test]
     fn paper_solver_gradient_agrees_with_finite_differences() {
-        use crate::learn::shaping::{CoefficientConfig, Shaping, ShapingConfig};
-        use crate::learn::symmetry::{EvaluationPoints, SymmetryBasis};
-        let n = 2;
-        let d = data(n);
-        let q: Vec<f64> = d.trajectories.iter().flat_map(|t| t.q.clone()).collect();
+        use crate::learn::shaping::{CoefficientConfig, ShapingConfig};
         for recipe in [Recipe::Robust, Recipe::Paper] {
             for (basis, k, train, every) in [
                 (SymmetryBasis::Affine, 1, true, 1),
                 (SymmetryBasis::Affine, 2, true, 3),
                 (SymmetryBasis::Linear, 2, false, 1),
             ] {
-                let param = match recipe {
-                    Recipe::Robust => {
-                        Parametrisation::midpoint_velocity(n, d.dt, &q, &q, true, false)
-                    }
-                    Recipe::Paper => Parametrisation::raw(n, d.dt),
-                };
-                let mut mlp = Mlp::new(2 * n, &[8, 6], Activation::Softplus, 5).unwrap();
-                let mut loss = DlnnLoss::new(recipe);
-                loss.jacobian_every = every;
-                let mut obj = Dlnn::new(&mlp, param.clone(), &d, loss, None, 2);
-                let boxed = EvaluationPoints {
-                    train: false,
-                    boxed: 12,
-                }
-                .pairs(&d, 3);
-                let len = basis.len(n);
                 let coefficients = CoefficientConfig {
                     alpha: 0.7,
                     beta: 1.3,
                     // Off unit norm and not orthogonal, so that both terms act.
-                    init: CoefficientConfig::random(k, len, 4)
+                    init: CoefficientConfig::random(k, basis.len(2), 4)
                         .iter()
                         .map(|x| 0.8 * x)
                         .collect(),
                     init_name: "random".into(),
                 };
-                let config = ShapingConfig {
-                    weight: 5.0,
-                    warmup: 0,
-                };
                 let sym = crate::learn::SymmetryConfig {
                     generators: k,
                     basis,
                     points: EvaluationPoints { train, boxed: 12 },
-                    shaping: Some(config),
-                    solver: crate::learn::symmetry::DiscoverySolver::Paper,
+                    shaping: Some(ShapingConfig {
+                        weight: 5.0,
+                        warmup: 0,
+                    }),
+                    solver: DiscoverySolver::Paper,
                     coefficients: Some(coefficients),
                 };
-                let term = Shaping::new(&mlp, &param, &sym, config, boxed, 2);
-                obj.set_shaping(term, train);
-                assert_eq!(obj.own_params().len(), k * len);
-                let report = obj.evaluate(&mlp, None);
-                let r = report.terms.iter().find(|t| t.0 == "symmetry").unwrap().1;
-                assert!(r > 0.0 && r.is_finite(), "{r}");
-                let what = format!("paper solver {recipe:?} {basis:?} K={k} train={train}");
-                crate::learn::trainer::assert_gradient_matches_fd(
-                    &mut obj, &mut mlp, 3, 2e-5, 1e-3, &what,
-                );
+                check_symmetry_term(recipe, sym, every);
             }
         }
     }
@@ -660,52 +668,26 @@ mod tests {
     /// pairs, each basis) agrees with finite differences of the total loss.
     #[test]
     fn shaping_term_gradient_agrees_with_finite_differences() {
-        use crate::learn::shaping::{Shaping, ShapingConfig};
-        use crate::learn::symmetry::{EvaluationPoints, SymmetryBasis};
-        let n = 2;
-        let d = data(n);
-        let q: Vec<f64> = d.trajectories.iter().flat_map(|t| t.q.clone()).collect();
+        use crate::learn::shaping::ShapingConfig;
         for recipe in [Recipe::Robust, Recipe::Paper] {
             for (basis, k, train) in [
                 (SymmetryBasis::Affine, 1, true),
                 (SymmetryBasis::Affine, 2, false),
                 (SymmetryBasis::Translations, 1, true),
             ] {
-                let param = match recipe {
-                    Recipe::Robust => {
-                        Parametrisation::midpoint_velocity(n, d.dt, &q, &q, true, false)
-                    }
-                    Recipe::Paper => Parametrisation::raw(n, d.dt),
-                };
-                let mut mlp = Mlp::new(2 * n, &[8, 6], Activation::Softplus, 5).unwrap();
-                let mut obj = Dlnn::new(&mlp, param.clone(), &d, DlnnLoss::new(recipe), None, 2);
-                let boxed = EvaluationPoints {
-                    train: false,
-                    boxed: 12,
-                }
-                .pairs(&d, 3);
-                // A large weight so that the term dominates the check.
-                let config = ShapingConfig {
-                    weight: 50.0,
-                    warmup: 0,
-                };
                 let sym = crate::learn::SymmetryConfig {
                     generators: k,
                     basis,
                     points: EvaluationPoints { train, boxed: 12 },
-                    shaping: Some(config),
-                    solver: crate::learn::symmetry::DiscoverySolver::Nullspace,
+                    // A large weight so that the term dominates the check.
+                    shaping: Some(ShapingConfig {
+                        weight: 50.0,
+                        warmup: 0,
+                    }),
+                    solver: DiscoverySolver::Nullspace,
                     coefficients: None,
                 };
-                let term = Shaping::new(&mlp, &param, &sym, config, boxed, 2);
-                obj.set_shaping(term, train);
-                let report = obj.evaluate(&mlp, None);
-                let r = report.terms.iter().find(|t| t.0 == "symmetry").unwrap().1;
-                assert!(r > 0.0 && r.is_finite(), "{r}");
-                let what = format!("{recipe:?} {basis:?} K={k} train={train}");
-                crate::learn::trainer::assert_gradient_matches_fd(
-                    &mut obj, &mut mlp, 3, 2e-5, 1e-3, &what,
-                );
+                check_symmetry_term(recipe, sym, 1);
             }
         }
     }
