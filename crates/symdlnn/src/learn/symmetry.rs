@@ -260,6 +260,26 @@ pub struct Generator {
 }
 
 impl Generator {
+    /// The generator with basis coefficients `c` (unit norm), signed so that
+    /// the largest coefficient is positive.
+    fn signed(basis: SymmetryBasis, n: usize, mut c: Vec<f64>, singular_value: f64) -> Self {
+        let big = c
+            .iter()
+            .copied()
+            .fold(0.0f64, |m, x| if x.abs() > m.abs() { x } else { m });
+        if big < 0.0 {
+            c.iter_mut().for_each(|x| *x = -*x);
+        }
+        let (m, w) = basis.to_affine(n, &c);
+        Generator {
+            description: describe(n, &m, &w),
+            coefficients: c,
+            m,
+            w,
+            singular_value,
+        }
+    }
+
     /// As an [`AffineGenerator`] (normalised in affine coefficients).
     pub fn affine(&self) -> AffineGenerator {
         AffineGenerator::new(&self.description, self.m.clone(), self.w.clone())
@@ -311,7 +331,7 @@ pub fn discover(
     if rows < len {
         return Err(SymmetryError::TooFewPairs { pairs: rows, len });
     }
-    null_space(normalised_rows(ld, basis, pairs), None, basis, n, k, rows)
+    null_space(normalised_rows(ld, basis, pairs), None, basis, n, k, rows).map(|f| f.0)
 }
 
 /// `A` of [`discover`] at `pairs`, each row divided by `h |det J|^{1/n}`.
@@ -367,14 +387,8 @@ pub fn from_coefficients(
         return Err(SymmetryError::TooFewPairs { pairs: rows, len });
     }
     let a = normalised_rows(ld, basis, pairs);
-    let found = null_space(a.clone(), None, basis, n, k.clamp(1, len), rows)?;
-    let smax = a
-        .clone()
-        .svd(false, false)
-        .singular_values
-        .max()
-        .max(f64::MIN_POSITIVE);
-    let generators = coefficients
+    // Each generator at unit norm, with its residual ‖A c‖.
+    let trained: Vec<(Vec<f64>, f64)> = coefficients
         .chunks_exact(len)
         .map(|cj| {
             let norm = cj
@@ -383,24 +397,15 @@ pub fn from_coefficients(
                 .sum::<f64>()
                 .sqrt()
                 .max(f64::MIN_POSITIVE);
-            let mut c: Vec<f64> = cj.iter().map(|x| x / norm).collect();
-            let big = c
-                .iter()
-                .copied()
-                .fold(0.0f64, |m, x| if x.abs() > m.abs() { x } else { m });
-            if big < 0.0 {
-                c.iter_mut().for_each(|x| *x = -*x);
-            }
-            let residual = (&a * DMatrix::from_column_slice(len, 1, &c)).norm() / smax;
-            let (m, w) = basis.to_affine(n, &c);
-            Generator {
-                description: describe(n, &m, &w),
-                coefficients: c,
-                m,
-                w,
-                singular_value: residual,
-            }
+            let c: Vec<f64> = cj.iter().map(|x| x / norm).collect();
+            let r = (&a * DMatrix::from_column_slice(len, 1, &c)).norm();
+            (c, r)
         })
+        .collect();
+    let (found, smax) = null_space(a, None, basis, n, k.clamp(1, len), rows)?;
+    let generators = trained
+        .into_iter()
+        .map(|(c, r)| Generator::signed(basis, n, c, r / smax))
         .collect();
     Ok(Symmetries {
         generators,
@@ -409,7 +414,8 @@ pub fn from_coefficients(
 }
 
 /// The `k` smallest right singular vectors of `a` as generators in `basis`;
-/// singular values are reported relative to `scale` (default: the largest).
+/// singular values are reported relative to `scale` (default: the largest),
+/// which is returned beside them.
 fn null_space(
     a: DMatrix<f64>,
     scale: Option<f64>,
@@ -417,7 +423,7 @@ fn null_space(
     n: usize,
     k: usize,
     rows: usize,
-) -> Result<Symmetries, SymmetryError> {
+) -> Result<(Symmetries, f64), SymmetryError> {
     let len = basis.len(n);
     let svd = a.svd(false, true);
     let v_t = svd.v_t.ok_or(SymmetryError::Svd)?;
@@ -433,23 +439,8 @@ fn null_space(
     let generators = order[..k]
         .iter()
         .map(|&i| {
-            let mut c: Vec<f64> = v_t.row(i).iter().copied().collect();
-            // Sign convention: the largest coefficient positive.
-            let big = c
-                .iter()
-                .copied()
-                .fold(0.0f64, |m, x| if x.abs() > m.abs() { x } else { m });
-            if big < 0.0 {
-                c.iter_mut().for_each(|x| *x = -*x);
-            }
-            let (m, w) = basis.to_affine(n, &c);
-            Generator {
-                description: describe(n, &m, &w),
-                coefficients: c,
-                m,
-                w,
-                singular_value: svd.singular_values[i] / smax,
-            }
+            let c = v_t.row(i).iter().copied().collect();
+            Generator::signed(basis, n, c, svd.singular_values[i] / smax)
         })
         .collect();
     let gap = (k < len).then(|| {
@@ -460,13 +451,14 @@ fn null_space(
             f64::INFINITY
         }
     });
-    Ok(Symmetries {
+    let found = Symmetries {
         basis,
         generators,
         spectrum,
         gap,
         pairs: rows,
-    })
+    };
+    Ok((found, smax))
 }
 
 /// Discovery from the learned *dynamics* rather than the learned `Ld`: the
@@ -577,7 +569,7 @@ pub fn discover_variational<G: GenericDiscreteLagrangian>(
         }
     }
     let reference = middle.singular_values().max();
-    null_space(a, Some(reference), basis, n, k, triples * n)
+    null_space(a, Some(reference), basis, n, k, triples * n).map(|f| f.0)
 }
 
 /// A readable name for the affine field `M q + w`.
