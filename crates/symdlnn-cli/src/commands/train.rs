@@ -214,6 +214,14 @@ fn parse_schedule(s: &str, lr: f64, epochs: usize) -> anyhow::Result<Schedule> {
     })
 }
 
+/// Refuse the first flag given (`true`) that applies to `scope` only.
+fn refuse_given(flags: &[(bool, &str)], scope: &str) -> anyhow::Result<()> {
+    match flags.iter().find(|(given, _)| *given) {
+        Some((_, flag)) => bail!("{flag} applies to {scope} only"),
+        None => Ok(()),
+    }
+}
+
 /// The paper solver's initial coefficients from `--sym-init`.
 fn initial_coefficients(
     init: &str,
@@ -262,17 +270,16 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
     let data = io::read(&a.data, a.dt)?;
     let symmetry = match a.method {
         Method::Dlnn | Method::Lnn => {
-            for (given, flag) in [
-                (a.sym_weight.is_some(), "--sym-weight"),
-                (a.sym_warmup.is_some(), "--sym-warmup"),
-                (a.sym_init.is_some(), "--sym-init"),
-                (a.sym_alpha.is_some(), "--sym-alpha"),
-                (a.sym_beta.is_some(), "--sym-beta"),
-            ] {
-                if given {
-                    bail!("{flag} applies to --method symdlnn only");
-                }
-            }
+            refuse_given(
+                &[
+                    (a.sym_weight.is_some(), "--sym-weight"),
+                    (a.sym_warmup.is_some(), "--sym-warmup"),
+                    (a.sym_init.is_some(), "--sym-init"),
+                    (a.sym_alpha.is_some(), "--sym-alpha"),
+                    (a.sym_beta.is_some(), "--sym-beta"),
+                ],
+                "--method symdlnn",
+            )?;
             None
         }
         Method::Symdlnn => {
@@ -327,15 +334,14 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
                     },
                 })
             } else {
-                for (given, flag) in [
-                    (a.sym_init.is_some(), "--sym-init"),
-                    (a.sym_alpha.is_some(), "--sym-alpha"),
-                    (a.sym_beta.is_some(), "--sym-beta"),
-                ] {
-                    if given {
-                        bail!("{flag} applies to --sym-solver paper only");
-                    }
-                }
+                refuse_given(
+                    &[
+                        (a.sym_init.is_some(), "--sym-init"),
+                        (a.sym_alpha.is_some(), "--sym-alpha"),
+                        (a.sym_beta.is_some(), "--sym-beta"),
+                    ],
+                    "--sym-solver paper",
+                )?;
                 None
             };
             Some(SymmetryConfig {

@@ -479,25 +479,24 @@ pub(crate) fn assert_gradient_matches_fd(
             "{what} param {k}: adjoint {adjoint} vs FD {fd}"
         );
     };
-    for k in (0..net).step_by(stride) {
-        let x0 = mlp.params()[k];
-        let eps = 1e-6 * (1.0 + x0.abs());
-        mlp.params_mut()[k] = x0 + eps;
-        let lp = obj.evaluate(mlp, None).total;
-        mlp.params_mut()[k] = x0 - eps;
-        let lm = obj.evaluate(mlp, None).total;
-        mlp.params_mut()[k] = x0;
-        check(k, grad[k], lp, lm, eps);
+    // Every `stride`-th network parameter, then every own parameter.
+    fn param<'a>(obj: &'a mut impl Objective, mlp: &'a mut Mlp, k: usize) -> &'a mut f64 {
+        let net = mlp.params().len();
+        if k < net {
+            &mut mlp.params_mut()[k]
+        } else {
+            &mut obj.own_params_mut()[k - net]
+        }
     }
-    for k in 0..grad.len() - net {
-        let x0 = obj.own_params()[k];
+    for k in (0..net).step_by(stride).chain(net..grad.len()) {
+        let x0 = *param(obj, mlp, k);
         let eps = 1e-6 * (1.0 + x0.abs());
-        obj.own_params_mut()[k] = x0 + eps;
+        *param(obj, mlp, k) = x0 + eps;
         let lp = obj.evaluate(mlp, None).total;
-        obj.own_params_mut()[k] = x0 - eps;
+        *param(obj, mlp, k) = x0 - eps;
         let lm = obj.evaluate(mlp, None).total;
-        obj.own_params_mut()[k] = x0;
-        check(net + k, grad[net + k], lp, lm, eps);
+        *param(obj, mlp, k) = x0;
+        check(k, grad[k], lp, lm, eps);
     }
 }
 
