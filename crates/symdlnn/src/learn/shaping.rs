@@ -98,6 +98,9 @@ enum Term {
     Coefficients {
         config: CoefficientConfig,
         c: Vec<f64>,
+        /// `Q` of the evaluation points, computed at the first normalised
+        /// evaluation (the points do not change during training).
+        gram: Option<Vec<f64>>,
     },
 }
 
@@ -205,6 +208,7 @@ impl Shaping {
             Some(config) => Term::Coefficients {
                 c: config.init.clone(),
                 config,
+                gram: None,
             },
         };
         Self {
@@ -292,15 +296,18 @@ impl Shaping {
             self.basis.contract(n, &pair[n..], d2p, out);
         }
         let want_grad = adjoints.is_some();
-        let (value, da, dc, d_log_scale) = match &self.term {
+        let (value, da, dc, d_log_scale) = match &mut self.term {
             Term::Spectral => match shaping_ratio(&a, len, self.k, want_grad) {
                 Some((r, da)) => (r, da, vec![], 0.0),
                 None => (f64::NAN, vec![0.0; a.len()], vec![], 0.0),
             },
-            Term::Coefficients { config, c } => {
+            Term::Coefficients { config, c, gram } => {
                 let scale = log_scale.map(|l| self.h * self.h * (2.0 * l / n as f64).exp());
-                let gram = scale.map(|_| self.basis.gram(n, &points));
-                let t = coefficient_term(&a, len, c, config, scale, gram.as_deref());
+                if scale.is_some() && gram.is_none() {
+                    *gram = Some(self.basis.gram(n, &points));
+                }
+                let gram = scale.and(gram.as_deref());
+                let t = coefficient_term(&a, len, c, config, scale, gram);
                 // d/d(log N_j) = −ℓ_j and log N_j = (2/n)·log_scale + const.
                 let d_log = 2.0 / n as f64 * t.d_log_norm;
                 (t.value, t.da, t.dc, d_log)

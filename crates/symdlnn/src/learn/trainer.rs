@@ -365,9 +365,7 @@ impl<O: Objective> Trainer<O> {
                         lr: 0.0,
                         loss: 0.0,
                     });
-                    snap.params.clear();
-                    snap.params.extend_from_slice(self.mlp.params());
-                    snap.params.extend_from_slice(self.objective.own_params());
+                    self.params_into(&mut snap.params);
                     snap.adam.copy_from(&self.adam);
                     snap.grad.clone_from(&self.grad);
                     snap.lr = self.schedule.lr(self.epoch);
@@ -388,14 +386,15 @@ impl<O: Objective> Trainer<O> {
         Ok(self.history.last().expect("just pushed"))
     }
 
-    /// All trained parameters: the network's, then the objective's own.
-    pub fn params(&self) -> Vec<f64> {
-        let mut p = self.mlp.params().to_vec();
-        p.extend_from_slice(self.objective.own_params());
-        p
+    /// All trained parameters into `out`: the network's, then the
+    /// objective's own (reusing `out`'s allocation).
+    pub fn params_into(&self, out: &mut Vec<f64>) {
+        out.clear();
+        out.extend_from_slice(self.mlp.params());
+        out.extend_from_slice(self.objective.own_params());
     }
 
-    /// Set all trained parameters (the layout of [`Trainer::params`]).
+    /// Set all trained parameters (the layout of [`Trainer::params_into`]).
     pub fn set_params(&mut self, params: &[f64]) {
         let (net, own) = params.split_at(self.mlp.params().len());
         self.mlp.params_mut().copy_from_slice(net);
@@ -409,9 +408,7 @@ impl<O: Objective> Trainer<O> {
         } else {
             // Network and own parameters side by side, in a kept buffer.
             let mut p = std::mem::take(&mut self.joint);
-            p.clear();
-            p.extend_from_slice(self.mlp.params());
-            p.extend_from_slice(self.objective.own_params());
+            self.params_into(&mut p);
             self.adam.step(&mut p, grad, lr);
             self.set_params(&p);
             self.joint = p;
