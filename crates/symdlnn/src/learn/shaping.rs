@@ -296,7 +296,7 @@ impl Shaping {
             self.basis.contract(n, &pair[n..], d2p, out);
         }
         let want_grad = adjoints.is_some();
-        let (value, da, dc, d_log_scale) = match &mut self.term {
+        let (value, mut da, dc, d_log_scale) = match &mut self.term {
             Term::Spectral => match shaping_ratio(&a, len, self.k, want_grad) {
                 Some((r, da)) => (r, da, vec![], 0.0),
                 None => (f64::NAN, vec![0.0; a.len()], vec![], 0.0),
@@ -320,8 +320,12 @@ impl Shaping {
             }
             self.d1bar.fill(0.0);
             self.d2bar.fill(0.0);
-            for (p, pair) in points.chunks_exact(2 * n).enumerate() {
-                let cp: Vec<f64> = da[p * len..(p + 1) * len].iter().map(|x| w * x).collect();
+            da.iter_mut().for_each(|x| *x *= w);
+            for (p, (pair, cp)) in points
+                .chunks_exact(2 * n)
+                .zip(da.chunks_exact(len))
+                .enumerate()
+            {
                 let (b1, b2) = if p < train {
                     (
                         &mut adj.d1bar[p * n..(p + 1) * n],
@@ -334,8 +338,8 @@ impl Shaping {
                         &mut self.d2bar[q * n..(q + 1) * n],
                     )
                 };
-                self.basis.field(n, &cp, &pair[..n], b1);
-                self.basis.field(n, &cp, &pair[n..], b2);
+                self.basis.field(n, cp, &pair[..n], b1);
+                self.basis.field(n, cp, &pair[n..], b2);
             }
             if let Some(b) = self.boxed.as_mut() {
                 b.backprop(mlp, &self.d1bar, &self.d2bar, &[], adj.network);
