@@ -208,3 +208,66 @@ fn variational_discovery_finds_keplers_rotation_in_a_learned_model() {
     assert!(a > 0.995, "agreement {a}");
     assert!(found.gap.unwrap() > 3.0, "gap {:?}", found.gap);
 }
+
+/// Free-particle trajectories do not identify the rotation: `L_S = ½ q̇ᵀS q̇`
+/// moves along the same uniform straight lines for every positive-definite
+/// `S`, and its Noether symmetries are the translations and the rotation of
+/// the metric `S`, `ξ = S⁻¹J q`. A learned `Ld` may settle on any `S`; only
+/// an isotropic prior (the kinetic prior `h|v|²/2` alone is one) or luck
+/// picks the Euclidean rotation (measured in the note of issue 4).
+#[test]
+fn free_particle_data_do_not_tell_the_rotation_from_a_skewed_one() {
+    use symdlnn::mechanics::{AffineGenerator, DiscreteLagrangian, PairDerivatives, Scalar};
+    const S: [f64; 4] = [1.0, 0.3, 0.3, 0.5];
+    struct Skewed;
+    impl Lagrangian for Skewed {
+        fn dim(&self) -> usize {
+            2
+        }
+        fn lagrangian<D: Scalar>(&self, _q: &[D], v: &[D]) -> D {
+            (v[0] * v[0] * S[0] + v[0] * v[1] * (2.0 * S[1]) + v[1] * v[1] * S[3]) * 0.5
+        }
+    }
+    let s = System::from_name("free-particle").unwrap();
+    let d = data(&s, 5);
+    let ld = Midpoint::new(Skewed, d.dt);
+    // The free particle's data solve the skewed Ld's DEL equations.
+    let mut worst = 0.0f64;
+    let (mut a, mut b) = (PairDerivatives::zeros(2), PairDerivatives::zeros(2));
+    for t in &d.trajectories {
+        for k in 1..t.len() - 1 {
+            ld.derivatives(t.position(k - 1), t.position(k), &mut a);
+            ld.derivatives(t.position(k), t.position(k + 1), &mut b);
+            let r = (0..2)
+                .map(|i| (a.d2[i] + b.d1[i]).abs())
+                .fold(0.0, f64::max);
+            let scale = a.d2.iter().map(|x| x.abs()).fold(0.0, f64::max);
+            worst = worst.max(r / scale);
+        }
+    }
+    assert!(worst < 1e-12, "relative DEL residual {worst:e}");
+    // Its symmetries: both translations and S⁻¹J, not the Euclidean rotation.
+    let det = S[0] * S[3] - S[1] * S[1];
+    let skew_rotation = AffineGenerator::new(
+        "rotation of the metric S",
+        vec![S[1] / det, S[3] / det, -S[0] / det, -S[1] / det],
+        vec![0.0, 0.0],
+    );
+    let translations: Vec<_> = s
+        .symmetries()
+        .into_iter()
+        .filter(|g| g.m.iter().all(|x| *x == 0.0))
+        .collect();
+    assert_eq!(translations.len(), 2);
+    let mut skewed_span = translations;
+    skewed_span.push(skew_rotation);
+    let pairs = EvaluationPoints::parse("train+box:200")
+        .unwrap()
+        .pairs(&d, 0);
+    let found = discover(&ld, SymmetryBasis::Affine, 3, &pairs).unwrap();
+    let learned: Vec<_> = found.generators.iter().map(|g| g.affine()).collect();
+    let to_skewed = agreement(&learned, &skewed_span);
+    assert!(to_skewed.iter().all(|x| *x < 1e-4), "{to_skewed:?} degrees");
+    let to_truth = agreement(&learned, &s.symmetries());
+    assert!(to_truth[2] > 10.0, "{to_truth:?} degrees");
+}
