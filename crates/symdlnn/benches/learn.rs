@@ -3,7 +3,8 @@
 //! work as `shared/bench/jax_peer.sh` (DEL residual + degeneracy term at
 //! every pair), the robust recipe's step, a SymDLNN step with the shaping
 //! term (training + 200 box pairs), the same with the paper's trainable
-//! coefficients, and an LNN step on the same data.
+//! coefficients, and an LNN step on the same data; the robust steps also on
+//! one thread, for the parallel scaling.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use symdlnn::data::{Dataset, Trajectory};
@@ -40,6 +41,12 @@ fn dlnn_step(c: &mut Criterion) {
             Recipe::Robust,
             2,
         ),
+        (
+            "dlnn_step_robust_jacobian_every_10_1thread",
+            Recipe::Robust,
+            1,
+        ),
+        ("dlnn_step_robust_1thread", Recipe::Robust, 1),
     ] {
         let mut cfg = TrainConfig::new(recipe, 1_000_000);
         cfg.threads = threads;

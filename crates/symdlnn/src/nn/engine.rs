@@ -29,6 +29,7 @@ use faer::{Accum, MatMut, MatRef, Par};
 
 use super::kernels;
 use super::mlp::Mlp;
+use super::pool::run_parts;
 
 /// Value, gradient and Hessian columns of a batch (also used for their
 /// cotangents).
@@ -270,20 +271,21 @@ fn reverse_state<'w>(
     }
 }
 
-/// Run `f` on every workspace, the first on this thread, the others on
-/// scoped threads.
+/// Run `f` on every workspace, the first on this thread, the others on the
+/// process's worker threads (one workspace per thread).
 fn run_chunks(work: &mut [Workspace], f: impl Fn(&mut Workspace) + Sync) {
-    match work {
-        [] => {}
-        [only] => f(only),
-        [first, rest @ ..] => std::thread::scope(|s| {
-            for w in rest.iter_mut() {
-                let f = &f;
-                s.spawn(move || f(w));
-            }
-            f(first);
-        }),
-    }
+    struct Parts(*mut Workspace);
+    // SAFETY: each round hands workspace `i` to part `i` only.
+    unsafe impl Sync for Parts {}
+    let count = work.len();
+    let parts = Parts(work.as_mut_ptr());
+    run_parts(count, &|i| {
+        assert!(i < count);
+        let parts = &parts;
+        // SAFETY: `i < work.len()` and distinct per part; `work` is borrowed
+        // mutably for the whole round.
+        f(unsafe { &mut *parts.0.add(i) })
+    });
 }
 
 impl Workspace {

@@ -6,6 +6,7 @@ mod adam;
 mod engine;
 mod kernels;
 mod mlp;
+mod pool;
 mod safetensors_io;
 
 pub use activation::Activation;
