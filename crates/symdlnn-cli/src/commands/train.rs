@@ -102,7 +102,7 @@ pub struct TrainArgs {
     /// Power m of det J in the paper's degeneracy term (1 or 2)
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=2))]
     degeneracy_power: u32,
-    /// Evaluate det J (degeneracy term, barrier) at every K-th pair only (1: all pairs)
+    /// Evaluate det J (degeneracy term, barrier) at every K-th pair only (1: all pairs; default: robust recipe the largest K ≤ 10 that keeps ≥ 20 pairs, paper recipe 1)
     #[arg(long, value_name = "K", value_parser = clap::value_parser!(u64).range(1..))]
     jacobian_every: Option<u64>,
     /// Kinetic prior h|v|²/2 in Ld, ½|q̇|² in the LNN's L (robust recipe and LNN; default on)
