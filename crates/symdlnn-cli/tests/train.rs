@@ -33,6 +33,36 @@ fn train_predict_inspect_on_a_small_kepler_run() {
     assert_eq!(v["symdlnn_version"], env!("CARGO_PKG_VERSION"));
     assert!(v["final_losses"]["del"].as_f64().unwrap() > 0.0);
     assert!(v["det_j"]["median_abs_hdet"].as_f64().unwrap() > 0.0);
+    // 30 pairs: the automatic Jacobian stride keeps every pair (≥ 20 pairs
+    // with J); an explicit stride is reported as given.
+    let text = ok(&symdlnn(&["inspect", "--model", "m"], d));
+    assert!(
+        text.contains(
+            "  det J in training: every pair, automatic (the statistics above: every pair)\n"
+        ),
+        "{text}"
+    );
+    ok(&symdlnn(
+        &[
+            "train",
+            "--data",
+            "k.csv",
+            "--epochs",
+            "5",
+            "--hidden",
+            "16,16",
+            "--jacobian-every",
+            "3",
+            "--out",
+            "m3",
+        ],
+        d,
+    ));
+    let text = ok(&symdlnn(&["inspect", "--model", "m3"], d));
+    assert!(
+        text.contains("  det J in training: 1 pair in 3 (the statistics"),
+        "{text}"
+    );
 
     let out = ok(&symdlnn(
         &[

@@ -99,6 +99,21 @@ pub fn run(a: InspectArgs) -> anyhow::Result<()> {
                 ""
             }
         );
+        let pairs = m.data.samples.saturating_sub(m.data.trajectories);
+        let stride = m.training.loss.jacobian_stride(pairs);
+        println!(
+            "  det J in training: {}{} (the statistics above: every pair)",
+            if stride == 1 {
+                "every pair".to_string()
+            } else {
+                format!("1 pair in {stride}")
+            },
+            if m.training.loss.jacobian_every == 0 {
+                ", automatic"
+            } else {
+                ""
+            }
+        );
     }
     if let Some(sym) = &m.symmetries {
         let solver = m.training.symmetry.as_ref().map(|c| c.solver);
