@@ -20,7 +20,8 @@
 //! Layout: f64, row-major; the value rows and the `m` tangent blocks of a
 //! layer are stacked (`b(1+m)` rows, tangent-major) so that each layer is one
 //! GEMM (faer, sequential). The batch is split in contiguous chunks, one per
-//! thread, each with its own workspace and gradient buffer, summed at the end
+//! thread (the process's persistent workers, `nn::pool`), each with its own
+//! workspace and gradient buffer, summed at the end
 //! in a fixed order (same thread count → bitwise-identical results). Nothing
 //! is allocated after construction.
 

@@ -91,8 +91,9 @@ impl Workers {
     }
 
     /// Run `f(i)` for `i = 0 … parts − 1`, `f(0)` on this thread, and
-    /// return when all have finished; `parts ≤ self.threads()`.
-    pub fn run(&self, parts: usize, f: &(dyn Fn(usize) + Sync)) {
+    /// return when all have finished; `parts ≤ self.threads()`. (`&mut`:
+    /// one round at a time.)
+    pub fn run(&mut self, parts: usize, f: &(dyn Fn(usize) + Sync)) {
         assert!(parts <= self.threads(), "more parts than threads");
         let workers = self.handles.len();
         if workers == 0 || parts <= 1 {
@@ -162,7 +163,7 @@ pub fn run_parts(parts: usize, f: &(dyn Fn(usize) + Sync)) {
     if guard.as_ref().is_none_or(|w| w.threads() < parts) {
         *guard = Some(Workers::new(parts));
     }
-    if let Some(workers) = guard.as_ref() {
+    if let Some(workers) = guard.as_mut() {
         workers.run(parts, f);
     }
 }
@@ -216,7 +217,7 @@ mod tests {
 
     #[test]
     fn every_part_runs_once_per_round_and_results_are_visible_after() {
-        let workers = Workers::new(3);
+        let mut workers = Workers::new(3);
         assert_eq!(workers.threads(), 3);
         let slots: Vec<AtomicUsize> = (0..3).map(|_| AtomicUsize::new(0)).collect();
         for round in 1..=2000 {
@@ -235,7 +236,7 @@ mod tests {
 
     #[test]
     fn a_panicking_part_is_reported_on_the_caller_and_the_workers_go_on() {
-        let workers = Workers::new(2);
+        let mut workers = Workers::new(2);
         let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             workers.run(2, &|i| assert!(i == 0, "part {i} fails"));
         }));
@@ -249,7 +250,7 @@ mod tests {
 
     #[test]
     fn fewer_parts_than_workers_and_the_shared_workers_from_several_threads() {
-        let workers = Workers::new(3);
+        let mut workers = Workers::new(3);
         let count = AtomicUsize::new(0);
         workers.run(2, &|i| {
             assert!(i < 2);
