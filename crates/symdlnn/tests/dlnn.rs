@@ -86,7 +86,7 @@ fn cart_pendulum_robust_recipe_one_seed() {
 }
 
 #[test]
-#[ignore = "5 seeds × 2 variants × 3 000 epochs: ~4 minutes in release; run with --ignored"]
+#[ignore = "5 seeds × 2 variants × 3 000 epochs: ~2 minutes in release; run with --ignored"]
 fn cart_pendulum_robust_recipe_five_seeds() {
     // The bounds: recreation ≤ 1e-4, prediction ≤ 0.08 (≤ 0.05 with
     // time-reversal symmetrisation). All seeds run and print before the check.

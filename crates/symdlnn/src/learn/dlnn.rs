@@ -82,9 +82,9 @@ impl DlnnLoss {
     /// that is 0, `⌊pairs / 20⌋` clamped to `1 ..= 10`. The Jacobian is the
     /// step's costliest part (it triples the engine's rows); measured on the
     /// paper's cart–pendulum (3 000 epochs, seeds 0–4) `K = 10` fits as well
-    /// as `K = 1` (recreation 1.0e-5–1.4e-5, prediction 0.016–0.057, against
+    /// as `K = 1` (recreation 1.0e-5–1.8e-5, prediction 0.016–0.062, against
     /// 9e-6–1.6e-5 and 0.025–0.072; with time-reversal symmetrisation
-    /// 5.4e-6–1.1e-5 and 0.004–0.045 against 3.7e-6–1.5e-5 and
+    /// 3.7e-6–1.1e-5 and 0.0015–0.037 against 3.7e-6–1.5e-5 and
     /// 0.0009–0.061) at half the step time; on 20 cart–pendulum
     /// trajectories (2 × 64, seeds 0–5) either setting fits two or three
     /// seeds in six well, the median DEL residual 2× higher with the
