@@ -3,10 +3,13 @@
 //! A training step calls its engines two to six times (jets, then adjoint,
 //! per batch), a few hundred microseconds apart. Starting a scoped thread per
 //! call costs ~75 µs on the 2-core machine this was measured on, and waking a
-//! parked thread through a condition variable ~55 µs, so the workers spin for
-//! [`Workers::SPIN`] after each round before they park: back-to-back calls
-//! hand over in about a microsecond, and an idle process costs nothing after
-//! the spin. There is one set of workers per process ([`run_parts`]): a
+//! parked thread through a condition variable ~55 µs, so the workers wait
+//! for [`Workers::SPIN`] after each round before they park — spinning for
+//! the first tenth, then yielding the core — : back-to-back calls hand over
+//! in about a microsecond, and an idle process costs nothing after the
+//! wait. (Spinning all the way made two 2-thread trainings sharing 2 cores
+//! take 7.4 s each for 1 000 epochs; yielding after the first tenth, 5.2 s;
+//! alone, both take 2.2–2.4 s.) There is one set of workers per process ([`run_parts`]): a
 //! worker per engine would spin beside the others' rounds and take their
 //! cores (measured: a step with two engines ran 1.2× faster on two threads
 //! than on one, instead of 1.9×).
@@ -59,7 +62,7 @@ pub struct Workers {
 }
 
 impl Workers {
-    /// How long a thread spins for the next round (or for the workers to
+    /// How long a thread waits for the next round (or for the workers to
     /// finish) before it parks.
     pub const SPIN: Duration = Duration::from_micros(500);
 
@@ -183,15 +186,24 @@ pub fn run_parts(parts: usize, f: &(dyn Fn(usize) + Sync)) {
     }
 }
 
-/// Spin for [`Workers::SPIN`] until `done`, then wait on the condition
-/// variable (every state change notifies under the lock).
+/// Spin, then yield, for [`Workers::SPIN`] until `done`; then wait on the
+/// condition variable (every state change notifies under the lock).
 fn wait_until(sh: &Shared, done: impl Fn() -> bool) {
     let start = Instant::now();
     let mut spins = 0u32;
     while !done() {
         spins = spins.wrapping_add(1);
-        if !spins.is_multiple_of(64) || start.elapsed() < Workers::SPIN {
+        if !spins.is_multiple_of(64) {
             std::hint::spin_loop();
+            continue;
+        }
+        let waited = start.elapsed();
+        if waited < Workers::SPIN {
+            // After a short pure spin, yield rather than burn the core: on a
+            // busy machine another process's thread runs instead.
+            if waited > Workers::SPIN / 10 {
+                std::thread::yield_now();
+            }
             continue;
         }
         let mut guard = sh.lock.lock().unwrap_or_else(|e| e.into_inner());
