@@ -181,6 +181,7 @@ impl TrainConfig {
     pub fn trainer<O: Objective>(&self, mlp: Mlp, objective: O) -> Trainer<O> {
         let mut trainer = Trainer::new(mlp, objective, self.schedule.clone());
         trainer.guard = self.step_guard.map(StepGuard::new);
+        trainer.threads = self.threads;
         trainer
     }
 
@@ -232,6 +233,8 @@ pub struct Trainer<O: Objective> {
     grad: Vec<f64>,
     /// Scratch for the joint parameter vector when the objective has its own.
     joint: Vec<f64>,
+    /// Threads the Adam update is split over (the configuration's).
+    pub threads: usize,
 }
 
 /// Step rejection for log-scale losses: when the loss after a step exceeds
@@ -298,6 +301,7 @@ impl<O: Objective> Trainer<O> {
             guard: None,
             grad: vec![0.0; n],
             joint: Vec::new(),
+            threads: 1,
         }
     }
 
@@ -404,12 +408,13 @@ impl<O: Objective> Trainer<O> {
     /// One Adam step on all trained parameters.
     fn adam_step(&mut self, grad: &[f64], lr: f64) {
         if self.objective.own_params().is_empty() {
-            self.adam.step(self.mlp.params_mut(), grad, lr);
+            self.adam
+                .step(self.mlp.params_mut(), grad, lr, self.threads);
         } else {
             // Network and own parameters side by side, in a kept buffer.
             let mut p = std::mem::take(&mut self.joint);
             self.params_into(&mut p);
-            self.adam.step(&mut p, grad, lr);
+            self.adam.step(&mut p, grad, lr, self.threads);
             self.set_params(&p);
             self.joint = p;
         }

@@ -4,7 +4,11 @@
 //! `v ← β2 v + (1−β2) g²`, `θ ← θ − lr_t · m̂ / (√v̂ + ε)`; defaults
 //! β1 = 0.9, β2 = 0.999, ε = 1e−8 (the paper's).
 
+use std::sync::Mutex;
+
 use serde::{Deserialize, Serialize};
+
+use super::pool::run_parts;
 
 /// A learning-rate schedule over `epochs` epochs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -94,23 +98,42 @@ impl Adam {
         self.v.clone_from(&other.v);
     }
 
-    /// One update of `params` with gradient `grad` and rate `lr`.
-    pub fn step(&mut self, params: &mut [f64], grad: &[f64], lr: f64) {
+    /// One update of `params` with gradient `grad` and rate `lr`, split
+    /// over `parts` contiguous ranges run on the engine's worker threads
+    /// (element-wise, so the same bits for any split).
+    pub fn step(&mut self, params: &mut [f64], grad: &[f64], lr: f64, parts: usize) {
         self.t += 1;
         let t = self.t as i32;
         let c1 = 1.0 - self.beta1.powi(t);
         let c2 = 1.0 - self.beta2.powi(t);
         let (b1, b2, eps) = (self.beta1, self.beta2, self.eps);
-        for (((p, g), m), v) in params
-            .iter_mut()
-            .zip(grad)
-            .zip(&mut self.m)
-            .zip(&mut self.v)
-        {
-            *m = b1 * *m + (1.0 - b1) * g;
-            *v = b2 * *v + (1.0 - b2) * g * g;
-            *p -= lr * (*m / c1) / ((*v / c2).sqrt() + eps);
+        let update = |params: &mut [f64], grad: &[f64], m: &mut [f64], v: &mut [f64]| {
+            for (((p, g), m), v) in params.iter_mut().zip(grad).zip(m).zip(v) {
+                *m = b1 * *m + (1.0 - b1) * g;
+                *v = b2 * *v + (1.0 - b2) * g * g;
+                *p -= lr * (*m / c1) / ((*v / c2).sqrt() + eps);
+            }
+        };
+        // Below a few thousand parameters a thread hand-over costs more
+        // than the update.
+        let parts = parts.clamp(1, params.len().div_ceil(4096).max(1));
+        if parts == 1 {
+            update(params, grad, &mut self.m, &mut self.v);
+            return;
         }
+        let chunk = params.len().div_ceil(parts);
+        let pieces: Vec<Mutex<_>> = params
+            .chunks_mut(chunk)
+            .zip(grad.chunks(chunk))
+            .zip(self.m.chunks_mut(chunk))
+            .zip(self.v.chunks_mut(chunk))
+            .map(|(((p, g), m), v)| Mutex::new((p, g, m, v)))
+            .collect();
+        run_parts(pieces.len(), &|i| {
+            let mut piece = pieces[i].lock().unwrap_or_else(|e| e.into_inner());
+            let (p, g, m, v) = &mut *piece;
+            update(p, g, m, v);
+        });
     }
 }
 
@@ -145,7 +168,7 @@ mod tests {
         // With bias correction the first step is lr · g/(|g| + ε/…) ≈ lr·sign(g).
         let mut a = Adam::new(3);
         let mut p = vec![1.0, 2.0, 3.0];
-        a.step(&mut p, &[0.5, -2.0, 1e-3], 0.1);
+        a.step(&mut p, &[0.5, -2.0, 1e-3], 0.1, 1);
         for (x, e) in p.iter().zip([0.9, 2.1, 2.9]) {
             assert!((x - e).abs() < 1e-6, "{p:?}");
         }
