@@ -25,6 +25,34 @@ fn truth(system: &str, steps: usize, train: usize) -> (Trajectory, Dataset) {
     (full, data)
 }
 
+/// SymDLNN with the paper's solver (K = 1, affine basis, α = β = 1) from
+/// the paper's guess for `system`, on training + `boxed` box pairs, the
+/// term (weight 1) on after `warmup` epochs.
+fn paper_solver_from_guess(
+    system: &str,
+    boxed: usize,
+    warmup: usize,
+) -> symdlnn::learn::SymmetryConfig {
+    use symdlnn::learn::shaping::{CoefficientConfig, ShapingConfig};
+    use symdlnn::learn::symmetry::{DiscoverySolver, EvaluationPoints, SymmetryBasis};
+    symdlnn::learn::SymmetryConfig {
+        generators: 1,
+        basis: SymmetryBasis::Affine,
+        points: EvaluationPoints { train: true, boxed },
+        shaping: Some(ShapingConfig {
+            weight: 1.0,
+            warmup,
+        }),
+        solver: DiscoverySolver::Paper,
+        coefficients: Some(CoefficientConfig {
+            alpha: 1.0,
+            beta: 1.0,
+            init: CoefficientConfig::paper_guess(system).unwrap(),
+            init_name: system.into(),
+        }),
+    }
+}
+
 /// Relative RMSE of the model's rollout against `full` on the recreation
 /// (points ≤ train) and prediction (points > train) spans, relative to the
 /// truth's RMS deviation from its mean.
@@ -173,33 +201,13 @@ fn save_load_predict_is_bit_identical_and_resume_matches_an_uninterrupted_run() 
 /// move from their initial guess.
 #[test]
 fn paper_solver_coefficients_train_and_resume_bit_identically() {
-    use symdlnn::learn::shaping::{CoefficientConfig, ShapingConfig};
-    use symdlnn::learn::symmetry::{DiscoverySolver, EvaluationPoints, SymmetryBasis};
-    use symdlnn::learn::SymmetryConfig;
+    use symdlnn::learn::shaping::CoefficientConfig;
     let (_, data) = truth("kepler", 30, 30);
     let mut cfg = TrainConfig::new(Recipe::Robust, 30);
     cfg.hidden = vec![16, 16];
     cfg.method = "symdlnn".into();
     let init = CoefficientConfig::paper_guess("kepler").unwrap();
-    cfg.symmetry = Some(SymmetryConfig {
-        generators: 1,
-        basis: SymmetryBasis::Affine,
-        points: EvaluationPoints {
-            train: true,
-            boxed: 20,
-        },
-        shaping: Some(ShapingConfig {
-            weight: 1.0,
-            warmup: 5,
-        }),
-        solver: DiscoverySolver::Paper,
-        coefficients: Some(CoefficientConfig {
-            alpha: 1.0,
-            beta: 1.0,
-            init: init.clone(),
-            init_name: "kepler".into(),
-        }),
-    });
+    cfg.symmetry = Some(paper_solver_from_guess("kepler", 20, 5));
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
     let opts = FitOptions {
@@ -242,17 +250,10 @@ fn paper_solver_coefficients_train_and_resume_bit_identically() {
 #[test]
 #[ignore = "3 seeds × (SymDLNN + DLNN) × 3 000 epochs: ~2 minutes in release; run with --ignored"]
 fn paper_solver_from_the_papers_guess_on_the_cart_pendulum() {
-    use symdlnn::learn::shaping::{CoefficientConfig, ShapingConfig};
-    use symdlnn::learn::symmetry::{
-        agreement, from_coefficients, DiscoverySolver, EvaluationPoints, SymmetryBasis,
-    };
-    use symdlnn::learn::{trainer, Objective, SymmetryConfig};
+    use symdlnn::learn::symmetry::{agreement, from_coefficients, SymmetryBasis};
+    use symdlnn::learn::{trainer, Objective};
     let (full, data) = truth("cartpend", 300, 200);
     let system = System::from_name("cartpend").unwrap();
-    let points = EvaluationPoints {
-        train: true,
-        boxed: 200,
-    };
     let mut failures = Vec::new();
     for seed in 0..3 {
         let (dlnn, _, del_dlnn) = train(&data, 3000, seed, false);
@@ -260,22 +261,9 @@ fn paper_solver_from_the_papers_guess_on_the_cart_pendulum() {
         let mut cfg = TrainConfig::new(Recipe::Robust, 3000);
         cfg.seed = seed;
         cfg.method = "symdlnn".into();
-        cfg.symmetry = Some(SymmetryConfig {
-            generators: 1,
-            basis: SymmetryBasis::Affine,
-            points,
-            shaping: Some(ShapingConfig {
-                weight: 1.0,
-                warmup: 900,
-            }),
-            solver: DiscoverySolver::Paper,
-            coefficients: Some(CoefficientConfig {
-                alpha: 1.0,
-                beta: 1.0,
-                init: CoefficientConfig::paper_guess("cartpend").unwrap(),
-                init_name: "cartpend".into(),
-            }),
-        });
+        let sym = paper_solver_from_guess("cartpend", 200, 900);
+        let points = sym.points;
+        cfg.symmetry = Some(sym);
         let mut t = trainer(&cfg, &data, None).unwrap();
         for _ in 0..3000 {
             t.step().unwrap();
