@@ -168,10 +168,10 @@ pub fn det_cofactor(n: usize, a: &[f64], cof: &mut [f64]) -> f64 {
 
 /// The DLNN objective on a dataset.
 pub struct Dlnn {
-    /// All pairs; with `J` when the stride is 1.
+    /// All pairs, with `J` at every K-th (the stride).
     batch: PairBatch,
-    /// Every K-th pair with `J`, when the stride K is above 1.
-    jac_batch: Option<PairBatch>,
+    /// The stride K.
+    every: usize,
     /// `(q0, δ)` of every pair, row-major `pairs × 2n`.
     pair_data: Vec<f64>,
     triples: Vec<(usize, usize)>,
@@ -207,9 +207,7 @@ impl Dlnn {
             .sum();
         let every = loss.jacobian_stride(pairs);
         let jac_pairs = pairs.div_ceil(every);
-        let mut jac_batch =
-            (every > 1).then(|| PairBatch::new(mlp, param.clone(), jac_pairs, threads, true));
-        let mut batch = PairBatch::new(mlp, param, pairs, threads, every == 1);
+        let mut batch = PairBatch::new(mlp, param, pairs, threads, Some(every));
         let mut triples = Vec::new();
         let mut pair_data = Vec::with_capacity(pairs * 2 * n);
         let mut p = 0;
@@ -223,11 +221,6 @@ impl Dlnn {
                 batch.set_pair(p + k, a, &delta);
                 pair_data.extend_from_slice(a);
                 pair_data.extend_from_slice(&delta);
-                if let Some(jb) = jac_batch.as_mut() {
-                    if (p + k) % every == 0 {
-                        jb.set_pair((p + k) / every, a, &delta);
-                    }
-                }
                 if k >= 1 {
                     triples.push((p + k - 1, p + k));
                 }
@@ -236,7 +229,7 @@ impl Dlnn {
         }
         let mut me = Self {
             batch,
-            jac_batch,
+            every,
             pair_data,
             triples,
             loss,
@@ -251,7 +244,7 @@ impl Dlnn {
             epoch: 0,
         };
         me.sign0 = sign0.unwrap_or_else(|| {
-            me.evaluate_batches(mlp);
+            me.batch.evaluate(mlp);
             me.compute_dets();
             if median_abs(&me.dets, true) >= 0.0 {
                 1.0
@@ -277,16 +270,9 @@ impl Dlnn {
         self.sign0
     }
 
-    fn evaluate_batches(&mut self, mlp: &Mlp) {
-        self.batch.evaluate(mlp);
-        if let Some(jb) = self.jac_batch.as_mut() {
-            jb.evaluate(mlp);
-        }
-    }
-
     fn compute_dets(&mut self) {
         let n = self.batch.parametrisation().n;
-        let jac = &self.jac_batch.as_ref().unwrap_or(&self.batch).jac;
+        let jac = &self.batch.jac;
         for p in 0..self.dets.len() {
             let j = &jac[p * n * n..(p + 1) * n * n];
             self.dets[p] = det_cofactor(n, j, &mut self.cofs[p * n * n..(p + 1) * n * n]);
@@ -303,13 +289,13 @@ impl Dlnn {
     /// of the last evaluation: when `J` is evaluated at every pair these are
     /// [`Dlnn::det_stats`], otherwise `J` is evaluated once everywhere.
     pub fn full_det_stats(&mut self, mlp: &Mlp) -> DetStats {
-        if self.jac_batch.is_none() {
+        if self.every == 1 {
             return self.det_stats();
         }
         let param = self.batch.parametrisation().clone();
         let (n, h) = (param.n, param.h);
         let pairs = self.batch.len();
-        let mut all = PairBatch::new(mlp, param, pairs, 1, true);
+        let mut all = PairBatch::new(mlp, param, pairs, 1, Some(1));
         for (p, row) in self.pair_data.chunks_exact(2 * n).enumerate() {
             all.set_pair(p, &row[..n], &row[n..]);
         }
@@ -369,7 +355,7 @@ impl Objective for Dlnn {
     fn evaluate(&mut self, mlp: &Mlp, grad: Option<&mut [f64]>) -> LossReport {
         let n = self.batch.parametrisation().n;
         let net = mlp.params().len();
-        self.evaluate_batches(mlp);
+        self.batch.evaluate(mlp);
         self.compute_dets();
         let k_count = self.triples.len().max(1) as f64;
         let p_count = self.dets.len().max(1) as f64;
@@ -485,17 +471,8 @@ impl Objective for Dlnn {
                     self.jbar[p * n * n + k] = barrier_weight * db * self.cofs[p * n * n + k];
                 }
             }
-            match self.jac_batch.as_mut() {
-                None => self
-                    .batch
-                    .backprop(mlp, &self.d1bar, &self.d2bar, &self.jbar, grad),
-                Some(jb) => {
-                    self.batch
-                        .backprop(mlp, &self.d1bar, &self.d2bar, &[], grad);
-                    let zeros = vec![0.0; jb.len() * n];
-                    jb.backprop(mlp, &zeros, &zeros, &self.jbar, grad);
-                }
-            }
+            self.batch
+                .backprop(mlp, &self.d1bar, &self.d2bar, &self.jbar, grad);
         }
         LossReport {
             total,

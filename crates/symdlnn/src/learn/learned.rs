@@ -33,7 +33,7 @@ impl std::fmt::Debug for LearnedLd {
 impl LearnedLd {
     /// Wrap a network and its parametrisation.
     pub fn new(mlp: Mlp, param: Parametrisation) -> Self {
-        let single = Mutex::new(PairBatch::new(&mlp, param.clone(), 1, 1, true));
+        let single = Mutex::new(PairBatch::new(&mlp, param.clone(), 1, 1, Some(1)));
         Self { mlp, param, single }
     }
 

@@ -2,7 +2,10 @@
 //! of pairs, and the way back: parameter gradients from cotangents of those.
 //!
 //! Each pair `(q_k, q_{k+1})` is evaluated once (twice with time-reversal
-//! symmetrisation: the swapped rows follow the normal ones in the batch).
+//! symmetrisation). `J` is computed at every pair or at every K-th pair
+//! only; one engine call serves both kinds: the pairs with `J` take the
+//! engine's first inputs (their normal rows, then their swapped rows), the
+//! others follow (normal rows, then swapped rows).
 
 use super::parametrisation::Parametrisation;
 use crate::nn::{Engine, Jets, Mlp};
@@ -11,6 +14,13 @@ use crate::nn::{Engine, Jets, Mlp};
 pub struct PairBatch {
     param: Parametrisation,
     pairs: usize,
+    /// `J` at pairs `0, K, 2K, …` (`K = every`; `None`: at no pair).
+    every: Option<usize>,
+    /// Engine input of each pair, and of its swapped copy.
+    row: Vec<usize>,
+    swapped_row: Vec<usize>,
+    /// The kinetic prior's `J` at pairs without `J` (discarded).
+    spare_jac: Vec<f64>,
     inputs: Vec<f64>,
     tangents: Vec<f64>,
     /// Columns of `P`: `pcols[k*d..(k+1)*d] = P e_k`.
@@ -25,29 +35,43 @@ pub struct PairBatch {
     pub d1: Vec<f64>,
     /// `D2 Ld`, `pairs × n`.
     pub d2: Vec<f64>,
-    /// `J = ∂(D1 Ld)/∂q1`, `pairs × n × n` row-major.
+    /// `J = ∂(D1 Ld)/∂q1` at pairs `0, K, 2K, …` (entry `p/K`), row-major
+    /// `n × n` each.
     pub jac: Vec<f64>,
 }
 
 impl PairBatch {
-    /// A batch for `pairs` pairs of dimension `param.n`; without `jacobian`
-    /// the engine computes no Hessian columns, `jac` is not meaningful and
-    /// `backprop` ignores `jbar`.
+    /// A batch for `pairs` pairs of dimension `param.n`, with `J` at every
+    /// `jacobian_every`-th pair (`Some(1)`: every pair; `None`: none, and
+    /// `backprop` ignores `jbar`).
     pub fn new(
         mlp: &Mlp,
         param: Parametrisation,
         pairs: usize,
         threads: usize,
-        jacobian: bool,
+        jacobian_every: Option<usize>,
     ) -> Self {
         let (n, d) = (param.n, param.input_dim());
-        let m = if jacobian { n } else { 0 };
-        let rows = if param.time_reversible {
-            2 * pairs
-        } else {
-            pairs
-        };
-        let engine = Engine::new(mlp, rows, m, threads);
+        let every = jacobian_every.map(|k| k.max(1));
+        let jp = every.map_or(0, |k| pairs.div_ceil(k));
+        let m = if every.is_some() { n } else { 0 };
+        let copies = if param.time_reversible { 2 } else { 1 };
+        let (mut row, mut swapped_row) = (Vec::with_capacity(pairs), Vec::with_capacity(pairs));
+        for p in 0..pairs {
+            match every {
+                Some(k) if p.is_multiple_of(k) => {
+                    row.push(p / k);
+                    swapped_row.push(jp + p / k);
+                }
+                _ => {
+                    let o = p - every.map_or(0, |k| p / k + 1);
+                    row.push(copies * jp + o);
+                    swapped_row.push(copies * jp + (pairs - jp) + o);
+                }
+            }
+        }
+        let rows = copies * pairs;
+        let engine = Engine::with_tangent_batch(mlp, rows, copies * jp, m, threads);
         let mut tangents = param.tangents();
         tangents.truncate(m * d);
         Self {
@@ -55,16 +79,31 @@ impl PairBatch {
             pcols: param.columns(),
             param,
             pairs,
+            every,
+            row,
+            swapped_row,
+            spare_jac: vec![0.0; n * n],
             inputs: vec![0.0; rows * d],
             deltas: vec![0.0; pairs * n],
             engine,
-            jets: Jets::zeros(rows, d, m),
-            cot: Jets::zeros(rows, d, m),
+            jets: Jets::with_tangent_batch(rows, copies * jp, d, m),
+            cot: Jets::with_tangent_batch(rows, copies * jp, d, m),
             value: vec![0.0; pairs],
             d1: vec![0.0; pairs * n],
             d2: vec![0.0; pairs * n],
-            jac: vec![0.0; pairs * n * n],
+            jac: vec![0.0; jp * n * n],
         }
+    }
+
+    /// Number of pairs with `J` (`0, K, 2K, …`).
+    pub fn jacobian_pairs(&self) -> usize {
+        self.jac.len() / (self.param.n * self.param.n).max(1)
+    }
+
+    /// The entry of pair `p` in `jac`, when `J` is computed there.
+    fn jacobian_index(&self, p: usize) -> Option<usize> {
+        self.every
+            .and_then(|k| p.is_multiple_of(k).then_some(p / k))
     }
 
     /// Number of pairs.
@@ -85,10 +124,11 @@ impl PairBatch {
     /// Set pair `p` to `(q0, q0 + δ)`.
     pub fn set_pair(&mut self, p: usize, q0: &[f64], delta: &[f64]) {
         let (n, d) = (self.param.n, self.param.input_dim());
+        let r = self.row[p];
         self.param
-            .input(q0, delta, false, &mut self.inputs[p * d..(p + 1) * d]);
+            .input(q0, delta, false, &mut self.inputs[r * d..(r + 1) * d]);
         if self.param.time_reversible {
-            let r = self.pairs + p;
+            let r = self.swapped_row[p];
             self.param
                 .input(q0, delta, true, &mut self.inputs[r * d..(r + 1) * d]);
         }
@@ -99,7 +139,7 @@ impl PairBatch {
         a.iter().zip(b).map(|(x, y)| x * y).sum()
     }
 
-    /// Evaluate `Ld`, `D1`, `D2`, `J` at every pair.
+    /// Evaluate `Ld`, `D1`, `D2` at every pair and `J` where it is computed.
     pub fn evaluate(&mut self, mlp: &Mlp) {
         let (n, d) = (self.param.n, self.param.input_dim());
         self.engine
@@ -109,26 +149,30 @@ impl PairBatch {
         let s = self.param.output_scale * w;
         let col = |k: usize| &self.pcols[k * d..(k + 1) * d];
         for p in 0..self.pairs {
-            let g = self.jets.grad(p);
-            let mut value = s * self.jets.value[p];
+            let jp = self.jacobian_index(p);
+            let r = self.row[p];
+            let g = self.jets.grad(r);
+            let mut value = s * self.jets.value[r];
             for k in 0..n {
                 self.d1[p * n + k] = s * Self::dot(col(k), g);
                 self.d2[p * n + k] = s * Self::dot(col(n + k), g);
-                for j in 0..self.jets.tangents {
-                    self.jac[(p * n + k) * n + j] = s * Self::dot(col(k), self.jets.hcol(j, p));
+                if let Some(a) = jp {
+                    for j in 0..n {
+                        self.jac[(a * n + k) * n + j] = s * Self::dot(col(k), self.jets.hcol(j, r));
+                    }
                 }
             }
             if tr {
-                let r = self.pairs + p;
+                let r = self.swapped_row[p];
                 let g = self.jets.grad(r);
                 value += s * self.jets.value[r];
                 for k in 0..n {
                     // ∂/∂q0_k of f(P S x + c) is along P e_{n+k}, ∂/∂q1_k along P e_k.
                     self.d1[p * n + k] += s * Self::dot(col(n + k), g);
                     self.d2[p * n + k] += s * Self::dot(col(k), g);
-                    if self.jets.tangents > 0 {
+                    if let Some(a) = jp {
                         for j in 0..n {
-                            self.jac[(p * n + k) * n + j] +=
+                            self.jac[(a * n + k) * n + j] +=
                                 s * Self::dot(col(j), self.jets.hcol(k, r));
                         }
                     }
@@ -138,7 +182,10 @@ impl PairBatch {
                 &mut self.d1[p * n..(p + 1) * n],
                 &mut self.d2[p * n..(p + 1) * n],
             );
-            let jac = &mut self.jac[p * n * n..(p + 1) * n * n];
+            let jac = match jp {
+                Some(a) => &mut self.jac[a * n * n..(a + 1) * n * n],
+                None => &mut self.spare_jac[..],
+            };
             self.param
                 .add_prior(&self.deltas[p * n..(p + 1) * n], &mut value, d1, d2, jac);
             self.value[p] = value;
@@ -147,7 +194,7 @@ impl PairBatch {
 
     /// Add to `grad` the parameter gradient of `Σ_p D̄1_p·D1_p + D̄2_p·D2_p +
     /// J̄_p:J_p` at the last evaluation (`d1bar`, `d2bar` are `pairs × n`,
-    /// `jbar` is `pairs × n × n`).
+    /// `jbar` is laid out as `jac`; empty when there is no `J`).
     pub fn backprop(
         &mut self,
         mlp: &Mlp,
@@ -171,33 +218,31 @@ impl PairBatch {
                     continue;
                 }
                 let pk = &self.pcols[k * d..(k + 1) * d];
-                axpy(c, pk, self.cot.grad_mut(p));
+                axpy(c, pk, self.cot.grad_mut(self.row[p]));
                 if tr {
                     // The swapped row sees slot k through P S e_k.
                     let ks = if k < n { k + n } else { k - n };
                     axpy(
                         c,
                         &self.pcols[ks * d..(ks + 1) * d],
-                        self.cot.grad_mut(self.pairs + p),
+                        self.cot.grad_mut(self.swapped_row[p]),
                     );
                 }
             }
-            if self.cot.tangents == 0 {
+            let Some(a) = self.jacobian_index(p) else {
                 continue;
-            }
+            };
             for i in 0..n {
                 for j in 0..n {
-                    let c = s * jbar[(p * n + i) * n + j];
+                    let c = s * jbar[(a * n + i) * n + j];
                     if c == 0.0 {
                         continue;
                     }
-                    axpy(c, &self.pcols[i * d..(i + 1) * d], self.cot.hcol_mut(j, p));
+                    let r = self.row[p];
+                    axpy(c, &self.pcols[i * d..(i + 1) * d], self.cot.hcol_mut(j, r));
                     if tr {
-                        axpy(
-                            c,
-                            &self.pcols[j * d..(j + 1) * d],
-                            self.cot.hcol_mut(i, self.pairs + p),
-                        );
+                        let r = self.swapped_row[p];
+                        axpy(c, &self.pcols[j * d..(j + 1) * d], self.cot.hcol_mut(i, r));
                     }
                 }
             }

@@ -196,7 +196,7 @@ impl Shaping {
         let n = param.n;
         let count = box_pairs.len() / (2 * n);
         let boxed = (count > 0).then(|| {
-            let mut b = PairBatch::new(mlp, param.clone(), count, threads, false);
+            let mut b = PairBatch::new(mlp, param.clone(), count, threads, None);
             for (p, row) in box_pairs.chunks_exact(2 * n).enumerate() {
                 let delta: Vec<f64> = (0..n).map(|i| row[n + i] - row[i]).collect();
                 b.set_pair(p, &row[..n], &delta);
