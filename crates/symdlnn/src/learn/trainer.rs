@@ -340,7 +340,7 @@ impl<O: Objective> Trainer<O> {
         match self.guard.as_mut() {
             None => {
                 let grad = std::mem::take(&mut self.grad);
-                self.adam_step(&grad, lr);
+                self.adam_step(&grad, lr, None);
                 self.grad = grad;
             }
             Some(g) => {
@@ -355,29 +355,28 @@ impl<O: Objective> Trainer<O> {
                     g.rejected += 1;
                     lr = s.lr * g.factor;
                     self.set_params(&s.params);
-                    self.adam = s.adam.clone();
-                    self.adam_step(&s.grad, lr);
+                    self.adam.copy_from(&s.adam);
+                    self.adam_step(&s.grad, lr, None);
                     self.guard.as_mut().expect("guarded").snapshot = Some(s);
                 } else {
                     g.factor = (g.factor * 1.1).min(1.0);
                     lr *= g.factor;
-                    // Into the previous snapshot's buffers: no allocation per epoch.
+                    // The state before the step goes into the previous
+                    // snapshot's buffers during the update (no allocation
+                    // and no separate copy per epoch); the gradient is
+                    // swapped in.
                     let mut snap = g.snapshot.take().unwrap_or_else(|| Snapshot {
                         params: vec![],
-                        adam: self.adam.clone(),
-                        grad: vec![],
+                        adam: Adam::new(0),
+                        grad: vec![0.0; self.grad.len()],
                         lr: 0.0,
                         loss: 0.0,
                     });
-                    self.params_into(&mut snap.params);
-                    snap.adam.copy_from(&self.adam);
-                    snap.grad.clone_from(&self.grad);
+                    std::mem::swap(&mut snap.grad, &mut self.grad);
                     snap.lr = self.schedule.lr(self.epoch);
                     snap.loss = report.total;
+                    self.adam_step(&snap.grad, lr, Some((&mut snap.params, &mut snap.adam)));
                     self.guard.as_mut().expect("guarded").snapshot = Some(snap);
-                    let grad = std::mem::take(&mut self.grad);
-                    self.adam_step(&grad, lr);
-                    self.grad = grad;
                 }
             }
         }
@@ -405,16 +404,18 @@ impl<O: Objective> Trainer<O> {
         self.objective.own_params_mut().copy_from_slice(own);
     }
 
-    /// One Adam step on all trained parameters.
-    fn adam_step(&mut self, grad: &[f64], lr: f64) {
+    /// One Adam step on all trained parameters (the parameters and state
+    /// from before it into `before`, when given).
+    fn adam_step(&mut self, grad: &[f64], lr: f64, before: Option<(&mut Vec<f64>, &mut Adam)>) {
         if self.objective.own_params().is_empty() {
             self.adam
-                .step(self.mlp.params_mut(), grad, lr, self.threads);
+                .step_keeping(self.mlp.params_mut(), grad, lr, self.threads, before);
         } else {
             // Network and own parameters side by side, in a kept buffer.
             let mut p = std::mem::take(&mut self.joint);
             self.params_into(&mut p);
-            self.adam.step(&mut p, grad, lr, self.threads);
+            self.adam
+                .step_keeping(&mut p, grad, lr, self.threads, before);
             self.set_params(&p);
             self.joint = p;
         }

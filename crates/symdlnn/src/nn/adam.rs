@@ -4,8 +4,6 @@
 //! `v ← β2 v + (1−β2) g²`, `θ ← θ − lr_t · m̂ / (√v̂ + ε)`; defaults
 //! β1 = 0.9, β2 = 0.999, ε = 1e−8 (the paper's).
 
-use std::sync::Mutex;
-
 use serde::{Deserialize, Serialize};
 
 use super::pool::run_parts;
@@ -102,38 +100,92 @@ impl Adam {
     /// over `parts` contiguous ranges run on the engine's worker threads
     /// (element-wise, so the same bits for any split).
     pub fn step(&mut self, params: &mut [f64], grad: &[f64], lr: f64, parts: usize) {
+        self.step_keeping(params, grad, lr, parts, None);
+    }
+
+    /// [`Adam::step`], writing the parameters and state from before the
+    /// update into `before` on the way (one pass over the memory instead of
+    /// a copy and an update: the step guard's snapshot).
+    pub fn step_keeping(
+        &mut self,
+        params: &mut [f64],
+        grad: &[f64],
+        lr: f64,
+        parts: usize,
+        before: Option<(&mut Vec<f64>, &mut Adam)>,
+    ) {
+        let len = params.len();
+        assert!(
+            grad.len() == len && self.m.len() == len && self.v.len() == len,
+            "Adam: parameter, gradient and state lengths differ"
+        );
+        let mut keep = before.map(|(p, a)| {
+            p.resize(len, 0.0);
+            a.m.resize(len, 0.0);
+            a.v.resize(len, 0.0);
+            (a.beta1, a.beta2, a.eps, a.t) = (self.beta1, self.beta2, self.eps, self.t);
+            (Raw::new(p), Raw::new(&mut a.m), Raw::new(&mut a.v))
+        });
         self.t += 1;
         let t = self.t as i32;
         let c1 = 1.0 - self.beta1.powi(t);
         let c2 = 1.0 - self.beta2.powi(t);
         let (b1, b2, eps) = (self.beta1, self.beta2, self.eps);
-        let update = |params: &mut [f64], grad: &[f64], m: &mut [f64], v: &mut [f64]| {
-            for (((p, g), m), v) in params.iter_mut().zip(grad).zip(m).zip(v) {
+        let (p_all, m_all, v_all) = (
+            Raw::new(params),
+            Raw::new(&mut self.m),
+            Raw::new(&mut self.v),
+        );
+        // Below a few thousand parameters a thread hand-over costs more
+        // than the update.
+        let parts = parts.clamp(1, len.div_ceil(4096).max(1));
+        let chunk = len.div_ceil(parts).max(1);
+        let keep = keep.as_mut();
+        let update = |i: usize| {
+            let r = (i * chunk).min(len)..((i + 1) * chunk).min(len);
+            // SAFETY: the ranges of distinct parts are disjoint, within
+            // `len`, and every buffer is borrowed mutably for the whole call.
+            let (p, m, v) = unsafe { (p_all.slice(&r), m_all.slice(&r), v_all.slice(&r)) };
+            let g = &grad[r.clone()];
+            if let Some((kp, km, kv)) = &keep {
+                // SAFETY: as above.
+                let (kp, km, kv) = unsafe { (kp.slice(&r), km.slice(&r), kv.slice(&r)) };
+                kp.copy_from_slice(p);
+                km.copy_from_slice(m);
+                kv.copy_from_slice(v);
+            }
+            for (((p, g), m), v) in p.iter_mut().zip(g).zip(m).zip(v) {
                 *m = b1 * *m + (1.0 - b1) * g;
                 *v = b2 * *v + (1.0 - b2) * g * g;
                 *p -= lr * (*m / c1) / ((*v / c2).sqrt() + eps);
             }
         };
-        // Below a few thousand parameters a thread hand-over costs more
-        // than the update.
-        let parts = parts.clamp(1, params.len().div_ceil(4096).max(1));
         if parts == 1 {
-            update(params, grad, &mut self.m, &mut self.v);
-            return;
+            update(0);
+        } else {
+            run_parts(parts, &update);
         }
-        let chunk = params.len().div_ceil(parts);
-        let pieces: Vec<Mutex<_>> = params
-            .chunks_mut(chunk)
-            .zip(grad.chunks(chunk))
-            .zip(self.m.chunks_mut(chunk))
-            .zip(self.v.chunks_mut(chunk))
-            .map(|(((p, g), m), v)| Mutex::new((p, g, m, v)))
-            .collect();
-        run_parts(pieces.len(), &|i| {
-            let mut piece = pieces[i].lock().unwrap_or_else(|e| e.into_inner());
-            let (p, g, m, v) = &mut *piece;
-            update(p, g, m, v);
-        });
+    }
+}
+
+/// A mutable buffer handed to several parts of a round, each taking a
+/// disjoint range.
+struct Raw(*mut f64, usize);
+
+// SAFETY: used only through `slice` on disjoint ranges (see its callers).
+unsafe impl Sync for Raw {}
+
+impl Raw {
+    fn new(x: &mut [f64]) -> Self {
+        Self(x.as_mut_ptr(), x.len())
+    }
+
+    /// # Safety
+    /// `r` within the buffer and not handed out twice at a time.
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn slice(&self, r: &std::ops::Range<usize>) -> &mut [f64] {
+        assert!(r.start <= r.end && r.end <= self.1);
+        std::slice::from_raw_parts_mut(self.0.add(r.start), r.end - r.start)
     }
 }
 
@@ -161,6 +213,38 @@ mod tests {
             values: vec![0.5, 0.25],
         };
         assert_eq!((s.lr(9), s.lr(10), s.lr(25)), (1.0, 0.5, 0.25));
+    }
+
+    #[test]
+    fn a_step_keeping_the_state_before_it_updates_as_a_plain_step() {
+        // 10 000 parameters: split over three parts (and one).
+        let len = 10_000;
+        let grad: Vec<f64> = (0..len)
+            .map(|k| ((k * 37 % 101) as f64 - 50.0) * 1e-2)
+            .collect();
+        let p0: Vec<f64> = (0..len).map(|k| (k as f64).sin()).collect();
+        let mut warm = Adam::new(len);
+        let mut p1 = p0.clone();
+        warm.step(&mut p1, &grad, 1e-2, 1);
+        for parts in [1, 3] {
+            let (mut plain, mut kept) = (warm.clone(), warm.clone());
+            let (mut pp, mut pk) = (p1.clone(), p1.clone());
+            let (mut before_p, mut before) = (vec![], Adam::new(0));
+            plain.step(&mut pp, &grad, 3e-3, parts);
+            kept.step_keeping(
+                &mut pk,
+                &grad,
+                3e-3,
+                parts,
+                Some((&mut before_p, &mut before)),
+            );
+            assert_eq!((&pp, &plain), (&pk, &kept), "same update, same bits");
+            assert_eq!(
+                (&before_p, &before),
+                (&p1, &warm),
+                "the state before the step"
+            );
+        }
     }
 
     #[test]
