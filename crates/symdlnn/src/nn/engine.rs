@@ -148,7 +148,8 @@ struct Workspace {
     hs: Vec<Vec<f64>>,
     /// `[z_l; ż_l]` (the GEMM output, before bias on value rows), `l = 1 … L−1`.
     zs: Vec<Vec<f64>>,
-    /// `σ′, σ″, σ‴` at `z_l`, `len × w_l`, `l = 1 … L−1`.
+    /// `σ′, σ″` at `z_l`, `len × w_l`, and `σ‴` on the rows with tangents
+    /// (`tlen × w_l`), `l = 1 … L−1`.
     s1: Vec<Vec<f64>>,
     s2: Vec<Vec<f64>>,
     s3: Vec<Vec<f64>>,
@@ -224,7 +225,7 @@ impl Engine {
                 zs: per(1, hidden, rows),
                 s1: per(1, hidden, len),
                 s2: per(1, hidden, len),
-                s3: per(1, hidden, len),
+                s3: per(1, hidden, tlen),
                 a: per(0, hidden - 1, rows),
                 u: per(1, hidden, rows),
                 zbar: per(1, hidden, rows),
@@ -413,7 +414,7 @@ impl Workspace {
                 hv,
                 s1,
                 &mut self.s2[l - 1],
-                &mut self.s3[l - 1],
+                &mut self.s3[l - 1][..tw],
             );
             for j in 0..m {
                 let blk = j * tw..(j + 1) * tw;

@@ -129,13 +129,20 @@ macro_rules! multiversion {
 
 multiversion! {
     /// Value rows of a layer: `z ← z + b` (per column), `h = σ(z)`,
-    /// `s1..s3 = σ′..σ‴(z)`; all `rows × w` with `w = bias.len()`.
+    /// `s1, s2 = σ′, σ″(z)`, all `rows × w` with `w = bias.len()`, and
+    /// `s3 = σ‴(z)` for the first `s3.len() / w` rows only (the rows with
+    /// tangents: only their adjoint needs `σ‴`).
     pub fn activate(act: Activation, z: &mut [f64], bias: &[f64], h: &mut [f64], s1: &mut [f64], s2: &mut [f64], s3: &mut [f64]) {
         #[inline(always)]
         fn rows(jet: impl Fn(f64) -> [f64; 4], z: &mut [f64], bias: &[f64], h: &mut [f64], s1: &mut [f64], s2: &mut [f64], s3: &mut [f64]) {
             let w = bias.len();
-            let rows = z.chunks_exact_mut(w).zip(h.chunks_exact_mut(w)).zip(s1.chunks_exact_mut(w)).zip(s2.chunks_exact_mut(w)).zip(s3.chunks_exact_mut(w));
-            for ((((z, h), s1), s2), s3) in rows {
+            let third = s3.len();
+            let (z3, z) = z.split_at_mut(third);
+            let (h3, h) = h.split_at_mut(third);
+            let (s13, s1) = s1.split_at_mut(third);
+            let (s23, s2) = s2.split_at_mut(third);
+            let with_third = z3.chunks_exact_mut(w).zip(h3.chunks_exact_mut(w)).zip(s13.chunks_exact_mut(w)).zip(s23.chunks_exact_mut(w)).zip(s3.chunks_exact_mut(w));
+            for ((((z, h), s1), s2), s3) in with_third {
                 let (h, s1, s2, s3) = (&mut h[..w], &mut s1[..w], &mut s2[..w], &mut s3[..w]);
                 let z = &mut z[..w];
                 for o in 0..w {
@@ -146,6 +153,19 @@ multiversion! {
                     s1[o] = j[1];
                     s2[o] = j[2];
                     s3[o] = j[3];
+                }
+            }
+            let without = z.chunks_exact_mut(w).zip(h.chunks_exact_mut(w)).zip(s1.chunks_exact_mut(w)).zip(s2.chunks_exact_mut(w));
+            for (((z, h), s1), s2) in without {
+                let (h, s1, s2) = (&mut h[..w], &mut s1[..w], &mut s2[..w]);
+                let z = &mut z[..w];
+                for o in 0..w {
+                    let x = z[o] + bias[o];
+                    z[o] = x;
+                    let j = jet(x);
+                    h[o] = j[0];
+                    s1[o] = j[1];
+                    s2[o] = j[2];
                 }
             }
         }

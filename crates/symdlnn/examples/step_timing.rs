@@ -1,0 +1,60 @@
+//! Per-step wall times of the DLNN training step of `benches/learn.rs` (the
+//! peer's 201-point trajectory, 4-128-128-128-1 softplus), for profiling
+//! and quick comparisons on a noisy machine: the minimum and the quartiles
+//! of many single steps are steadier than a mean.
+//!
+//! `cargo run --release --example step_timing -- [robust|paper|all-jacobians] [threads] [steps]`
+
+use std::time::Instant;
+
+use symdlnn::data::{Dataset, Trajectory};
+use symdlnn::learn::dlnn::Recipe;
+use symdlnn::learn::{dlnn_trainer, TrainConfig};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let which = args.first().map_or("robust", String::as_str);
+    let threads: usize = args.get(1).map_or(Ok(2), |s| s.parse())?;
+    let steps: usize = args.get(2).map_or(Ok(2000), |s| s.parse())?;
+    let (recipe, every) = match which {
+        "robust" => (Recipe::Robust, 0),
+        "all-jacobians" => (Recipe::Robust, 1),
+        "paper" => (Recipe::Paper, 1),
+        other => return Err(format!("unknown step '{other}'").into()),
+    };
+    let n = 201;
+    let q: Vec<f64> = (0..n)
+        .flat_map(|k| {
+            let x = k as f64 / (n - 1) as f64;
+            [(2.0 * x).sin(), (3.0 * x).cos()]
+        })
+        .collect();
+    let data = Dataset {
+        n: 2,
+        dt: 0.01,
+        trajectories: vec![Trajectory::from_positions(2, 0.0, 0.01, q)],
+    };
+    let mut cfg = TrainConfig::new(recipe, 1_000_000);
+    cfg.threads = threads;
+    cfg.loss.jacobian_every = every;
+    let mut t = dlnn_trainer(&cfg, &data)?;
+    for _ in 0..100 {
+        t.step()?;
+    }
+    let mut ms = Vec::with_capacity(steps);
+    for _ in 0..steps {
+        let start = Instant::now();
+        t.step()?;
+        ms.push(start.elapsed().as_secs_f64() * 1e3);
+    }
+    ms.sort_by(f64::total_cmp);
+    let q = |f: f64| ms[((steps - 1) as f64 * f) as usize];
+    println!(
+        "{which} {threads} thread(s), {steps} steps: min {:.3} ms, quartiles {:.3} / {:.3} / {:.3} ms",
+        q(0.0),
+        q(0.25),
+        q(0.5),
+        q(0.75)
+    );
+    Ok(())
+}
