@@ -15,8 +15,11 @@ use super::activation::Activation;
 /// evaluated by Estrin's scheme: four levels of products instead of
 /// Horner's thirteen, so the vectorised loops are not bound by one long
 /// dependency chain (the softplus jet took 16 % of the default training
-/// step with Horner's, 12 % with Estrin's). Products and sums are not fused, so the baseline and the
-/// AVX2 + FMA builds give the same bits.
+/// step with Horner's, 12 % with Estrin's). Products and sums are fused
+/// explicitly (`mul_add`: one rounding, the hardware's FMA in the AVX2 build,
+/// libm's correctly rounded `fma` in the baseline build, so both give the
+/// same bits); fused, the 200 × 128 softplus jet took 3.6 ns per element
+/// instead of 4.7.
 #[inline(always)]
 pub fn exp_neg(x: f64) -> f64 {
     const LOG2E: f64 = std::f64::consts::LOG2_E;
@@ -39,17 +42,17 @@ pub fn exp_neg(x: f64) -> f64 {
         1.0 / 6_227_020_800.0,
     ];
     let x = x.max(-708.0);
-    let t = x * LOG2E + SHIFT;
+    let t = x.mul_add(LOG2E, SHIFT);
     let k = t - SHIFT;
-    let r = (x - k * LN2_HI) - k * LN2_LO;
+    let r = k.mul_add(-LN2_LO, k.mul_add(-LN2_HI, x));
     let r2 = r * r;
     let r4 = r2 * r2;
     let r8 = r4 * r4;
-    let low = (1.0 + r) + (C[0] + C[1] * r) * r2; // degrees 0–3
-    let mid = (C[2] + C[3] * r) + (C[4] + C[5] * r) * r2; // 4–7
-    let high = (C[6] + C[7] * r) + (C[8] + C[9] * r) * r2; // 8–11
-    let top = C[10] + C[11] * r; // 12–13
-    let p = (low + mid * r4) + (high + top * r4) * r8;
+    let low = C[1].mul_add(r, C[0]).mul_add(r2, 1.0 + r); // degrees 0–3
+    let mid = C[5].mul_add(r, C[4]).mul_add(r2, C[3].mul_add(r, C[2])); // 4–7
+    let high = C[9].mul_add(r, C[8]).mul_add(r2, C[7].mul_add(r, C[6])); // 8–11
+    let top = C[11].mul_add(r, C[10]); // 12–13
+    let p = top.mul_add(r4, high).mul_add(r8, mid.mul_add(r4, low));
     // 2^k from the integer in the low bits of t.
     let ki = (t.to_bits() as i64).wrapping_sub(SHIFT.to_bits() as i64);
     let scale = f64::from_bits(((ki + 1023) as u64) << 52);
@@ -72,11 +75,11 @@ pub fn ln_1p_unit(e: f64) -> f64 {
     let t8 = t4 * t4;
     // 1/(2j+1) for j = 0 … 11.
     let d = |j: usize| 1.0 / (2 * j + 1) as f64;
-    let q0 = (d(0) + d(1) * t) + (d(2) + d(3) * t) * t2;
-    let q1 = (d(4) + d(5) * t) + (d(6) + d(7) * t) * t2;
-    let q2 = (d(8) + d(9) * t) + (d(10) + d(11) * t) * t2;
-    let p = (q0 + q1 * t4) + q2 * t8;
-    add + 2.0 * u * p
+    let q0 = d(3).mul_add(t, d(2)).mul_add(t2, d(1).mul_add(t, d(0)));
+    let q1 = d(7).mul_add(t, d(6)).mul_add(t2, d(5).mul_add(t, d(4)));
+    let q2 = d(11).mul_add(t, d(10)).mul_add(t2, d(9).mul_add(t, d(8)));
+    let p = q2.mul_add(t8, q1.mul_add(t4, q0));
+    (2.0 * u).mul_add(p, add)
 }
 
 /// Softplus jet from [`exp_neg`] and [`ln_1p_unit`].
@@ -128,26 +131,25 @@ macro_rules! multiversion {
 }
 
 multiversion! {
-    /// Value rows of a layer: `z ← z + b` (per column), `h = σ(z)`,
-    /// `s1, s2 = σ′, σ″(z)`, all `rows × w` with `w = bias.len()`, and
-    /// `s3 = σ‴(z)` for the first `s3.len() / w` rows only (the rows with
+    /// Value rows of a layer: with `x = z + b` (per column), `h = σ(x)`,
+    /// `s1, s2 = σ′, σ″(x)`, all `rows × w` with `w = bias.len()`, and
+    /// `s3 = σ‴(x)` for the first `s3.len() / w` rows only (the rows with
     /// tangents: only their adjoint needs `σ‴`).
-    pub fn activate(act: Activation, z: &mut [f64], bias: &[f64], h: &mut [f64], s1: &mut [f64], s2: &mut [f64], s3: &mut [f64]) {
+    pub fn activate(act: Activation, z: &[f64], bias: &[f64], h: &mut [f64], s1: &mut [f64], s2: &mut [f64], s3: &mut [f64]) {
         #[inline(always)]
-        fn rows(jet: impl Fn(f64) -> [f64; 4], z: &mut [f64], bias: &[f64], h: &mut [f64], s1: &mut [f64], s2: &mut [f64], s3: &mut [f64]) {
+        fn rows(jet: impl Fn(f64) -> [f64; 4], z: &[f64], bias: &[f64], h: &mut [f64], s1: &mut [f64], s2: &mut [f64], s3: &mut [f64]) {
             let w = bias.len();
             let third = s3.len();
-            let (z3, z) = z.split_at_mut(third);
+            let (z3, z) = z.split_at(third);
             let (h3, h) = h.split_at_mut(third);
             let (s13, s1) = s1.split_at_mut(third);
             let (s23, s2) = s2.split_at_mut(third);
-            let with_third = z3.chunks_exact_mut(w).zip(h3.chunks_exact_mut(w)).zip(s13.chunks_exact_mut(w)).zip(s23.chunks_exact_mut(w)).zip(s3.chunks_exact_mut(w));
+            let with_third = z3.chunks_exact(w).zip(h3.chunks_exact_mut(w)).zip(s13.chunks_exact_mut(w)).zip(s23.chunks_exact_mut(w)).zip(s3.chunks_exact_mut(w));
             for ((((z, h), s1), s2), s3) in with_third {
                 let (h, s1, s2, s3) = (&mut h[..w], &mut s1[..w], &mut s2[..w], &mut s3[..w]);
-                let z = &mut z[..w];
+                let z = &z[..w];
                 for o in 0..w {
                     let x = z[o] + bias[o];
-                    z[o] = x;
                     let j = jet(x);
                     h[o] = j[0];
                     s1[o] = j[1];
@@ -155,13 +157,12 @@ multiversion! {
                     s3[o] = j[3];
                 }
             }
-            let without = z.chunks_exact_mut(w).zip(h.chunks_exact_mut(w)).zip(s1.chunks_exact_mut(w)).zip(s2.chunks_exact_mut(w));
+            let without = z.chunks_exact(w).zip(h.chunks_exact_mut(w)).zip(s1.chunks_exact_mut(w)).zip(s2.chunks_exact_mut(w));
             for (((z, h), s1), s2) in without {
                 let (h, s1, s2) = (&mut h[..w], &mut s1[..w], &mut s2[..w]);
-                let z = &mut z[..w];
+                let z = &z[..w];
                 for o in 0..w {
                     let x = z[o] + bias[o];
-                    z[o] = x;
                     let j = jet(x);
                     h[o] = j[0];
                     s1[o] = j[1];
