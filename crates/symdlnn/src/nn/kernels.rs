@@ -314,6 +314,24 @@ mod tests {
     }
 
     #[test]
+    fn the_dispatched_kernel_gives_the_bits_of_the_baseline_build() {
+        // `softplus_jet` here is compiled for the baseline target (libm's
+        // `fma`); `activate` runs the AVX2 + FMA build where the CPU has it.
+        let w = 8;
+        let z: Vec<f64> = (0..40 * w).map(|k| (k as f64 - 160.0) * 0.173).collect();
+        let bias = vec![0.25; w];
+        let (mut h, mut s1, mut s2, mut s3) = (vec![0.0; z.len()], vec![0.0; z.len()], vec![0.0; z.len()], vec![0.0; 10 * w]);
+        activate(Activation::Softplus, &z, &bias, &mut h, &mut s1, &mut s2, &mut s3);
+        for (k, &x) in z.iter().enumerate() {
+            let j = softplus_jet(x + 0.25);
+            assert_eq!([h[k], s1[k], s2[k]], [j[0], j[1], j[2]], "x = {x}");
+            if k < s3.len() {
+                assert_eq!(s3[k], j[3], "x = {x}");
+            }
+        }
+    }
+
+    #[test]
     fn fast_jets_match_the_reference_jets() {
         for k in -4000..=4000 {
             let x = k as f64 * 0.01;
