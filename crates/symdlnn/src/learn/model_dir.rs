@@ -237,8 +237,9 @@ fn save_optimizer(
     if let Some(g) = guard {
         tensors.push(("guard.state".into(), enc(&[g.factor, g.rejected as f64]), 2));
         if let Some(s) = &g.snapshot {
-            let n = s.params.len();
-            tensors.push(("guard.params".into(), enc(&s.params), n));
+            let joint = [&s.params[..], &s.own[..]].concat();
+            let n = joint.len();
+            tensors.push(("guard.params".into(), enc(&joint), n));
             tensors.push(("guard.grad".into(), enc(&s.grad), n));
             tensors.push(("guard.m".into(), enc(&s.adam.m), n));
             tensors.push(("guard.v".into(), enc(&s.adam.v), n));
@@ -301,8 +302,11 @@ fn load_optimizer(
             let state = get("guard.state", 2)?;
             let snapshot = if st.names().contains(&"guard.params") {
                 let sc = get("guard.consts", 3)?;
+                let mut params = get("guard.params", n)?;
+                let own = params.split_off(net);
                 Some(Snapshot {
-                    params: get("guard.params", n)?,
+                    params,
+                    own,
                     grad: get("guard.grad", n)?,
                     adam: Adam {
                         t: sc[0] as u64,

@@ -518,7 +518,7 @@ mod tests {
             let mut adam = crate::nn::Adam::new(len);
             for _ in 0..3000 {
                 let t = coefficient_term(a, len, &c, &config, scale, gram);
-                adam.step(&mut c, &t.dc, 1e-2, 1);
+                adam.step(&mut c, &t.dc, 1e-2);
             }
             let end = coefficient_term(a, len, &c, &config, scale, gram).value;
             let (m, w) = basis.to_affine(n, &c);

@@ -231,8 +231,9 @@ pub struct Trainer<O: Objective> {
     /// Step rejection (see [`StepGuard`]); `None` for plain Adam.
     pub guard: Option<StepGuard>,
     grad: Vec<f64>,
-    /// Scratch for the joint parameter vector when the objective has its own.
-    joint: Vec<f64>,
+    /// The buffers the unguarded step swaps the state into (the guarded
+    /// step uses the guard's snapshot).
+    spare: Option<Snapshot>,
     /// Threads the Adam update is split over (the configuration's).
     pub threads: usize,
 }
@@ -264,7 +265,10 @@ pub struct StepGuard {
 /// Parameters and optimiser state before a step, for [`StepGuard`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct Snapshot {
+    /// The network's parameters.
     pub params: Vec<f64>,
+    /// The objective's own parameters.
+    pub own: Vec<f64>,
     pub adam: Adam,
     pub grad: Vec<f64>,
     pub lr: f64,
@@ -300,7 +304,7 @@ impl<O: Objective> Trainer<O> {
             history: Vec::new(),
             guard: None,
             grad: vec![0.0; n],
-            joint: Vec::new(),
+            spare: None,
             threads: 1,
         }
     }
@@ -339,9 +343,9 @@ impl<O: Objective> Trainer<O> {
         let mut lr = self.schedule.lr(self.epoch);
         match self.guard.as_mut() {
             None => {
-                let grad = std::mem::take(&mut self.grad);
-                self.adam_step(&grad, lr, None);
-                self.grad = grad;
+                let mut spare = self.spare.take();
+                self.swap_and_step(&mut spare, lr);
+                self.spare = spare;
             }
             Some(g) => {
                 let reject = !finite
@@ -354,29 +358,18 @@ impl<O: Objective> Trainer<O> {
                     g.factor *= 0.5;
                     g.rejected += 1;
                     lr = s.lr * g.factor;
-                    self.set_params(&s.params);
-                    self.adam.copy_from(&s.adam);
-                    self.adam_step(&s.grad, lr, None);
+                    self.step_from(&s, lr);
                     self.guard.as_mut().expect("guarded").snapshot = Some(s);
                 } else {
                     g.factor = (g.factor * 1.1).min(1.0);
                     lr *= g.factor;
-                    // The state before the step goes into the previous
-                    // snapshot's buffers during the update (no allocation
-                    // and no separate copy per epoch); the gradient is
-                    // swapped in.
-                    let mut snap = g.snapshot.take().unwrap_or_else(|| Snapshot {
-                        params: vec![],
-                        adam: Adam::new(0),
-                        grad: vec![0.0; self.grad.len()],
-                        lr: 0.0,
-                        loss: 0.0,
-                    });
-                    std::mem::swap(&mut snap.grad, &mut self.grad);
-                    snap.lr = self.schedule.lr(self.epoch);
-                    snap.loss = report.total;
-                    self.adam_step(&snap.grad, lr, Some((&mut snap.params, &mut snap.adam)));
-                    self.guard.as_mut().expect("guarded").snapshot = Some(snap);
+                    let mut snap = g.snapshot.take();
+                    self.swap_and_step(&mut snap, lr);
+                    if let Some(s) = snap.as_mut() {
+                        s.lr = self.schedule.lr(self.epoch);
+                        s.loss = report.total;
+                    }
+                    self.guard.as_mut().expect("guarded").snapshot = snap;
                 }
             }
         }
@@ -389,36 +382,36 @@ impl<O: Objective> Trainer<O> {
         Ok(self.history.last().expect("just pushed"))
     }
 
-    /// All trained parameters into `out`: the network's, then the
-    /// objective's own (reusing `out`'s allocation).
-    pub fn params_into(&self, out: &mut Vec<f64>) {
-        out.clear();
-        out.extend_from_slice(self.mlp.params());
-        out.extend_from_slice(self.objective.own_params());
+    /// Move the parameters, Adam state and gradient into `before`'s buffers
+    /// (swapping: no copy of the network's parameters; fresh buffers the
+    /// first time), then take the Adam step from them.
+    fn swap_and_step(&mut self, before: &mut Option<Snapshot>, lr: f64) {
+        let b = before.get_or_insert_with(|| Snapshot {
+            params: vec![0.0; self.mlp.params().len()],
+            own: vec![],
+            adam: Adam::new(0),
+            grad: vec![0.0; self.grad.len()],
+            lr: 0.0,
+            loss: 0.0,
+        });
+        std::mem::swap(&mut b.grad, &mut self.grad);
+        self.mlp.swap_params(&mut b.params);
+        b.own.clear();
+        b.own.extend_from_slice(self.objective.own_params());
+        std::mem::swap(&mut b.adam, &mut self.adam);
+        self.step_from(b, lr);
     }
 
-    /// Set all trained parameters (the layout of [`Trainer::params_into`]).
-    pub fn set_params(&mut self, params: &[f64]) {
-        let (net, own) = params.split_at(self.mlp.params().len());
-        self.mlp.params_mut().copy_from_slice(net);
-        self.objective.own_params_mut().copy_from_slice(own);
-    }
-
-    /// One Adam step on all trained parameters (the parameters and state
-    /// from before it into `before`, when given).
-    fn adam_step(&mut self, grad: &[f64], lr: f64, before: Option<(&mut Vec<f64>, &mut Adam)>) {
-        if self.objective.own_params().is_empty() {
-            self.adam
-                .step_keeping(self.mlp.params_mut(), grad, lr, self.threads, before);
-        } else {
-            // Network and own parameters side by side, in a kept buffer.
-            let mut p = std::mem::take(&mut self.joint);
-            self.params_into(&mut p);
-            self.adam
-                .step_keeping(&mut p, grad, lr, self.threads, before);
-            self.set_params(&p);
-            self.joint = p;
-        }
+    /// One Adam step on all trained parameters from the state `before`.
+    fn step_from(&mut self, before: &Snapshot, lr: f64) {
+        self.adam.step_from(
+            &before.adam,
+            &[&before.params, &before.own],
+            &mut [self.mlp.params_mut(), self.objective.own_params_mut()],
+            &before.grad,
+            lr,
+            self.threads,
+        );
     }
 
     /// The loss at the current parameters (no update).

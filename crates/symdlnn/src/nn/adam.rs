@@ -86,78 +86,77 @@ impl Adam {
         }
     }
 
-    /// Become a copy of `other`, reusing this state's buffers.
-    pub fn copy_from(&mut self, other: &Adam) {
-        self.beta1 = other.beta1;
-        self.beta2 = other.beta2;
-        self.eps = other.eps;
-        self.t = other.t;
-        self.m.clone_from(&other.m);
-        self.v.clone_from(&other.v);
+    /// One update of `params` with gradient `grad` and rate `lr`, in place
+    /// (it copies the state first: for small problems and tests; training
+    /// uses [`Adam::step_from`]).
+    pub fn step(&mut self, params: &mut [f64], grad: &[f64], lr: f64) {
+        let before = self.clone();
+        let from = params.to_vec();
+        self.step_from(&before, &[&from], &mut [params], grad, lr, 1);
     }
 
-    /// One update of `params` with gradient `grad` and rate `lr`, split
-    /// over `parts` contiguous ranges run on the engine's worker threads
-    /// (element-wise, so the same bits for any split).
-    pub fn step(&mut self, params: &mut [f64], grad: &[f64], lr: f64, parts: usize) {
-        self.step_keeping(params, grad, lr, parts, None);
-    }
-
-    /// [`Adam::step`], writing the parameters and state from before the
-    /// update into `before` on the way (one pass over the memory instead of
-    /// a copy and an update: the step guard's snapshot).
-    pub fn step_keeping(
+    /// One update from the state `before` at the parameters `from` into
+    /// this state and `to`: out of place, so that the state before the step
+    /// is kept without a copy (the trainer swaps buffers). The parameters
+    /// may come in segments (the network's, the objective's own), matched
+    /// segment for segment and concatenated for `grad` and the moments. The
+    /// update is split over `parts` contiguous ranges run on the engine's
+    /// worker threads (element-wise, so the same bits for any split).
+    pub fn step_from(
         &mut self,
-        params: &mut [f64],
+        before: &Adam,
+        from: &[&[f64]],
+        to: &mut [&mut [f64]],
         grad: &[f64],
         lr: f64,
         parts: usize,
-        before: Option<(&mut Vec<f64>, &mut Adam)>,
     ) {
-        let len = params.len();
+        let len = grad.len();
         assert!(
-            grad.len() == len && self.m.len() == len && self.v.len() == len,
+            from.len() == to.len()
+                && from.iter().zip(to.iter()).all(|(f, t)| f.len() == t.len())
+                && from.iter().map(|f| f.len()).sum::<usize>() == len
+                && before.m.len() == len
+                && before.v.len() == len,
             "Adam: parameter, gradient and state lengths differ"
         );
-        let mut keep = before.map(|(p, a)| {
-            p.resize(len, 0.0);
-            a.m.resize(len, 0.0);
-            a.v.resize(len, 0.0);
-            (a.beta1, a.beta2, a.eps, a.t) = (self.beta1, self.beta2, self.eps, self.t);
-            (Raw::new(p), Raw::new(&mut a.m), Raw::new(&mut a.v))
-        });
-        self.t += 1;
+        (self.beta1, self.beta2, self.eps) = (before.beta1, before.beta2, before.eps);
+        self.t = before.t + 1;
+        self.m.resize(len, 0.0);
+        self.v.resize(len, 0.0);
         let t = self.t as i32;
         let c1 = 1.0 - self.beta1.powi(t);
         let c2 = 1.0 - self.beta2.powi(t);
         let (b1, b2, eps) = (self.beta1, self.beta2, self.eps);
-        let (p_all, m_all, v_all) = (
-            Raw::new(params),
-            Raw::new(&mut self.m),
-            Raw::new(&mut self.v),
-        );
+        let (m_all, v_all) = (Raw::new(&mut self.m), Raw::new(&mut self.v));
+        let to: Vec<Raw> = to.iter_mut().map(|t| Raw::new(t)).collect();
         // Below a few thousand parameters a thread hand-over costs more
         // than the update.
         let parts = parts.clamp(1, len.div_ceil(4096).max(1));
         let chunk = len.div_ceil(parts).max(1);
-        let keep = keep.as_mut();
         let update = |i: usize| {
-            let r = (i * chunk).min(len)..((i + 1) * chunk).min(len);
-            // SAFETY: the ranges of distinct parts are disjoint, within
-            // `len`, and every buffer is borrowed mutably for the whole call.
-            let (p, m, v) = unsafe { (p_all.slice(&r), m_all.slice(&r), v_all.slice(&r)) };
-            let g = &grad[r.clone()];
-            if let Some((kp, km, kv)) = &keep {
-                // SAFETY: as above.
-                let (kp, km, kv) = unsafe { (kp.slice(&r), km.slice(&r), kv.slice(&r)) };
-                kp.copy_from_slice(p);
-                km.copy_from_slice(m);
-                kv.copy_from_slice(v);
-            }
-            for (((p, g), m), v) in p.iter_mut().zip(g).zip(m).zip(v) {
-                *m = b1 * *m + (1.0 - b1) * g;
-                *v = b2 * *v + (1.0 - b2) * g * g;
-                *p -= lr * (*m / c1) / ((*v / c2).sqrt() + eps);
+            let (lo, hi) = ((i * chunk).min(len), ((i + 1) * chunk).min(len));
+            let mut offset = 0;
+            for (f, t) in from.iter().zip(&to) {
+                let (a, b) = (lo.max(offset), hi.min(offset + f.len()));
+                if a < b {
+                    let (r, local) = (a..b, a - offset..b - offset);
+                    // SAFETY: the ranges of distinct parts are disjoint,
+                    // within the buffers, which are borrowed for the call.
+                    let (m, v, p) = unsafe { (m_all.slice(&r), v_all.slice(&r), t.slice(&local)) };
+                    let (g, m0, v0, p0) = (
+                        &grad[r.clone()],
+                        &before.m[r.clone()],
+                        &before.v[r],
+                        &f[local],
+                    );
+                    for k in 0..p.len() {
+                        m[k] = b1 * m0[k] + (1.0 - b1) * g[k];
+                        v[k] = b2 * v0[k] + (1.0 - b2) * g[k] * g[k];
+                        p[k] = p0[k] - lr * (m[k] / c1) / ((v[k] / c2).sqrt() + eps);
+                    }
+                }
+                offset += f.len();
             }
         };
         if parts == 1 {
@@ -216,34 +215,32 @@ mod tests {
     }
 
     #[test]
-    fn a_step_keeping_the_state_before_it_updates_as_a_plain_step() {
-        // 10 000 parameters: split over three parts (and one).
+    fn a_step_from_a_kept_state_is_the_plain_step_for_any_split() {
+        // 10 000 parameters in two segments (9 000 + 1 000), split over
+        // three parts (a part straddles the segments) and over one.
         let len = 10_000;
         let grad: Vec<f64> = (0..len)
             .map(|k| ((k * 37 % 101) as f64 - 50.0) * 1e-2)
             .collect();
-        let p0: Vec<f64> = (0..len).map(|k| (k as f64).sin()).collect();
+        let mut p1: Vec<f64> = (0..len).map(|k| (k as f64).sin()).collect();
         let mut warm = Adam::new(len);
-        let mut p1 = p0.clone();
-        warm.step(&mut p1, &grad, 1e-2, 1);
+        warm.step(&mut p1, &grad, 1e-2);
+        let mut plain = warm.clone();
+        let mut pp = p1.clone();
+        plain.step(&mut pp, &grad, 3e-3);
         for parts in [1, 3] {
-            let (mut plain, mut kept) = (warm.clone(), warm.clone());
-            let (mut pp, mut pk) = (p1.clone(), p1.clone());
-            let (mut before_p, mut before) = (vec![], Adam::new(0));
-            plain.step(&mut pp, &grad, 3e-3, parts);
-            kept.step_keeping(
-                &mut pk,
+            let mut next = Adam::new(0);
+            let (mut a, mut b) = (vec![0.0; 9_000], vec![0.0; 1_000]);
+            next.step_from(
+                &warm,
+                &[&p1[..9_000], &p1[9_000..]],
+                &mut [&mut a, &mut b],
                 &grad,
                 3e-3,
                 parts,
-                Some((&mut before_p, &mut before)),
             );
-            assert_eq!((&pp, &plain), (&pk, &kept), "same update, same bits");
-            assert_eq!(
-                (&before_p, &before),
-                (&p1, &warm),
-                "the state before the step"
-            );
+            a.extend_from_slice(&b);
+            assert_eq!((&a, &next), (&pp, &plain), "{parts} parts: the same bits");
         }
     }
 
@@ -252,7 +249,7 @@ mod tests {
         // With bias correction the first step is lr · g/(|g| + ε/…) ≈ lr·sign(g).
         let mut a = Adam::new(3);
         let mut p = vec![1.0, 2.0, 3.0];
-        a.step(&mut p, &[0.5, -2.0, 1e-3], 0.1, 1);
+        a.step(&mut p, &[0.5, -2.0, 1e-3], 0.1);
         for (x, e) in p.iter().zip([0.9, 2.1, 2.9]) {
             assert!((x - e).abs() < 1e-6, "{p:?}");
         }

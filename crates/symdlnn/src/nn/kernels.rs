@@ -320,8 +320,21 @@ mod tests {
         let w = 8;
         let z: Vec<f64> = (0..40 * w).map(|k| (k as f64 - 160.0) * 0.173).collect();
         let bias = vec![0.25; w];
-        let (mut h, mut s1, mut s2, mut s3) = (vec![0.0; z.len()], vec![0.0; z.len()], vec![0.0; z.len()], vec![0.0; 10 * w]);
-        activate(Activation::Softplus, &z, &bias, &mut h, &mut s1, &mut s2, &mut s3);
+        let (mut h, mut s1, mut s2, mut s3) = (
+            vec![0.0; z.len()],
+            vec![0.0; z.len()],
+            vec![0.0; z.len()],
+            vec![0.0; 10 * w],
+        );
+        activate(
+            Activation::Softplus,
+            &z,
+            &bias,
+            &mut h,
+            &mut s1,
+            &mut s2,
+            &mut s3,
+        );
         for (k, &x) in z.iter().enumerate() {
             let j = softplus_jet(x + 0.25);
             assert_eq!([h[k], s1[k], s2[k]], [j[0], j[1], j[2]], "x = {x}");

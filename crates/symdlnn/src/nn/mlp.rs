@@ -132,6 +132,13 @@ impl Mlp {
         &mut self.params
     }
 
+    /// Exchange the parameter vector with `other`, which must have as many
+    /// entries (a buffer swap, no copy).
+    pub fn swap_params(&mut self, other: &mut Vec<f64>) {
+        assert_eq!(other.len(), self.params.len(), "parameter count");
+        std::mem::swap(&mut self.params, other);
+    }
+
     /// Offset of layer `l`'s weight matrix in the flat parameters
     /// (its bias follows the `out × in` weights).
     pub fn offset(&self, l: usize) -> usize {
