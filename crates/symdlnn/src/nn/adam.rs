@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::pool::run_parts;
+use super::pool::{run_parts, PartedSlice};
 
 /// A learning-rate schedule over `epochs` epochs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -128,8 +128,8 @@ impl Adam {
         let c1 = 1.0 - self.beta1.powi(t);
         let c2 = 1.0 - self.beta2.powi(t);
         let (b1, b2, eps) = (self.beta1, self.beta2, self.eps);
-        let (m_all, v_all) = (Raw::new(&mut self.m), Raw::new(&mut self.v));
-        let to: Vec<Raw> = to.iter_mut().map(|t| Raw::new(t)).collect();
+        let (m_all, v_all) = (PartedSlice::new(&mut self.m), PartedSlice::new(&mut self.v));
+        let to: Vec<PartedSlice> = to.iter_mut().map(|t| PartedSlice::new(t)).collect();
         // Below a few thousand parameters a thread hand-over costs more
         // than the update.
         let parts = parts.clamp(1, len.div_ceil(4096).max(1));
@@ -143,7 +143,13 @@ impl Adam {
                     let (r, local) = (a..b, a - offset..b - offset);
                     // SAFETY: the ranges of distinct parts are disjoint,
                     // within the buffers, which are borrowed for the call.
-                    let (m, v, p) = unsafe { (m_all.slice(&r), v_all.slice(&r), t.slice(&local)) };
+                    let (m, v, p) = unsafe {
+                        (
+                            m_all.range(r.clone()),
+                            v_all.range(r.clone()),
+                            t.range(local.clone()),
+                        )
+                    };
                     let (g, m0, v0, p0) = (
                         &grad[r.clone()],
                         &before.m[r.clone()],
@@ -164,27 +170,6 @@ impl Adam {
         } else {
             run_parts(parts, &update);
         }
-    }
-}
-
-/// A mutable buffer handed to several parts of a round, each taking a
-/// disjoint range.
-struct Raw(*mut f64, usize);
-
-// SAFETY: used only through `slice` on disjoint ranges (see its callers).
-unsafe impl Sync for Raw {}
-
-impl Raw {
-    fn new(x: &mut [f64]) -> Self {
-        Self(x.as_mut_ptr(), x.len())
-    }
-
-    /// # Safety
-    /// `r` within the buffer and not handed out twice at a time.
-    #[allow(clippy::mut_from_ref)]
-    unsafe fn slice(&self, r: &std::ops::Range<usize>) -> &mut [f64] {
-        assert!(r.start <= r.end && r.end <= self.1);
-        std::slice::from_raw_parts_mut(self.0.add(r.start), r.end - r.start)
     }
 }
 

@@ -33,7 +33,7 @@ use faer::{Accum, MatMut, MatRef, Par};
 
 use super::kernels;
 use super::mlp::Mlp;
-use super::pool::run_parts;
+use super::pool::{run_parts, PartedSlice};
 
 /// Value, gradient and Hessian columns of a batch (also used for their
 /// cotangents).
@@ -314,11 +314,21 @@ impl Engine {
         );
         let m = self.tangents;
         run_chunks(&mut self.work, |w| w.adjoint(mlp, cotangents, m));
-        for w in &self.work {
-            for (g, x) in grad.iter_mut().zip(&w.grad) {
-                *g += x;
+        // The chunks' gradients summed in chunk order, the parameters split
+        // over the same threads.
+        let (len, parts) = (grad.len(), self.work.len());
+        let out = PartedSlice::new(grad);
+        let work = &self.work;
+        run_parts(parts, &|i| {
+            let r = len * i / parts..len * (i + 1) / parts;
+            // SAFETY: the parts' ranges are disjoint.
+            let g = unsafe { out.range(r.clone()) };
+            for w in work {
+                for (g, x) in g.iter_mut().zip(&w.grad[r.clone()]) {
+                    *g += x;
+                }
             }
-        }
+        });
     }
 }
 

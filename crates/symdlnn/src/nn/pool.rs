@@ -186,6 +186,42 @@ pub fn run_parts(parts: usize, f: &(dyn Fn(usize) + Sync)) {
     }
 }
 
+/// A mutable slice handed to the parts of one round, each part taking its
+/// own disjoint ranges.
+pub(crate) struct PartedSlice<'a> {
+    ptr: *mut f64,
+    len: usize,
+    _borrow: std::marker::PhantomData<&'a mut [f64]>,
+}
+
+// SAFETY: shared only to hand out disjoint ranges (see `range`).
+unsafe impl Sync for PartedSlice<'_> {}
+
+impl<'a> PartedSlice<'a> {
+    pub(crate) fn new(x: &'a mut [f64]) -> Self {
+        Self {
+            ptr: x.as_mut_ptr(),
+            len: x.len(),
+            _borrow: std::marker::PhantomData,
+        }
+    }
+
+    /// The elements `r`.
+    ///
+    /// # Safety
+    /// No two ranges alive at the same time overlap.
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn range(&self, r: std::ops::Range<usize>) -> &mut [f64] {
+        assert!(
+            r.start <= r.end && r.end <= self.len,
+            "range outside the slice"
+        );
+        // SAFETY: within the borrowed slice (checked); disjointness is the
+        // caller's.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.add(r.start), r.end - r.start) }
+    }
+}
+
 /// Spin, then yield, for [`Workers::SPIN`] until `done`; then wait on the
 /// condition variable (every state change notifies under the lock).
 fn wait_until(sh: &Shared, done: impl Fn() -> bool) {
