@@ -8,28 +8,14 @@
 //! parallel scaling.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use symdlnn::data::{Dataset, Trajectory};
+
+mod common;
+use common::peer_data;
 use symdlnn::learn::dlnn::Recipe;
 use symdlnn::learn::lnn::LnnData;
 use symdlnn::learn::shaping::{CoefficientConfig, ShapingConfig};
 use symdlnn::learn::symmetry::{DiscoverySolver, EvaluationPoints, SymmetryBasis};
 use symdlnn::learn::{dlnn_trainer, trainer, LnnConfig, SymmetryConfig, TrainConfig};
-
-/// The peer's trajectory: (sin(linspace(0, 2)), cos(linspace(0, 3))), 201 points.
-fn peer_data() -> Dataset {
-    let n = 201;
-    let q: Vec<f64> = (0..n)
-        .flat_map(|k| {
-            let x = k as f64 / (n - 1) as f64;
-            [(2.0 * x).sin(), (3.0 * x).cos()]
-        })
-        .collect();
-    Dataset {
-        n: 2,
-        dt: 0.01,
-        trajectories: vec![Trajectory::from_positions(2, 0.0, 0.01, q)],
-    }
-}
 
 fn dlnn_step(c: &mut Criterion) {
     let data = peer_data();

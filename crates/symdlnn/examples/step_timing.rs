@@ -7,7 +7,10 @@
 
 use std::time::Instant;
 
-use symdlnn::data::{Dataset, Trajectory};
+#[path = "../benches/common/mod.rs"]
+mod common;
+use common::peer_data;
+
 use symdlnn::learn::dlnn::Recipe;
 use symdlnn::learn::{dlnn_trainer, TrainConfig};
 
@@ -22,18 +25,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "paper" => (Recipe::Paper, 1),
         other => return Err(format!("unknown step '{other}'").into()),
     };
-    let n = 201;
-    let q: Vec<f64> = (0..n)
-        .flat_map(|k| {
-            let x = k as f64 / (n - 1) as f64;
-            [(2.0 * x).sin(), (3.0 * x).cos()]
-        })
-        .collect();
-    let data = Dataset {
-        n: 2,
-        dt: 0.01,
-        trajectories: vec![Trajectory::from_positions(2, 0.0, 0.01, q)],
-    };
+    let data = peer_data();
     let mut cfg = TrainConfig::new(recipe, 1_000_000);
     cfg.threads = threads;
     cfg.loss.jacobian_every = every;

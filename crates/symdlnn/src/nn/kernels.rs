@@ -136,6 +136,23 @@ multiversion! {
     /// `s3 = σ‴(x)` for the first `s3.len() / w` rows only (the rows with
     /// tangents: only their adjoint needs `σ‴`).
     pub fn activate(act: Activation, z: &[f64], bias: &[f64], h: &mut [f64], s1: &mut [f64], s2: &mut [f64], s3: &mut [f64]) {
+        /// One row; `THIRD`: with `σ‴` (a constant, so each variant is
+        /// its own branch-free loop).
+        #[inline(always)]
+        fn row<const THIRD: bool>(jet: &impl Fn(f64) -> [f64; 4], z: &[f64], bias: &[f64], h: &mut [f64], s1: &mut [f64], s2: &mut [f64], s3: &mut [f64]) {
+            let w = bias.len();
+            let (z, h, s1, s2) = (&z[..w], &mut h[..w], &mut s1[..w], &mut s2[..w]);
+            let s3 = &mut s3[..if THIRD { w } else { 0 }];
+            for o in 0..w {
+                let j = jet(z[o] + bias[o]);
+                h[o] = j[0];
+                s1[o] = j[1];
+                s2[o] = j[2];
+                if THIRD {
+                    s3[o] = j[3];
+                }
+            }
+        }
         #[inline(always)]
         fn rows(jet: impl Fn(f64) -> [f64; 4], z: &[f64], bias: &[f64], h: &mut [f64], s1: &mut [f64], s2: &mut [f64], s3: &mut [f64]) {
             let w = bias.len();
@@ -144,30 +161,13 @@ multiversion! {
             let (h3, h) = h.split_at_mut(third);
             let (s13, s1) = s1.split_at_mut(third);
             let (s23, s2) = s2.split_at_mut(third);
-            let with_third = z3.chunks_exact(w).zip(h3.chunks_exact_mut(w)).zip(s13.chunks_exact_mut(w)).zip(s23.chunks_exact_mut(w)).zip(s3.chunks_exact_mut(w));
-            for ((((z, h), s1), s2), s3) in with_third {
-                let (h, s1, s2, s3) = (&mut h[..w], &mut s1[..w], &mut s2[..w], &mut s3[..w]);
-                let z = &z[..w];
-                for o in 0..w {
-                    let x = z[o] + bias[o];
-                    let j = jet(x);
-                    h[o] = j[0];
-                    s1[o] = j[1];
-                    s2[o] = j[2];
-                    s3[o] = j[3];
-                }
+            let with = z3.chunks_exact(w).zip(h3.chunks_exact_mut(w)).zip(s13.chunks_exact_mut(w)).zip(s23.chunks_exact_mut(w)).zip(s3.chunks_exact_mut(w));
+            for ((((z, h), s1), s2), s3) in with {
+                row::<true>(&jet, z, bias, h, s1, s2, s3);
             }
             let without = z.chunks_exact(w).zip(h.chunks_exact_mut(w)).zip(s1.chunks_exact_mut(w)).zip(s2.chunks_exact_mut(w));
             for (((z, h), s1), s2) in without {
-                let (h, s1, s2) = (&mut h[..w], &mut s1[..w], &mut s2[..w]);
-                let z = &z[..w];
-                for o in 0..w {
-                    let x = z[o] + bias[o];
-                    let j = jet(x);
-                    h[o] = j[0];
-                    s1[o] = j[1];
-                    s2[o] = j[2];
-                }
+                row::<false>(&jet, z, bias, h, s1, s2, &mut []);
             }
         }
         match act {
