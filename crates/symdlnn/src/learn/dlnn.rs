@@ -581,7 +581,7 @@ mod tests {
                         Parametrisation::midpoint_velocity(n, d.dt, &q, &q, prior, tr)
                     }
                 };
-                // J at every pair, and on every third pair (a separate batch).
+                // J at every pair, and at every third (tangent rows for a subset of the batch).
                 for every in [1, 3] {
                     let mut mlp = Mlp::new(2 * n, &[8, 6], Activation::Softplus, 2).unwrap();
                     let mut loss = DlnnLoss::new(recipe);
