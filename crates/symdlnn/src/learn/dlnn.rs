@@ -170,8 +170,6 @@ pub fn det_cofactor(n: usize, a: &[f64], cof: &mut [f64]) -> f64 {
 pub struct Dlnn {
     /// All pairs, with `J` at every K-th (the stride).
     batch: PairBatch,
-    /// The stride K.
-    every: usize,
     /// `(q0, δ)` of every pair, row-major `pairs × 2n`.
     pair_data: Vec<f64>,
     triples: Vec<(usize, usize)>,
@@ -206,8 +204,8 @@ impl Dlnn {
             .map(|t| t.len().saturating_sub(1))
             .sum();
         let every = loss.jacobian_stride(pairs);
-        let jac_pairs = pairs.div_ceil(every);
         let mut batch = PairBatch::new(mlp, param, pairs, threads, Some(every));
+        let jac_pairs = batch.jacobian_pairs();
         let mut triples = Vec::new();
         let mut pair_data = Vec::with_capacity(pairs * 2 * n);
         let mut p = 0;
@@ -229,7 +227,6 @@ impl Dlnn {
         }
         let mut me = Self {
             batch,
-            every,
             pair_data,
             triples,
             loss,
@@ -289,7 +286,7 @@ impl Dlnn {
     /// of the last evaluation: when `J` is evaluated at every pair these are
     /// [`Dlnn::det_stats`], otherwise `J` is evaluated once everywhere.
     pub fn full_det_stats(&mut self, mlp: &Mlp) -> DetStats {
-        if self.every == 1 {
+        if self.batch.jacobian_pairs() == self.batch.len() {
             return self.det_stats();
         }
         let param = self.batch.parametrisation().clone();

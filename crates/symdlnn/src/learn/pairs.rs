@@ -58,12 +58,13 @@ impl PairBatch {
         let copies = if param.time_reversible { 2 } else { 1 };
         let (mut row, mut swapped_row) = (Vec::with_capacity(pairs), Vec::with_capacity(pairs));
         for p in 0..pairs {
-            match every {
-                Some(k) if p.is_multiple_of(k) => {
-                    row.push(p / k);
-                    swapped_row.push(jp + p / k);
+            match jacobian_entry(every, p) {
+                Some(a) => {
+                    row.push(a);
+                    swapped_row.push(jp + a);
                 }
-                _ => {
+                None => {
+                    // Pairs without `J` before p: p minus those with it.
                     let o = p - every.map_or(0, |k| p / k + 1);
                     row.push(copies * jp + o);
                     swapped_row.push(copies * jp + (pairs - jp) + o);
@@ -102,8 +103,7 @@ impl PairBatch {
 
     /// The entry of pair `p` in `jac`, when `J` is computed there.
     fn jacobian_index(&self, p: usize) -> Option<usize> {
-        self.every
-            .and_then(|k| p.is_multiple_of(k).then_some(p / k))
+        jacobian_entry(self.every, p)
     }
 
     /// Number of pairs.
@@ -249,6 +249,11 @@ impl PairBatch {
         }
         self.engine.adjoint(mlp, &self.cot, grad);
     }
+}
+
+/// The entry of pair `p` in `jac` with `J` at every `every`-th pair.
+fn jacobian_entry(every: Option<usize>, p: usize) -> Option<usize> {
+    every.and_then(|k| p.is_multiple_of(k).then_some(p / k))
 }
 
 fn axpy(a: f64, x: &[f64], y: &mut [f64]) {

@@ -129,7 +129,7 @@ impl Adam {
         let c2 = 1.0 - self.beta2.powi(t);
         let (b1, b2, eps) = (self.beta1, self.beta2, self.eps);
         let (m_all, v_all) = (PartedSlice::new(&mut self.m), PartedSlice::new(&mut self.v));
-        let to: Vec<PartedSlice> = to.iter_mut().map(|t| PartedSlice::new(t)).collect();
+        let to: Vec<PartedSlice<f64>> = to.iter_mut().map(|t| PartedSlice::new(t)).collect();
         // Below a few thousand parameters a thread hand-over costs more
         // than the update.
         let parts = parts.clamp(1, len.div_ceil(4096).max(1));
@@ -165,11 +165,7 @@ impl Adam {
                 offset += f.len();
             }
         };
-        if parts == 1 {
-            update(0);
-        } else {
-            run_parts(parts, &update);
-        }
+        run_parts(parts, &update);
     }
 }
 

@@ -256,11 +256,6 @@ impl Engine {
         self.tangents
     }
 
-    /// Number of inputs, the first ones, with Hessian columns.
-    pub fn tangent_batch(&self) -> usize {
-        self.tangent_batch
-    }
-
     /// Value, gradient and Hessian columns along `tangents` (row-major
     /// `m × d`) at `inputs` (row-major `B × d`), into `out`.
     pub fn jets(&mut self, mlp: &Mlp, inputs: &[f64], tangents: &[f64], out: &mut Jets) {
@@ -352,18 +347,10 @@ fn reverse_state<'w>(
 /// Run `f` on every workspace, the first on this thread, the others on the
 /// process's worker threads (one workspace per thread).
 fn run_chunks(work: &mut [Workspace], f: impl Fn(&mut Workspace) + Sync) {
-    struct Parts(*mut Workspace);
-    // SAFETY: each round hands workspace `i` to part `i` only.
-    unsafe impl Sync for Parts {}
     let count = work.len();
-    let parts = Parts(work.as_mut_ptr());
-    run_parts(count, &|i| {
-        assert!(i < count);
-        let parts = &parts;
-        // SAFETY: `i < work.len()` and distinct per part; `work` is borrowed
-        // mutably for the whole round.
-        f(unsafe { &mut *parts.0.add(i) })
-    });
+    let parts = PartedSlice::new(work);
+    // SAFETY: part `i` alone takes workspace `i`.
+    run_parts(count, &|i| f(&mut unsafe { parts.range(i..i + 1) }[0]));
 }
 
 impl Workspace {

@@ -26,7 +26,8 @@ pub fn exp_neg(x: f64) -> f64 {
     const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000); // fdlibm's ln2_hi
     const LN2_LO: f64 = f64::from_bits(0x3dea_39ef_3579_3c76); // fdlibm's ln2_lo
     const SHIFT: f64 = 6_755_399_441_055_744.0; // 1.5 · 2^52: round to nearest
-                                                // 1/k! for k = 2 … 13.
+
+    // 1/k! for k = 2 … 13.
     const C: [f64; 12] = [
         0.5,
         1.0 / 6.0,

@@ -187,18 +187,19 @@ pub fn run_parts(parts: usize, f: &(dyn Fn(usize) + Sync)) {
 }
 
 /// A mutable slice handed to the parts of one round, each part taking its
-/// own disjoint ranges.
-pub(crate) struct PartedSlice<'a> {
-    ptr: *mut f64,
+/// own disjoint ranges (parameter ranges, the engine's workspaces).
+pub(crate) struct PartedSlice<'a, T> {
+    ptr: *mut T,
     len: usize,
-    _borrow: std::marker::PhantomData<&'a mut [f64]>,
+    _borrow: std::marker::PhantomData<&'a mut [T]>,
 }
 
-// SAFETY: shared only to hand out disjoint ranges (see `range`).
-unsafe impl Sync for PartedSlice<'_> {}
+// SAFETY: shared only to hand out disjoint ranges (see `range`), each used
+// by one thread at a time, which needs `T: Send`.
+unsafe impl<T: Send> Sync for PartedSlice<'_, T> {}
 
-impl<'a> PartedSlice<'a> {
-    pub(crate) fn new(x: &'a mut [f64]) -> Self {
+impl<'a, T> PartedSlice<'a, T> {
+    pub(crate) fn new(x: &'a mut [T]) -> Self {
         Self {
             ptr: x.as_mut_ptr(),
             len: x.len(),
@@ -211,7 +212,7 @@ impl<'a> PartedSlice<'a> {
     /// # Safety
     /// No two ranges alive at the same time overlap.
     #[allow(clippy::mut_from_ref)]
-    pub(crate) unsafe fn range(&self, r: std::ops::Range<usize>) -> &mut [f64] {
+    pub(crate) unsafe fn range(&self, r: std::ops::Range<usize>) -> &mut [T] {
         assert!(
             r.start <= r.end && r.end <= self.len,
             "range outside the slice"
