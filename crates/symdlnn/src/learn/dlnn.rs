@@ -317,6 +317,13 @@ fn stats_of(dets: &[f64], hn: f64) -> DetStats {
     }
 }
 
+/// The index of the median of `|x|` (the element [`median_abs`] returns).
+fn median_abs_index(x: &[f64]) -> Option<usize> {
+    let mut order: Vec<usize> = (0..x.len()).collect();
+    order.sort_by(|&a, &b| x[a].abs().total_cmp(&x[b].abs()));
+    order.get(x.len() / 2).copied()
+}
+
 /// Median of `|x|` (or of `x` itself when `signed`).
 fn median_abs(x: &[f64], signed: bool) -> f64 {
     let mut v: Vec<f64> = x
@@ -392,18 +399,29 @@ impl Objective for Dlnn {
                 log_scale = None;
             }
             Recipe::Robust => {
-                let x_min = DetStats::NEAR_DEGENERATE * median_abs(&self.dets, false);
+                // The threshold moves with the median `|d|` (one pair's), and
+                // the linear continuation with the threshold: its derivative
+                // goes to that pair.
+                let med = median_abs_index(&self.dets);
+                let x_min =
+                    DetStats::NEAR_DEGENERATE * med.map_or(f64::NAN, |m| self.dets[m].abs());
                 let mut barrier = 0.0;
+                let mut d_x_min = 0.0;
                 let mut db = vec![0.0; self.dets.len()];
+                let c = -(2.0 / n as f64) / p_count;
                 for (p, &d) in self.dets.iter().enumerate() {
                     let x = self.sign0 * d;
                     let (phi, dphi) = if x >= x_min && x > 0.0 {
                         (x.ln(), 1.0 / x)
                     } else {
+                        d_x_min += 1.0 / x_min - x / (x_min * x_min);
                         (x_min.ln() + (x - x_min) / x_min, 1.0 / x_min)
                     };
                     barrier += phi;
-                    db[p] = -(2.0 / n as f64) / p_count * dphi * self.sign0;
+                    db[p] = c * dphi * self.sign0;
+                }
+                if let Some(m) = med.filter(|_| d_x_min != 0.0) {
+                    db[m] += c * d_x_min * DetStats::NEAR_DEGENERATE * self.dets[m].signum();
                 }
                 barrier /= p_count;
                 total = del.ln() - (2.0 / n as f64) * barrier;
@@ -562,11 +580,17 @@ mod tests {
     fn loss_gradient_agrees_with_finite_differences() {
         for n in [1, 2] {
             let d = data(n);
-            for (recipe, tr, prior) in [
-                (Recipe::Paper, false, false),
-                (Recipe::Robust, false, true),
-                (Recipe::Robust, true, true),
-                (Recipe::Paper, true, false),
+            for (recipe, tr, prior, angles) in [
+                (Recipe::Paper, false, false, false),
+                (Recipe::Robust, false, true, false),
+                (Recipe::Robust, true, true, false),
+                (Recipe::Paper, true, false, false),
+                (Recipe::Robust, false, true, true),
+                (Recipe::Robust, true, true, true),
+                // No prior: det J changes sign at some pairs (two for n = 1), so the barrier's
+                // linear continuation (and its moving threshold) is in play.
+                (Recipe::Robust, false, false, false),
+                (Recipe::Robust, true, false, true),
             ] {
                 let param = match recipe {
                     Recipe::Paper => Parametrisation {
@@ -575,18 +599,26 @@ mod tests {
                     },
                     Recipe::Robust => {
                         let q: Vec<f64> = d.trajectories.iter().flat_map(|t| t.q.clone()).collect();
-                        Parametrisation::midpoint_velocity(n, d.dt, &q, &q, prior, tr)
+                        let p = Parametrisation::midpoint_velocity(n, d.dt, &q, &q, prior, tr);
+                        // The last coordinate an angle (a nonlinear input map).
+                        if angles {
+                            p.with_angles(vec![n - 1]).unwrap()
+                        } else {
+                            p
+                        }
                     }
                 };
                 // J at every pair, and at every third (tangent rows for a subset of the batch).
                 for every in [1, 3] {
-                    let mut mlp = Mlp::new(2 * n, &[8, 6], Activation::Softplus, 2).unwrap();
+                    let mut mlp =
+                        Mlp::new(param.input_dim(), &[8, 6], Activation::Softplus, 2).unwrap();
                     let mut loss = DlnnLoss::new(recipe);
                     loss.degeneracy_power = 2;
                     loss.kappa = 30.0; // off the sigmoid's plateau so the term matters
                     loss.jacobian_every = every;
                     let mut obj = Dlnn::new(&mlp, param.clone(), &d, loss, None, 2);
-                    let what = format!("{recipe:?} tr={tr} n={n} jacobian_every={every}");
+                    let what =
+                        format!("{recipe:?} tr={tr} angles={angles} n={n} jacobian_every={every}");
                     crate::learn::trainer::assert_gradient_matches_fd(
                         &mut obj, &mut mlp, 3, 2e-5, 1e-3, &what,
                     );

@@ -126,7 +126,7 @@ pub fn trainer(
     let objective = match &config.lnn {
         None => {
             check_dlnn(config, data)?;
-            let param = config.parametrisation(data);
+            let param = config.parametrisation(data)?;
             let mut dlnn = Dlnn::new(&mlp, param, data, config.loss, sign0, config.threads);
             if let Some(sym) = &config.symmetry {
                 if sym.solver == DiscoverySolver::Paper && sym.shaping.is_none() {

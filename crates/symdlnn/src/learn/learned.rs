@@ -51,7 +51,7 @@ impl LearnedLd {
     /// derivatives, e.g. for VBEA).
     pub fn eval_increment<D: Scalar>(&self, q0: &[D], delta: &[D]) -> D {
         let p = &self.param;
-        let mut u = vec![D::from(0.0); 2 * p.n];
+        let mut u = vec![D::from(0.0); p.input_dim()];
         let mut f = |swapped: bool| {
             p.input(q0, delta, swapped, &mut u);
             self.mlp.eval(&u)
@@ -115,6 +115,11 @@ mod tests {
         let h = 0.05;
         let q: Vec<f64> = (0..20 * n).map(|k| (k as f64 * 0.37).sin()).collect();
         let v: Vec<f64> = (0..20 * n).map(|k| (k as f64 * 0.53).cos() * 2.0).collect();
+        let angles = |tr: bool, a: Vec<usize>| {
+            Parametrisation::midpoint_velocity(n, h, &q, &v, true, tr)
+                .with_angles(a)
+                .unwrap()
+        };
         vec![
             Parametrisation::raw(n, h),
             Parametrisation::midpoint_velocity(n, h, &q, &v, false, false),
@@ -124,6 +129,11 @@ mod tests {
                 time_reversible: true,
                 ..Parametrisation::raw(n, h)
             },
+            // The last coordinate an angle; all of them (nonlinear input maps).
+            angles(false, vec![n - 1]),
+            angles(true, vec![n - 1]),
+            angles(false, (0..n).collect()),
+            angles(true, (0..n).rev().collect()),
         ]
     }
 
@@ -131,7 +141,7 @@ mod tests {
     fn learned_derivatives_agree_with_num_dual() {
         for n in [1, 2, 3] {
             for p in params(n) {
-                let mlp = Mlp::new(2 * n, &[12, 10], Activation::Softplus, 4).unwrap();
+                let mlp = Mlp::new(p.input_dim(), &[12, 10], Activation::Softplus, 4).unwrap();
                 let ld = LearnedLd::new(mlp, p.clone());
                 let q0: Vec<f64> = (0..n).map(|i| 0.3 - 0.2 * i as f64).collect();
                 let q1: Vec<f64> = (0..n).map(|i| 0.33 - 0.25 * i as f64).collect();

@@ -67,6 +67,8 @@ pub enum LnnError {
     Truth(String),
     #[error("an LNN needs a (q, q̇) input map (midpoint–velocity), not raw pairs")]
     InputMap,
+    #[error("the LNN baseline does not take angle coordinates")]
+    Angles,
 }
 
 impl LnnSamples {
@@ -153,6 +155,7 @@ impl LnnSamples {
                 mu_q: vec![0.0; self.n],
                 sd_q: vec![1.0; self.n],
                 sd_v: vec![1.0; self.n],
+                angles: vec![],
             };
         }
         p
@@ -183,9 +186,18 @@ impl Lnn {
     ) -> Result<Self, LnnError> {
         let (n, b) = (samples.n, samples.len());
         let d = 2 * n;
-        let InputMap::MidpointVelocity { mu_q, sd_q, sd_v } = param.input_map.clone() else {
+        let InputMap::MidpointVelocity {
+            mu_q,
+            sd_q,
+            sd_v,
+            angles,
+        } = param.input_map.clone()
+        else {
             return Err(LnnError::InputMap);
         };
+        if !angles.is_empty() {
+            return Err(LnnError::Angles);
+        }
         let mut inputs = vec![0.0; b * d];
         for k in 0..b {
             for i in 0..n {

@@ -23,8 +23,13 @@ pub struct PairBatch {
     spare_jac: Vec<f64>,
     inputs: Vec<f64>,
     tangents: Vec<f64>,
-    /// Columns of `P`: `pcols[k*d..(k+1)*d] = P e_k`.
-    pcols: Vec<f64>,
+    /// The input map's derivatives at each pair (`Parametrisation::jacobian`):
+    /// `A_k, B_k` (`2n × d`), `C` (`n × m`), `M_k` (`n × d`).
+    cols: Vec<f64>,
+    coef: Vec<f64>,
+    mixed: Vec<f64>,
+    /// Scratch `A_k·(H t_α)`, `n × m`.
+    ah: Vec<f64>,
     deltas: Vec<f64>,
     engine: Engine,
     jets: Jets,
@@ -51,10 +56,10 @@ impl PairBatch {
         threads: usize,
         jacobian_every: Option<usize>,
     ) -> Self {
-        let (n, d) = (param.n, param.input_dim());
+        let (n, d, tm) = (param.n, param.input_dim(), param.tangent_count());
         let every = jacobian_every.map(|k| k.max(1));
         let jp = every.map_or(0, |k| pairs.div_ceil(k));
-        let m = if every.is_some() { n } else { 0 };
+        let m = if every.is_some() { tm } else { 0 };
         let copies = if param.time_reversible { 2 } else { 1 };
         let (mut row, mut swapped_row) = (Vec::with_capacity(pairs), Vec::with_capacity(pairs));
         for p in 0..pairs {
@@ -77,7 +82,10 @@ impl PairBatch {
         tangents.truncate(m * d);
         Self {
             tangents,
-            pcols: param.columns(),
+            cols: vec![0.0; pairs * 2 * n * d],
+            coef: vec![0.0; pairs * n * tm],
+            mixed: vec![0.0; pairs * n * d],
+            ah: vec![0.0; n * tm],
             param,
             pairs,
             every,
@@ -132,48 +140,77 @@ impl PairBatch {
             self.param
                 .input(q0, delta, true, &mut self.inputs[r * d..(r + 1) * d]);
         }
+        let m = self.param.tangent_count();
+        self.param.jacobian(
+            q0,
+            delta,
+            &mut self.cols[p * 2 * n * d..(p + 1) * 2 * n * d],
+            &mut self.coef[p * n * m..(p + 1) * n * m],
+            &mut self.mixed[p * n * d..(p + 1) * n * d],
+        );
         self.deltas[p * n..(p + 1) * n].copy_from_slice(delta);
     }
 
-    fn dot(a: &[f64], b: &[f64]) -> f64 {
-        a.iter().zip(b).map(|(x, y)| x * y).sum()
-    }
-
-    /// Evaluate `Ld`, `D1`, `D2` at every pair and `J` where it is computed.
+    /// Evaluate `Ld`, `D1`, `D2` at every pair and `J` where it is computed
+    /// (the chain rule of the module header of `parametrisation`).
     pub fn evaluate(&mut self, mlp: &Mlp) {
-        let (n, d) = (self.param.n, self.param.input_dim());
+        let (n, d, m) = (
+            self.param.n,
+            self.param.input_dim(),
+            self.param.tangent_count(),
+        );
         self.engine
             .jets(mlp, &self.inputs, &self.tangents, &mut self.jets);
         let tr = self.param.time_reversible;
         let w = if tr { 0.5 } else { 1.0 };
         let s = self.param.output_scale * w;
-        let col = |k: usize| &self.pcols[k * d..(k + 1) * d];
         for p in 0..self.pairs {
             let jp = self.jacobian_index(p);
+            let cols = &self.cols[p * 2 * n * d..(p + 1) * 2 * n * d];
+            let coef = &self.coef[p * n * m..(p + 1) * n * m];
+            let mixed = &self.mixed[p * n * d..(p + 1) * n * d];
+            let a = |k: usize| &cols[k * d..(k + 1) * d];
+            let b = |k: usize| &cols[(n + k) * d..(n + k + 1) * d];
+            let mk = |k: usize| &mixed[k * d..(k + 1) * d];
+            let jets = &self.jets;
+            let ah = &mut self.ah;
+            // `∂²f/∂a_k∂b_j` of the row at engine input `r`.
+            let mut second = |r: usize, k: usize, j: usize| {
+                if j == 0 {
+                    for al in 0..m {
+                        ah[k * m + al] = dot(a(k), jets.hcol(al, r));
+                    }
+                }
+                let h: f64 = (0..m).map(|al| coef[j * m + al] * ah[k * m + al]).sum();
+                if k == j {
+                    h + dot(jets.grad(r), mk(k))
+                } else {
+                    h
+                }
+            };
             let r = self.row[p];
-            let g = self.jets.grad(r);
-            let mut value = s * self.jets.value[r];
+            let g = jets.grad(r);
+            let mut value = s * jets.value[r];
             for k in 0..n {
-                self.d1[p * n + k] = s * Self::dot(col(k), g);
-                self.d2[p * n + k] = s * Self::dot(col(n + k), g);
-                if let Some(a) = jp {
+                self.d1[p * n + k] = s * dot(a(k), g);
+                self.d2[p * n + k] = s * dot(b(k), g);
+                if let Some(e) = jp {
                     for j in 0..n {
-                        self.jac[(a * n + k) * n + j] = s * Self::dot(col(k), self.jets.hcol(j, r));
+                        self.jac[(e * n + k) * n + j] = s * second(r, k, j);
                     }
                 }
             }
             if tr {
+                // The swapped row has q0 in slot b and q1 in slot a.
                 let r = self.swapped_row[p];
-                let g = self.jets.grad(r);
-                value += s * self.jets.value[r];
+                let g = jets.grad(r);
+                value += s * jets.value[r];
                 for k in 0..n {
-                    // ∂/∂q0_k of f(P S x + c) is along P e_{n+k}, ∂/∂q1_k along P e_k.
-                    self.d1[p * n + k] += s * Self::dot(col(n + k), g);
-                    self.d2[p * n + k] += s * Self::dot(col(k), g);
-                    if let Some(a) = jp {
+                    self.d1[p * n + k] += s * dot(b(k), g);
+                    self.d2[p * n + k] += s * dot(a(k), g);
+                    if let Some(e) = jp {
                         for j in 0..n {
-                            self.jac[(a * n + k) * n + j] +=
-                                s * Self::dot(col(j), self.jets.hcol(k, r));
+                            self.jac[(e * n + j) * n + k] += s * second(r, k, j);
                         }
                     }
                 }
@@ -203,11 +240,21 @@ impl PairBatch {
         jbar: &[f64],
         grad: &mut [f64],
     ) {
-        let (n, d) = (self.param.n, self.param.input_dim());
+        let (n, d, m) = (
+            self.param.n,
+            self.param.input_dim(),
+            self.param.tangent_count(),
+        );
         let tr = self.param.time_reversible;
         let s = self.param.output_scale * if tr { 0.5 } else { 1.0 };
         self.cot.clear();
         for p in 0..self.pairs {
+            let jp = self.jacobian_index(p);
+            let cols = &self.cols[p * 2 * n * d..(p + 1) * 2 * n * d];
+            let coef = &self.coef[p * n * m..(p + 1) * n * m];
+            let mixed = &self.mixed[p * n * d..(p + 1) * n * d];
+            let col = |k: usize| &cols[k * d..(k + 1) * d];
+            let (r, rs) = (self.row[p], self.swapped_row[p]);
             for k in 0..2 * n {
                 let c = s * if k < n {
                     d1bar[p * n + k]
@@ -217,32 +264,36 @@ impl PairBatch {
                 if c == 0.0 {
                     continue;
                 }
-                let pk = &self.pcols[k * d..(k + 1) * d];
-                axpy(c, pk, self.cot.grad_mut(self.row[p]));
+                axpy(c, col(k), self.cot.grad_mut(r));
                 if tr {
-                    // The swapped row sees slot k through P S e_k.
-                    let ks = if k < n { k + n } else { k - n };
-                    axpy(
-                        c,
-                        &self.pcols[ks * d..(ks + 1) * d],
-                        self.cot.grad_mut(self.swapped_row[p]),
-                    );
+                    // The swapped row sees q0 through slot b, q1 through a.
+                    axpy(c, col((k + n) % (2 * n)), self.cot.grad_mut(rs));
                 }
             }
-            let Some(a) = self.jacobian_index(p) else {
+            let Some(e) = jp else {
                 continue;
             };
-            for i in 0..n {
-                for j in 0..n {
-                    let c = s * jbar[(a * n + i) * n + j];
-                    if c == 0.0 {
-                        continue;
-                    }
-                    let r = self.row[p];
-                    axpy(c, &self.pcols[i * d..(i + 1) * d], self.cot.hcol_mut(j, r));
+            let jb = |k: usize, j: usize| s * jbar[(e * n + k) * n + j];
+            for k in 0..n {
+                let c = jb(k, k);
+                if c != 0.0 {
+                    axpy(c, &mixed[k * d..(k + 1) * d], self.cot.grad_mut(r));
                     if tr {
-                        let r = self.swapped_row[p];
-                        axpy(c, &self.pcols[j * d..(j + 1) * d], self.cot.hcol_mut(i, r));
+                        axpy(c, &mixed[k * d..(k + 1) * d], self.cot.grad_mut(rs));
+                    }
+                }
+                for al in 0..m {
+                    // J_kj holds A_k·H t_α with weight C_jα (normal row) and
+                    // A_j·H' t_α with weight C_kα (swapped row).
+                    let c: f64 = (0..n).map(|j| jb(k, j) * coef[j * m + al]).sum();
+                    if c != 0.0 {
+                        axpy(c, col(k), self.cot.hcol_mut(al, r));
+                    }
+                    if tr {
+                        let c: f64 = (0..n).map(|j| jb(j, k) * coef[j * m + al]).sum();
+                        if c != 0.0 {
+                            axpy(c, col(k), self.cot.hcol_mut(al, rs));
+                        }
                     }
                 }
             }
@@ -254,6 +305,10 @@ impl PairBatch {
 /// The entry of pair `p` in `jac` with `J` at every `every`-th pair.
 fn jacobian_entry(every: Option<usize>, p: usize) -> Option<usize> {
     every.and_then(|k| p.is_multiple_of(k).then_some(p / k))
+}
+
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
 fn axpy(a: f64, x: &[f64], y: &mut [f64]) {

@@ -1,24 +1,33 @@
 //! How a network becomes a discrete Lagrangian.
 //!
-//! `Ld(q0, q1) = s · f(P x + c) + K(q1 − q0)` with `x = (q0, q1)`:
+//! `Ld(q0, q1) = s · f(u(q0, q1)) + K(q1 − q0)`:
 //!
 //! * [`InputMap::Raw`] (the paper's recipe): `u = (q0, q1)`, `s = 1`;
 //! * [`InputMap::MidpointVelocity`] (the robust recipe): `u = ((q̄ − μ_q)/σ_q,
 //!   v/σ_v)` with `q̄ = (q0+q1)/2`, `v = (q1−q0)/h`, standardised by the
-//!   training data, and `s = h` — a bijective linear change of inputs;
+//!   training data, and `s = h` — a bijective linear change of inputs. An
+//!   angle coordinate `i` (`angles`) enters as `sin q̄_i` (in place of the
+//!   standardised position) and `cos q̄_i` (appended after the velocities),
+//!   so `Ld` is `2π`-periodic in it, with its unwrapped velocity `v_i`;
 //! * kinetic prior `K = Σ_i c_i (q1_i − q0_i)²/2` with `c_i = 1/h`, i.e.
 //!   `h |v|²/2` in the data's units (the network can cancel it). DESIGN §3
 //!   writes `h |v/σ_v|²/2`; measured on the paper's cart–pendulum (3 000
 //!   epochs, seed 0) that standardised prior gives prediction error 0.95
 //!   against 0.040 for `h |v|²/2`, which is also what the JAX measurements
 //!   behind DESIGN used (`jax_dlnn_explore.py`, `KIN=fixed`);
-//! * optional time-reversal symmetrisation `½ (f(P x + c) + f(P S x + c))`,
-//!   `S (q0, q1) = (q1, q0)`. Off by default: it is wrong for gyroscopic or
-//!   magnetic systems.
+//! * optional time-reversal symmetrisation `½ (f(u(q0, q1)) + f(u(q1, q0)))`.
+//!   Off by default: it is wrong for gyroscopic or magnetic systems.
 //!
-//! With the tangents `t_j = P e_{n+j}` the engine's Hessian columns give
-//! `J_ij = ∂²Ld/∂q0_i∂q1_j = s (P e_i)·(H t_j)`; for a swapped row, by the
-//! symmetry of `H`, `J_ij = s (P e_j)·(H' t_i)` — no extra tangents.
+//! Derivatives by the chain rule. Write `x = (a, b)` for the map's two
+//! slots (`(q0, q1)`, or `(q1, q0)` for a swapped row), `A_k = ∂u/∂a_k`,
+//! `B_k = ∂u/∂b_k` and `M_k = ∂²u/∂a_k∂b_k` (every map here acts on each
+//! coordinate's pair `(a_k, b_k)` alone, so mixed derivatives of different
+//! coordinates vanish). The engine's Hessian columns are taken along fixed
+//! tangents `t_α` with `B_j = Σ_α C_jα t_α` (`C` varies from pair to pair
+//! when the map is not linear); then
+//! `∂²f/∂a_k∂b_j = A_k·(Σ_α C_jα H t_α) + δ_kj ∇f·M_k`.
+//! A linear coordinate needs one tangent (`B_j` itself), an angle three
+//! (its `sin`, `cos` and velocity inputs).
 
 use serde::{Deserialize, Serialize};
 
@@ -30,11 +39,16 @@ use crate::mechanics::Scalar;
 pub enum InputMap {
     /// `u = (q0, q1)`.
     Raw,
-    /// `u = ((q̄ − μ_q)/σ_q, v/σ_v)`.
+    /// `u = ((q̄ − μ_q)/σ_q, v/σ_v)`, angles as `sin q̄_i` there and
+    /// `cos q̄_i` appended.
     MidpointVelocity {
         mu_q: Vec<f64>,
         sd_q: Vec<f64>,
         sd_v: Vec<f64>,
+        /// The angle coordinates, ascending (models written before angles
+        /// existed have none).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        angles: Vec<usize>,
     },
 }
 
@@ -87,21 +101,59 @@ impl Parametrisation {
         Self {
             n,
             h,
-            input_map: InputMap::MidpointVelocity { mu_q, sd_q, sd_v },
+            input_map: InputMap::MidpointVelocity {
+                mu_q,
+                sd_q,
+                sd_v,
+                angles: vec![],
+            },
             output_scale: h,
             kinetic_prior,
             time_reversible,
         }
     }
 
-    /// Network input dimension `d = 2n`.
-    pub fn input_dim(&self) -> usize {
-        2 * self.n
+    /// The angle coordinates (none for [`InputMap::Raw`]).
+    pub fn angles(&self) -> &[usize] {
+        match &self.input_map {
+            InputMap::Raw => &[],
+            InputMap::MidpointVelocity { angles, .. } => angles,
+        }
     }
 
-    /// `u = P (q0, q0 + δ) + c`, written with the increment `δ` (no
-    /// cancellation in `q1 − q0`), for any scalar type. `swapped` evaluates
-    /// at `(q1, q0)`.
+    /// Make coordinates `angles` periodic (robust recipe only).
+    pub fn with_angles(mut self, angles: Vec<usize>) -> Result<Self, String> {
+        let n = self.n;
+        let InputMap::MidpointVelocity { angles: a, .. } = &mut self.input_map else {
+            return Err("angle coordinates need the robust recipe (the paper's feeds raw positions to the network)".into());
+        };
+        let mut sorted = angles;
+        sorted.sort_unstable();
+        if let Some(&i) = sorted.iter().find(|&&i| i >= n) {
+            return Err(format!(
+                "angle coordinate {i} does not exist (the data have {n} coordinates, 0–{})",
+                n - 1
+            ));
+        }
+        if sorted.windows(2).any(|w| w[0] == w[1]) {
+            return Err("an angle coordinate is named twice".into());
+        }
+        *a = sorted;
+        Ok(self)
+    }
+
+    /// Network input dimension `d`: `2n`, plus one per angle.
+    pub fn input_dim(&self) -> usize {
+        2 * self.n + self.angles().len()
+    }
+
+    /// Number `m` of Hessian tangents: one per coordinate, three per angle.
+    pub fn tangent_count(&self) -> usize {
+        self.n + 2 * self.angles().len()
+    }
+
+    /// `u(q0, q0 + δ)`, written with the increment `δ` (no cancellation in
+    /// `q1 − q0`), for any scalar type. `swapped` evaluates at `(q0 + δ, q0)`.
     pub fn input<D: Scalar>(&self, q0: &[D], delta: &[D], swapped: bool, u: &mut [D]) {
         let n = self.n;
         match &self.input_map {
@@ -111,48 +163,120 @@ impl Parametrisation {
                     (u[i], u[n + i]) = if swapped { (b, a) } else { (a, b) };
                 }
             }
-            InputMap::MidpointVelocity { mu_q, sd_q, sd_v } => {
+            InputMap::MidpointVelocity {
+                mu_q,
+                sd_q,
+                sd_v,
+                angles,
+            } => {
                 let sign = if swapped { -1.0 } else { 1.0 };
+                let mut next = angles.iter().enumerate().peekable();
                 for i in 0..n {
-                    u[i] = (q0[i] + delta[i] * 0.5 - mu_q[i]) / sd_q[i];
+                    let mid = q0[i] + delta[i] * 0.5;
+                    if let Some((a, _)) = next.next_if(|(_, &c)| c == i) {
+                        u[i] = mid.sin();
+                        u[2 * n + a] = mid.cos();
+                    } else {
+                        u[i] = (mid - mu_q[i]) / sd_q[i];
+                    }
                     u[n + i] = delta[i] * (sign / (self.h * sd_v[i]));
                 }
             }
         }
     }
 
-    /// Column `k` of `P` (`d`-vector), i.e. `∂u/∂x_k`.
-    pub fn column(&self, k: usize, out: &mut [f64]) {
-        let n = self.n;
-        out.fill(0.0);
-        match &self.input_map {
-            InputMap::Raw => out[k] = 1.0,
-            InputMap::MidpointVelocity { sd_q, sd_v, .. } => {
-                let i = k % n;
-                out[i] = 0.5 / sd_q[i];
-                out[n + i] = if k < n { -1.0 } else { 1.0 } / (self.h * sd_v[i]);
-            }
-        }
-    }
-
-    /// The tangents `t_j = P e_{n+j}`, row-major `n × d`.
+    /// The tangents `t_α`, row-major `m × d`: per coordinate in order,
+    /// `B_j` for a linear one, the unit vectors of its `sin`, `cos` and
+    /// velocity inputs for an angle.
     pub fn tangents(&self) -> Vec<f64> {
-        let d = self.input_dim();
-        let mut t = vec![0.0; self.n * d];
-        for j in 0..self.n {
-            self.column(self.n + j, &mut t[j * d..(j + 1) * d]);
+        let (n, d) = (self.n, self.input_dim());
+        let mut t = vec![0.0; self.tangent_count() * d];
+        let mut rows = t.chunks_mut(d);
+        match &self.input_map {
+            InputMap::Raw => {
+                for (j, r) in rows.enumerate() {
+                    r[n + j] = 1.0;
+                }
+            }
+            InputMap::MidpointVelocity {
+                sd_q, sd_v, angles, ..
+            } => {
+                let mut next = angles.iter().enumerate().peekable();
+                for i in 0..n {
+                    let v = 1.0 / (self.h * sd_v[i]);
+                    if let Some((a, _)) = next.next_if(|(_, &c)| c == i) {
+                        // The array first: zip then stops without taking a row.
+                        for (k, r) in [i, 2 * n + a, n + i].into_iter().zip(rows.by_ref()) {
+                            r[k] = 1.0;
+                        }
+                    } else if let Some(r) = rows.next() {
+                        r[i] = 0.5 / sd_q[i];
+                        r[n + i] = v;
+                    }
+                }
+            }
         }
         t
     }
 
-    /// The full `P`, columns stacked: `cols[k*d..(k+1)*d] = P e_k`.
-    pub fn columns(&self) -> Vec<f64> {
-        let d = self.input_dim();
-        let mut c = vec![0.0; 2 * self.n * d];
-        for k in 0..2 * self.n {
-            self.column(k, &mut c[k * d..(k + 1) * d]);
+    /// The input map's derivatives at the pair `(q0, q0 + δ)`, with respect
+    /// to its slots, into `cols` (`A_k` then `B_k`, `2n × d`), `coef` (`C`,
+    /// `n × m`) and `mixed` (`M_k`, `n × d`), all overwritten (module
+    /// header). They serve the swapped row too: they depend on `q̄` alone.
+    pub fn jacobian(
+        &self,
+        q0: &[f64],
+        delta: &[f64],
+        cols: &mut [f64],
+        coef: &mut [f64],
+        mixed: &mut [f64],
+    ) {
+        let (n, d, m) = (self.n, self.input_dim(), self.tangent_count());
+        cols.fill(0.0);
+        coef.fill(0.0);
+        mixed.fill(0.0);
+        match &self.input_map {
+            InputMap::Raw => {
+                for i in 0..n {
+                    cols[i * d + i] = 1.0;
+                    cols[(n + i) * d + n + i] = 1.0;
+                    coef[i * m + i] = 1.0;
+                }
+            }
+            InputMap::MidpointVelocity {
+                sd_q, sd_v, angles, ..
+            } => {
+                // Each slot moves q̄ by half its step and v by ∓1/h.
+                let mut next = angles.iter().enumerate().peekable();
+                let mut alpha = 0;
+                for i in 0..n {
+                    let v = 1.0 / (self.h * sd_v[i]);
+                    let (a_col, b_col) = (i * d, (n + i) * d);
+                    cols[a_col + n + i] = -v;
+                    cols[b_col + n + i] = v;
+                    if let Some((a, _)) = next.next_if(|(_, &c)| c == i) {
+                        let (s, c) = (q0[i] + 0.5 * delta[i]).sin_cos();
+                        let cos_in = 2 * n + a;
+                        for col in [a_col, b_col] {
+                            cols[col + i] = 0.5 * c;
+                            cols[col + cos_in] = -0.5 * s;
+                        }
+                        // ∂²/∂a∂b of sin q̄ and cos q̄, q̄ = (a + b)/2.
+                        mixed[i * d + i] = -0.25 * s;
+                        mixed[i * d + cos_in] = -0.25 * c;
+                        coef[i * m + alpha] = 0.5 * c;
+                        coef[i * m + alpha + 1] = -0.5 * s;
+                        coef[i * m + alpha + 2] = v;
+                        alpha += 3;
+                    } else {
+                        cols[a_col + i] = 0.5 / sd_q[i];
+                        cols[b_col + i] = 0.5 / sd_q[i];
+                        coef[i * m + alpha] = 1.0;
+                        alpha += 1;
+                    }
+                }
+            }
         }
-        c
     }
 
     /// Kinetic prior value and its contribution to `D1`, `D2`, `J` at increment `δ`.

@@ -85,6 +85,9 @@ pub struct TrainConfig {
     pub loss: DlnnLoss,
     pub kinetic_prior: bool,
     pub time_reversible: bool,
+    /// Angle coordinates: `Ld` periodic in them (robust recipe).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub angles: Vec<usize>,
     pub seed: u64,
     pub threads: usize,
     /// Step rejection threshold on the loss (see [`StepGuard`]); the robust
@@ -155,6 +158,7 @@ impl TrainConfig {
             loss: DlnnLoss::new(recipe),
             kinetic_prior: recipe == Recipe::Robust,
             time_reversible: false,
+            angles: vec![],
             seed: 0,
             threads: 2,
             step_guard: (recipe == Recipe::Robust).then_some(3.0),
@@ -172,9 +176,11 @@ impl TrainConfig {
         self.lnn = Some(lnn);
     }
 
-    /// The network `2n → hidden… → 1` initialised from the seed.
+    /// The network `d → hidden… → 1` initialised from the seed (`d` the
+    /// parametrisation's input dimension: `2n`, plus one per angle).
     pub fn fresh_network(&self, data: &Dataset) -> Result<Mlp, NnError> {
-        Mlp::new(2 * data.n, &self.hidden, self.activation, self.seed)
+        let d = 2 * data.n + self.angles.len();
+        Mlp::new(d, &self.hidden, self.activation, self.seed)
     }
 
     /// A trainer for `objective` with this configuration's schedule and step guard.
@@ -186,9 +192,9 @@ impl TrainConfig {
     }
 
     /// The parametrisation this configuration gives on `data`.
-    pub fn parametrisation(&self, data: &Dataset) -> Parametrisation {
+    pub fn parametrisation(&self, data: &Dataset) -> Result<Parametrisation, TrainError> {
         let n = data.n;
-        match self.recipe {
+        let p = match self.recipe {
             Recipe::Paper => Parametrisation {
                 time_reversible: self.time_reversible,
                 ..Parametrisation::raw(n, data.dt)
@@ -215,7 +221,12 @@ impl TrainConfig {
                     self.time_reversible,
                 )
             }
+        };
+        if self.angles.is_empty() {
+            return Ok(p);
         }
+        p.with_angles(self.angles.clone())
+            .map_err(TrainError::Invalid)
     }
 }
 
@@ -426,7 +437,7 @@ pub fn dlnn_trainer(config: &TrainConfig, data: &Dataset) -> Result<Trainer<Dlnn
     let mlp = config.fresh_network(data)?;
     let objective = Dlnn::new(
         &mlp,
-        config.parametrisation(data),
+        config.parametrisation(data)?,
         data,
         config.loss,
         None,
@@ -445,6 +456,26 @@ pub(crate) fn check_dlnn(config: &TrainConfig, data: &Dataset) -> Result<(), Tra
             "degeneracy power must be 1 or 2, got {}",
             config.loss.degeneracy_power
         )));
+    }
+    check_angles(&config.angles, data)
+}
+
+/// Angle coordinates must be unwrapped: a step of more than π between
+/// snapshots is a wrap (the velocity input would see a jump of 2π). The
+/// rest is checked by [`Parametrisation::with_angles`].
+fn check_angles(angles: &[usize], data: &Dataset) -> Result<(), TrainError> {
+    for (t, traj) in data.trajectories.iter().enumerate() {
+        for k in 1..traj.len() {
+            for &i in angles.iter().filter(|&&i| i < data.n) {
+                let step = traj.position(k)[i] - traj.position(k - 1)[i];
+                if step.abs() > std::f64::consts::PI {
+                    return Err(TrainError::Invalid(format!(
+                        "angle coordinate {i} jumps by {step:.3} between snapshots {} and {k} of trajectory {t}: unwrap it (e.g. numpy.unwrap) so that steps stay below π",
+                        k - 1
+                    )));
+                }
+            }
+        }
     }
     Ok(())
 }
