@@ -72,6 +72,22 @@ pub fn widths(s: &str) -> Result<Widths, String> {
     Ok(Widths(w))
 }
 
+/// Coordinate indices, e.g. `0,2`.
+#[derive(Clone, Debug)]
+pub struct Indices(pub Vec<usize>);
+
+/// Parse [`Indices`].
+pub fn indices(s: &str) -> Result<Indices, String> {
+    s.split(',')
+        .map(|x| {
+            x.trim()
+                .parse::<usize>()
+                .map_err(|_| format!("'{x}' is not a coordinate index (0, 1, …)"))
+        })
+        .collect::<Result<_, _>>()
+        .map(Indices)
+}
+
 /// Parse an activation name.
 pub fn activation(s: &str) -> Result<symdlnn::nn::Activation, String> {
     symdlnn::nn::Activation::from_name(s)

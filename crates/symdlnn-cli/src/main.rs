@@ -23,7 +23,7 @@ enum Command {
     /// List the built-in systems, their parameters and symmetries
     Systems(commands::systems::SystemsArgs),
     /// Learn a discrete Lagrangian from position trajectories
-    Train(commands::train::TrainArgs),
+    Train(Box<commands::train::TrainArgs>),
     /// Roll a learned model out with the variational integrator
     Predict(commands::predict::PredictArgs),
     /// Measure a model against an observed trajectory: metrics and figures
@@ -51,7 +51,7 @@ fn main() {
     let result = match cli.command {
         Command::Simulate(a) => commands::simulate::run(a),
         Command::Systems(a) => commands::systems::run(a),
-        Command::Train(a) => commands::train::run(a),
+        Command::Train(a) => commands::train::run(*a),
         Command::Predict(a) => commands::predict::run(a),
         Command::Evaluate(a) => commands::evaluate::run(a),
         Command::Reproduce(a) => commands::reproduce::run(a),

@@ -546,3 +546,94 @@ fn lnn_trains_in_each_data_mode_and_predicts_with_the_same_integrator() {
     );
     assert!(!d.join("bad").exists());
 }
+
+#[test]
+fn angle_coordinates_make_the_model_periodic_and_bad_uses_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    simulate(d, "cartpend", 40, "c.csv");
+    simulate(d, "oscillator", 10, "o.csv");
+    // A pendulum angle wrapped into (−π, π]: a step of −2π + 0.02.
+    let wrapped = "t,q0,q1\n0,0,3.10\n0.01,0,3.12\n0.02,0,3.14\n0.03,0,-3.1232\n0.04,0,-3.1032\n";
+    std::fs::write(d.join("w.csv"), wrapped).unwrap();
+    let train = |extra: &[&str]| {
+        let mut a = vec!["train", "--epochs", "3", "--hidden", "4", "--out", "m"];
+        a.extend_from_slice(extra);
+        symdlnn(&a, d)
+    };
+    let cases: [(&[&str], &str); 6] = [
+        (
+            &["--data", "c.csv", "--angles", "1", "--recipe", "paper"],
+            "--angles belongs to the robust recipe",
+        ),
+        (
+            &["--data", "c.csv", "--angles", "1", "--method", "lnn"],
+            "--angles applies to --method dlnn and symdlnn only",
+        ),
+        (
+            &["--data", "c.csv", "--angles", "2"],
+            "angle coordinate 2 does not exist (the data have 2 coordinates, 0–1)",
+        ),
+        (
+            &["--data", "c.csv", "--angles", "1,1"],
+            "an angle coordinate is named twice",
+        ),
+        (&["--data", "c.csv", "--angles", "x"], "'x' is not a coordinate index"),
+        (
+            &["--data", "w.csv", "--angles", "1"],
+            "angle coordinate 1 jumps by -6.263 between snapshots 2 and 3 of trajectory 0: unwrap it",
+        ),
+    ];
+    for (args, expect) in cases {
+        fails_with(&train(args), expect);
+        assert!(!d.join("m").exists(), "{args:?} left a model behind");
+    }
+    // The same wrapped file is fine when coordinate 1 is not an angle.
+    ok(&train(&["--data", "w.csv"]));
+    ok(&train(&["--data", "c.csv", "--angles", "1"]));
+    let model = json_file(&d.join("m/model.json"));
+    assert_eq!(
+        model["parametrisation"]["input_map"]["angles"],
+        serde_json::json!([1])
+    );
+    assert_eq!(model["architecture"]["input"], 5);
+    // Rolled out from a start shifted by 2π in the angle, the model's
+    // trajectory is the same one shifted by 2π: Ld is periodic in it.
+    let run = |q0: &str, q1: &str, out: &str| {
+        ok(&symdlnn(
+            &[
+                "predict", "--model", "m", "--q0", q0, "--q1", q1, "--steps", "20", "--out", out,
+            ],
+            d,
+        ));
+        read_positions(&d.join(out))
+    };
+    let tau = std::f64::consts::TAU;
+    let a = run("0.1,0.3", "0.1002,0.305", "a.csv");
+    let b = run(
+        &format!("0.1,{}", 0.3 + tau),
+        &format!("0.1002,{}", 0.305 + tau),
+        "b.csv",
+    );
+    assert_eq!(a.len(), b.len());
+    for (x, y) in a.iter().zip(&b) {
+        assert!((x[0] - y[0]).abs() < 1e-9, "{x:?} vs {y:?}");
+        assert!((x[1] + tau - y[1]).abs() < 1e-9, "{x:?} vs {y:?}");
+    }
+}
+
+/// The `q0, q1, …` columns of a prediction file.
+fn read_positions(path: &std::path::Path) -> Vec<Vec<f64>> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let head: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let cols: Vec<usize> = (0..head.len())
+        .filter(|&i| head[i].starts_with('q'))
+        .collect();
+    lines
+        .map(|l| {
+            let v: Vec<&str> = l.split(',').collect();
+            cols.iter().map(|&i| v[i].parse().unwrap()).collect()
+        })
+        .collect()
+}

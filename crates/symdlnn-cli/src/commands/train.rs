@@ -59,6 +59,8 @@ enum OnOff {
   symdlnn simulate --system cartpend --out cartpend.csv
   symdlnn train --data cartpend.csv --epochs 3000 --out model
   symdlnn train --data cartpend.csv --time-reversible --out model-tr
+  # a pendulum that turns over: Ld periodic in q1
+  symdlnn train --data cartpend20.csv --angles 1 --out model-angles
   # the paper's recipe and the published code's learning-rate schedule
   symdlnn train --data cartpend.csv --recipe paper --epochs 100000 --schedule reference --out model-paper
   # continue an interrupted run
@@ -111,6 +113,9 @@ pub struct TrainArgs {
     /// Symmetrise Ld under time reversal (wrong for gyroscopic or magnetic systems)
     #[arg(long)]
     time_reversible: bool,
+    /// Coordinates that are angles, by index i of q_i (e.g. 1 or 0,1): the network sees sin and cos of their midpoint, so Ld is 2π-periodic in them (robust recipe; the data must be unwrapped)
+    #[arg(long, value_name = "I,J,…", value_parser = args::indices)]
+    angles: Option<args::Indices>,
     /// Seed of the network initialisation (ChaCha8)
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -388,6 +393,15 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
         config.kinetic_prior = matches!(k, OnOff::On);
     }
     config.time_reversible = a.time_reversible;
+    if let Some(args::Indices(angles)) = &a.angles {
+        if recipe == Recipe::Paper {
+            bail!("--angles belongs to the robust recipe (the paper's feeds raw positions to the network)");
+        }
+        if a.method == Method::Lnn {
+            bail!("--angles applies to --method dlnn and symdlnn only");
+        }
+        config.angles = angles.clone();
+    }
     config.seed = a.seed;
     config.threads = a.threads as usize;
     if symmetry.is_some() {

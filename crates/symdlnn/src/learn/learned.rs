@@ -187,4 +187,34 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn an_angle_coordinate_makes_ld_and_its_derivatives_periodic() {
+        let (n, h) = (2, 0.05);
+        let q: Vec<f64> = (0..40).map(|k| (k as f64 * 0.37).sin() * 3.0).collect();
+        let base = Parametrisation::midpoint_velocity(n, h, &q, &q, true, false);
+        let (q0, q1) = ([0.3, 2.9], [0.31, 3.05]);
+        let tau = std::f64::consts::TAU;
+        let (s0, s1) = ([0.3, 2.9 + tau], [0.31, 3.05 + tau]);
+        let at = |p: &Parametrisation, a: &[f64], b: &[f64]| {
+            let mlp = Mlp::new(p.input_dim(), &[12, 10], Activation::Softplus, 4).unwrap();
+            let ld = LearnedLd::new(mlp, p.clone());
+            let mut d = PairDerivatives::zeros(n);
+            ld.derivatives(a, b, &mut d);
+            let mut all = vec![ld.value(a, b)];
+            all.extend(d.d1.iter().chain(&d.d2).chain(&d.jac));
+            all
+        };
+        let gap = |p: &Parametrisation| {
+            let (a, b) = (at(p, &q0, &q1), at(p, &s0, &s1));
+            a.iter()
+                .zip(&b)
+                .map(|(x, y)| (x - y).abs() / (1.0 + x.abs()))
+                .fold(0.0, f64::max)
+        };
+        let angles = base.clone().with_angles(vec![1]).unwrap();
+        assert!(gap(&angles) < 1e-12, "with the angle: {}", gap(&angles));
+        // Without it the network sees q̄ moved by 2π/σ: a different Ld.
+        assert!(gap(&base) > 1e-3, "without the angle: {}", gap(&base));
+    }
 }
