@@ -602,7 +602,7 @@ mod tests {
                         let p = Parametrisation::midpoint_velocity(n, d.dt, &q, &q, prior, tr);
                         // The last coordinate an angle (a nonlinear input map).
                         if angles {
-                            p.with_angles(vec![n - 1]).unwrap()
+                            p.with_angles(vec![n - 1], &q).unwrap()
                         } else {
                             p
                         }

@@ -117,7 +117,7 @@ mod tests {
         let v: Vec<f64> = (0..20 * n).map(|k| (k as f64 * 0.53).cos() * 2.0).collect();
         let angles = |tr: bool, a: Vec<usize>| {
             Parametrisation::midpoint_velocity(n, h, &q, &v, true, tr)
-                .with_angles(a)
+                .with_angles(a, &q)
                 .unwrap()
         };
         vec![
@@ -212,7 +212,7 @@ mod tests {
                 .map(|(x, y)| (x - y).abs() / (1.0 + x.abs()))
                 .fold(0.0, f64::max)
         };
-        let angles = base.clone().with_angles(vec![1]).unwrap();
+        let angles = base.clone().with_angles(vec![1], &q).unwrap();
         assert!(gap(&angles) < 1e-12, "with the angle: {}", gap(&angles));
         // Without it the network sees q̄ moved by 2π/σ: a different Ld.
         assert!(gap(&base) > 1e-3, "without the angle: {}", gap(&base));

@@ -6,9 +6,12 @@
 //! * [`InputMap::MidpointVelocity`] (the robust recipe): `u = ((q̄ − μ_q)/σ_q,
 //!   v/σ_v)` with `q̄ = (q0+q1)/2`, `v = (q1−q0)/h`, standardised by the
 //!   training data, and `s = h` — a bijective linear change of inputs. An
-//!   angle coordinate `i` (`angles`) enters as `sin q̄_i` (in place of the
-//!   standardised position) and `cos q̄_i` (appended after the velocities),
-//!   so `Ld` is `2π`-periodic in it, with its unwrapped velocity `v_i`;
+//!   angle coordinate `i` (`angles`) enters through `e = (sin, cos)(q̄_i − μ̂)`,
+//!   standardised on the circle: `e_1/σ_c` in place of the position and
+//!   `(e_2 − ρ)/σ_c` appended after the velocities, with `ρ e^{iμ̂}` the
+//!   data's mean of `e^{iq}` and `σ_c = √(1 − ρ²)` its spread. So `Ld` is
+//!   `2π`-periodic in it, and for data in a narrow range of the angle the
+//!   first input is the linear map's `(q̄ − μ)/σ` to leading order;
 //! * kinetic prior `K = Σ_i c_i (q1_i − q0_i)²/2` with `c_i = 1/h`, i.e.
 //!   `h |v|²/2` in the data's units (the network can cancel it). DESIGN §3
 //!   writes `h |v/σ_v|²/2`; measured on the paper's cart–pendulum (3 000
@@ -39,8 +42,9 @@ use crate::mechanics::Scalar;
 pub enum InputMap {
     /// `u = (q0, q1)`.
     Raw,
-    /// `u = ((q̄ − μ_q)/σ_q, v/σ_v)`, angles as `sin q̄_i` there and
-    /// `cos q̄_i` appended.
+    /// `u = ((q̄ − μ_q)/σ_q, v/σ_v)`; for an angle `μ_q` is its circular
+    /// mean `μ̂`, `σ_q` its spread `σ_c` and its inputs are as the module
+    /// header says.
     MidpointVelocity {
         mu_q: Vec<f64>,
         sd_q: Vec<f64>,
@@ -121,10 +125,17 @@ impl Parametrisation {
         }
     }
 
-    /// Make coordinates `angles` periodic (robust recipe only).
-    pub fn with_angles(mut self, angles: Vec<usize>) -> Result<Self, String> {
+    /// Make coordinates `angles` periodic (robust recipe only), with their
+    /// circular statistics from `positions` (row-major `T × n`).
+    pub fn with_angles(mut self, angles: Vec<usize>, positions: &[f64]) -> Result<Self, String> {
         let n = self.n;
-        let InputMap::MidpointVelocity { angles: a, .. } = &mut self.input_map else {
+        let InputMap::MidpointVelocity {
+            angles: a,
+            mu_q,
+            sd_q,
+            ..
+        } = &mut self.input_map
+        else {
             return Err("angle coordinates need the robust recipe (the paper's feeds raw positions to the network)".into());
         };
         let mut sorted = angles;
@@ -137,6 +148,15 @@ impl Parametrisation {
         }
         if sorted.windows(2).any(|w| w[0] == w[1]) {
             return Err("an angle coordinate is named twice".into());
+        }
+        let t = (positions.len() / n).max(1) as f64;
+        for &i in &sorted {
+            let (s, c) = positions
+                .chunks_exact(n)
+                .map(|q| q[i].sin_cos())
+                .fold((0.0, 0.0), |(s, c), (x, y)| (s + x / t, c + y / t));
+            mu_q[i] = s.atan2(c);
+            sd_q[i] = (1.0 - s * s - c * c).max(0.0).sqrt().max(1e-12);
         }
         *a = sorted;
         Ok(self)
@@ -172,12 +192,12 @@ impl Parametrisation {
                 let sign = if swapped { -1.0 } else { 1.0 };
                 let mut next = angles.iter().enumerate().peekable();
                 for i in 0..n {
-                    let mid = q0[i] + delta[i] * 0.5;
+                    let centred = q0[i] + delta[i] * 0.5 - mu_q[i];
                     if let Some((a, _)) = next.next_if(|(_, &c)| c == i) {
-                        u[i] = mid.sin();
-                        u[2 * n + a] = mid.cos();
+                        u[i] = centred.sin() / sd_q[i];
+                        u[2 * n + a] = (centred.cos() - rho(sd_q[i])) / sd_q[i];
                     } else {
-                        u[i] = (mid - mu_q[i]) / sd_q[i];
+                        u[i] = centred / sd_q[i];
                     }
                     u[n + i] = delta[i] * (sign / (self.h * sd_v[i]));
                 }
@@ -244,7 +264,10 @@ impl Parametrisation {
                 }
             }
             InputMap::MidpointVelocity {
-                sd_q, sd_v, angles, ..
+                mu_q,
+                sd_q,
+                sd_v,
+                angles,
             } => {
                 // Each slot moves q̄ by half its step and v by ∓1/h.
                 let mut next = angles.iter().enumerate().peekable();
@@ -255,13 +278,14 @@ impl Parametrisation {
                     cols[a_col + n + i] = -v;
                     cols[b_col + n + i] = v;
                     if let Some((a, _)) = next.next_if(|(_, &c)| c == i) {
-                        let (s, c) = (q0[i] + 0.5 * delta[i]).sin_cos();
+                        let (s, c) = (q0[i] + 0.5 * delta[i] - mu_q[i]).sin_cos();
+                        let (s, c) = (s / sd_q[i], c / sd_q[i]);
                         let cos_in = 2 * n + a;
                         for col in [a_col, b_col] {
                             cols[col + i] = 0.5 * c;
                             cols[col + cos_in] = -0.5 * s;
                         }
-                        // ∂²/∂a∂b of sin q̄ and cos q̄, q̄ = (a + b)/2.
+                        // ∂²/∂a∂b of sin and cos of q̄ = (a + b)/2.
                         mixed[i * d + i] = -0.25 * s;
                         mixed[i * d + cos_in] = -0.25 * c;
                         coef[i * m + alpha] = 0.5 * c;
@@ -296,6 +320,11 @@ impl Parametrisation {
             jac[i * n + i] -= c;
         }
     }
+}
+
+/// The mean resultant length `ρ = √(1 − σ_c²)` of an angle's spread `σ_c`.
+fn rho(sd_circle: f64) -> f64 {
+    (1.0 - sd_circle * sd_circle).max(0.0).sqrt()
 }
 
 /// Per-coordinate mean and standard deviation (population), with a floor so

@@ -194,17 +194,17 @@ impl TrainConfig {
     /// The parametrisation this configuration gives on `data`.
     pub fn parametrisation(&self, data: &Dataset) -> Result<Parametrisation, TrainError> {
         let n = data.n;
+        let q: Vec<f64> = data
+            .trajectories
+            .iter()
+            .flat_map(|t| t.q.iter().copied())
+            .collect();
         let p = match self.recipe {
             Recipe::Paper => Parametrisation {
                 time_reversible: self.time_reversible,
                 ..Parametrisation::raw(n, data.dt)
             },
             Recipe::Robust => {
-                let q: Vec<f64> = data
-                    .trajectories
-                    .iter()
-                    .flat_map(|t| t.q.iter().copied())
-                    .collect();
                 let mut v = Vec::new();
                 for t in &data.trajectories {
                     for k in 0..t.len() - 1 {
@@ -225,7 +225,7 @@ impl TrainConfig {
         if self.angles.is_empty() {
             return Ok(p);
         }
-        p.with_angles(self.angles.clone())
+        p.with_angles(self.angles.clone(), &q)
             .map_err(TrainError::Invalid)
     }
 }
