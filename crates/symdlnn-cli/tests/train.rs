@@ -597,6 +597,13 @@ fn angle_coordinates_make_the_model_periodic_and_bad_uses_are_refused() {
         serde_json::json!([1])
     );
     assert_eq!(model["architecture"]["input"], 5);
+    let text = ok(&symdlnn(&["inspect", "--model", "m"], d));
+    assert!(
+        text.contains(
+            "inputs: standardised midpoint and velocity; angles q1 (Ld periodic); kinetic prior"
+        ),
+        "{text}"
+    );
     // Rolled out from a start shifted by 2π in the angle, the model's
     // trajectory is the same one shifted by 2π: Ld is periodic in it.
     let run = |q0: &str, q1: &str, out: &str| {

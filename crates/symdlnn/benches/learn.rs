@@ -5,7 +5,7 @@
 //! and at every pair), a SymDLNN step with the shaping term (training + 200
 //! box pairs), the same with the paper's trainable coefficients, and an LNN
 //! step on the same data; the DLNN steps also on one thread, for the
-//! parallel scaling.
+//! parallel scaling; and the default step with an angle coordinate.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 
@@ -45,6 +45,14 @@ fn dlnn_step(c: &mut Criterion) {
         let mut t = dlnn_trainer(&cfg, &data).unwrap();
         c.bench_function(name, |b| b.iter(|| t.step().map(|_| ()).unwrap()));
     }
+    // The default step with the second coordinate an angle (`--angles 1`):
+    // one more input, four Hessian tangents instead of two at the J pairs.
+    let mut cfg = TrainConfig::new(Recipe::Robust, 1_000_000);
+    cfg.angles = vec![1];
+    let mut t = dlnn_trainer(&cfg, &data).unwrap();
+    c.bench_function("dlnn_step_robust_angle_2threads", |b| {
+        b.iter(|| t.step().map(|_| ()).unwrap())
+    });
     // SymDLNN with the shaping term active (train + 200 box pairs).
     let mut cfg = TrainConfig::new(Recipe::Robust, 1_000_000);
     cfg.method = "symdlnn".into();

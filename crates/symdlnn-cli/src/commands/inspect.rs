@@ -77,6 +77,24 @@ pub fn run(a: InspectArgs) -> anyhow::Result<()> {
         mlp.params().len(),
         m.seed
     );
+    let p = &m.parametrisation;
+    let mut inputs = vec![match p.input_map {
+        symdlnn::learn::InputMap::Raw => "raw (q0, q1)".to_string(),
+        symdlnn::learn::InputMap::MidpointVelocity { .. } => {
+            "standardised midpoint and velocity".to_string()
+        }
+    }];
+    if !p.angles().is_empty() {
+        let list: Vec<String> = p.angles().iter().map(|i| format!("q{i}")).collect();
+        inputs.push(format!("angles {} (Ld periodic)", list.join(", ")));
+    }
+    if !p.kinetic_prior.is_empty() {
+        inputs.push("kinetic prior".into());
+    }
+    if p.time_reversible {
+        inputs.push("time-reversible".into());
+    }
+    println!("  inputs: {}", inputs.join("; "));
     println!(
         "  trained {} epochs in {:.1} s on {} ({} trajectories, {} samples)",
         m.epochs_done, m.training_seconds, m.data.source, m.data.trajectories, m.data.samples
