@@ -616,6 +616,25 @@ fn angle_coordinates_make_the_model_periodic_and_bad_uses_are_refused() {
         read_positions(&d.join(out))
     };
     let tau = std::f64::consts::TAU;
+    // A model file whose parametrisation does not fit its network is refused.
+    let json = std::fs::read_to_string(d.join("m/model.json")).unwrap();
+    let edited = d.join("edited");
+    std::fs::create_dir(&edited).unwrap();
+    std::fs::copy(
+        d.join("m/weights.safetensors"),
+        edited.join("weights.safetensors"),
+    )
+    .unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    v["parametrisation"]["input_map"]
+        .as_object_mut()
+        .unwrap()
+        .remove("angles");
+    std::fs::write(edited.join("model.json"), v.to_string()).unwrap();
+    fails_with(
+        &symdlnn(&["inspect", "--model", "edited"], d),
+        "the parametrisation (n = 2, 4 network inputs) does not fit the model (n = 2, 5 inputs)",
+    );
     let a = run("0.1,0.3", "0.1002,0.305", "a.csv");
     let b = run(
         &format!("0.1,{}", 0.3 + tau),

@@ -135,6 +135,21 @@ pub fn load(dir: &Path) -> Result<(ModelFile, Mlp), ModelError> {
     }
     let model: ModelFile = serde_json::from_value(value)
         .map_err(|e| invalid(&json_path, format!("invalid model description: {e}")))?;
+    let p = &model.parametrisation;
+    p.check()
+        .map_err(|e| invalid(&json_path, format!("invalid parametrisation: {e}")))?;
+    if p.n != model.n || p.input_dim() != model.architecture.input {
+        return Err(invalid(
+            &json_path,
+            format!(
+                "the parametrisation (n = {}, {} network inputs) does not fit the model (n = {}, {} inputs)",
+                p.n,
+                p.input_dim(),
+                model.n,
+                model.architecture.input
+            ),
+        ));
+    }
     let wpath = dir.join("weights.safetensors");
     let bytes = std::fs::read(&wpath).map_err(io(&wpath))?;
     let a = &model.architecture;

@@ -162,6 +162,39 @@ impl Parametrisation {
         Ok(self)
     }
 
+    /// Whether the fields fit together (a model file read from disk is
+    /// checked before use): every per-coordinate vector has `n` entries
+    /// (the prior: `n` or none), angles ascending and below `n`, `h > 0`.
+    pub fn check(&self) -> Result<(), String> {
+        let n = self.n;
+        if !(self.h.is_finite() && self.h > 0.0) {
+            return Err(format!("time step {} is not positive", self.h));
+        }
+        if !self.kinetic_prior.is_empty() && self.kinetic_prior.len() != n {
+            return Err(format!(
+                "{} kinetic prior coefficients for {n} coordinates",
+                self.kinetic_prior.len()
+            ));
+        }
+        if let InputMap::MidpointVelocity {
+            mu_q,
+            sd_q,
+            sd_v,
+            angles,
+        } = &self.input_map
+        {
+            if [mu_q, sd_q, sd_v].iter().any(|v| v.len() != n) {
+                return Err(format!("input statistics do not have {n} entries each"));
+            }
+            if angles.windows(2).any(|w| w[0] >= w[1]) || angles.iter().any(|&i| i >= n) {
+                return Err(format!(
+                    "angle coordinates {angles:?} are not ascending indices below {n}"
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Network input dimension `d`: `2n`, plus one per angle.
     pub fn input_dim(&self) -> usize {
         2 * self.n + self.angles().len()
