@@ -223,10 +223,9 @@ impl Parametrisation {
                 angles,
             } => {
                 let sign = if swapped { -1.0 } else { 1.0 };
-                let mut next = angles.iter().enumerate().peekable();
-                for i in 0..n {
+                for (i, angle) in slots(n, angles) {
                     let centred = q0[i] + delta[i] * 0.5 - mu_q[i];
-                    if let Some((a, _)) = next.next_if(|(_, &c)| c == i) {
+                    if let Some(a) = angle {
                         u[i] = centred.sin() / sd_q[i];
                         u[2 * n + a] = (centred.cos() - rho(sd_q[i])) / sd_q[i];
                     } else {
@@ -254,10 +253,9 @@ impl Parametrisation {
             InputMap::MidpointVelocity {
                 sd_q, sd_v, angles, ..
             } => {
-                let mut next = angles.iter().enumerate().peekable();
-                for i in 0..n {
+                for (i, angle) in slots(n, angles) {
                     let v = 1.0 / (self.h * sd_v[i]);
-                    if let Some((a, _)) = next.next_if(|(_, &c)| c == i) {
+                    if let Some(a) = angle {
                         // The array first: zip then stops without taking a row.
                         for (k, r) in [i, 2 * n + a, n + i].into_iter().zip(rows.by_ref()) {
                             r[k] = 1.0;
@@ -303,14 +301,13 @@ impl Parametrisation {
                 angles,
             } => {
                 // Each slot moves q̄ by half its step and v by ∓1/h.
-                let mut next = angles.iter().enumerate().peekable();
                 let mut alpha = 0;
-                for i in 0..n {
+                for (i, angle) in slots(n, angles) {
                     let v = 1.0 / (self.h * sd_v[i]);
                     let (a_col, b_col) = (i * d, (n + i) * d);
                     cols[a_col + n + i] = -v;
                     cols[b_col + n + i] = v;
-                    if let Some((a, _)) = next.next_if(|(_, &c)| c == i) {
+                    if let Some(a) = angle {
                         let (s, c) = (q0[i] + 0.5 * delta[i] - mu_q[i]).sin_cos();
                         let (s, c) = (s / sd_q[i], c / sd_q[i]);
                         let cos_in = 2 * n + a;
@@ -353,6 +350,12 @@ impl Parametrisation {
             jac[i * n + i] -= c;
         }
     }
+}
+
+/// Each coordinate `i < n` with its place among the (ascending) angles,
+/// `None` when it is not one.
+fn slots(n: usize, angles: &[usize]) -> impl Iterator<Item = (usize, Option<usize>)> + '_ {
+    (0..n).map(move |i| (i, angles.binary_search(&i).ok()))
 }
 
 /// The mean resultant length `ρ = √(1 − σ_c²)` of an angle's spread `σ_c`.
