@@ -339,3 +339,40 @@ fn twenty_turning_cart_pendulum_trajectories_with_an_angle_coordinate() {
     }
     assert!(found.iter().all(|&a| a > 0.9999), "{found:?}");
 }
+
+/// One Kepler trajectory (the paper's 50 steps, 58 % of an orbit), no
+/// initial guess: with `Ld` symmetrised under time reversal (no gauge
+/// term) the null space of `ξ·∇Ld` at the training pairs and 200 box pairs
+/// finds the rotation, `train --method symdlnn --sym-solver nullspace
+/// --time-reversible --epochs 6000` (measured 0.99233, 0.99433, 0.99187,
+/// 0.99146, 0.99447 for seeds 0–4; 0.904, 0.732, 0.760 for seeds 0–2
+/// without time reversal at 3 000 epochs).
+#[test]
+#[ignore = "5 seeds × 6 000 epochs of the 3 × 128 network: ~1 minute in release; run with --ignored"]
+fn one_kepler_trajectory_gives_the_rotation_to_the_null_space_of_a_time_reversible_ld() {
+    let s = System::from_name("kepler").unwrap();
+    let d = data(&s, 1);
+    let mut found = vec![];
+    for seed in 0..5 {
+        let mut config = TrainConfig::new(Recipe::Robust, 6000);
+        config.time_reversible = true;
+        config.seed = seed;
+        let mut trainer = dlnn_trainer(&config, &d).unwrap();
+        for _ in 0..config.epochs {
+            trainer.step().unwrap();
+        }
+        let ld = LearnedLd::new(
+            trainer.mlp.clone(),
+            trainer.objective.parametrisation().clone(),
+        );
+        let pairs = EvaluationPoints::parse("train+box:200")
+            .unwrap()
+            .pairs(&d, seed);
+        let g = discover(&ld, SymmetryBasis::Affine, 1, &pairs).unwrap();
+        let a = agreement(&[g.generators[0].affine()], &s.symmetries())[0];
+        println!("seed {seed}: agreement {a}");
+        found.push(a);
+    }
+    // The goal, 0.99; the measured minimum is 0.99146.
+    assert!(found.iter().all(|&a| a >= 0.99), "{found:?}");
+}
