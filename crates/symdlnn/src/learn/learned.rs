@@ -8,7 +8,7 @@ use super::parametrisation::Parametrisation;
 use crate::mechanics::{DiscreteLagrangian, GenericDiscreteLagrangian, PairDerivatives, Scalar};
 use crate::nn::Mlp;
 
-/// A learned discrete Lagrangian `Ld(q0, q1) = s f(P x + c) + K`.
+/// A learned discrete Lagrangian `Ld(q0, q1) = s f(u(q0, q1)) + K` (see `parametrisation`).
 pub struct LearnedLd {
     mlp: Mlp,
     param: Parametrisation,

@@ -23,7 +23,7 @@ pub struct PairBatch {
     spare_jac: Vec<f64>,
     inputs: Vec<f64>,
     tangents: Vec<f64>,
-    /// The input map's derivatives at each pair (`Parametrisation::jacobian`):
+    /// The input map's derivatives at each pair (`Parametrisation::input_derivatives`):
     /// `A_k, B_k` (`2n × d`), `C` (`n × m`), `M_k` (`n × d`).
     cols: Vec<f64>,
     coef: Vec<f64>,
@@ -141,7 +141,7 @@ impl PairBatch {
                 .input(q0, delta, true, &mut self.inputs[r * d..(r + 1) * d]);
         }
         let m = self.param.tangent_count();
-        self.param.jacobian(
+        self.param.input_derivatives(
             q0,
             delta,
             &mut self.cols[p * 2 * n * d..(p + 1) * 2 * n * d],

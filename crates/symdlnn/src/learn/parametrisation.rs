@@ -36,7 +36,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::mechanics::Scalar;
 
-/// The linear input map of the network.
+/// The input map of the network (linear but for angle coordinates).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum InputMap {
@@ -274,7 +274,7 @@ impl Parametrisation {
     /// to its slots, into `cols` (`A_k` then `B_k`, `2n × d`), `coef` (`C`,
     /// `n × m`) and `mixed` (`M_k`, `n × d`), all overwritten (module
     /// header). They serve the swapped row too: they depend on `q̄` alone.
-    pub fn jacobian(
+    pub fn input_derivatives(
         &self,
         q0: &[f64],
         delta: &[f64],
