@@ -299,8 +299,9 @@ fn symdlnn_stores_generators_and_inspect_compares_them_with_the_truth() {
     // linearised equations, ascending.
     assert!(spectrum.windows(2).all(|w| w[0] <= w[1]) && spectrum[5] > 0.0);
     assert_eq!(v["training"]["symmetry"]["solver"], "variational");
-    // The null-space solver reports σ/σmax.
-    ok(&symdlnn(
+    // The null-space solver reports σ/σmax, and says how to remove the
+    // gauge term that can mislead it.
+    let null = symdlnn(
         &[
             "train",
             "--method",
@@ -317,7 +318,10 @@ fn symdlnn_stores_generators_and_inspect_compares_them_with_the_truth() {
             "m-null",
         ],
         d,
-    ));
+    );
+    ok(&null);
+    assert!(String::from_utf8_lossy(&null.stderr)
+        .contains("note: this solver reads ξ·∇Ld, which a gauge term Φ(q1) − Φ(q0) of the learned Ld can mislead; --time-reversible removes it"));
     let w: serde_json::Value = ok_json(&symdlnn(&["inspect", "--model", "m-null", "--json"], d));
     assert_eq!(w["training"]["symmetry"]["solver"], "nullspace");
     assert_eq!(w["spectrum"][5].as_f64(), Some(1.0));

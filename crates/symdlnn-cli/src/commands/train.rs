@@ -489,6 +489,16 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
                 sym.gap.unwrap_or(f64::NAN)
             );
         }
+        let reads_ld = model
+            .training
+            .symmetry
+            .as_ref()
+            .is_some_and(|s| s.solver != DiscoverySolver::Variational);
+        if reads_ld && !model.parametrisation.time_reversible {
+            eprintln!(
+                "note: this solver reads ξ·∇Ld, which a gauge term Φ(q1) − Φ(q0) of the learned Ld can mislead; --time-reversible removes it (right when L is even in q̇)"
+            );
+        }
     }
     if a.json {
         println!("{}", serde_json::to_string_pretty(&model)?);
