@@ -376,8 +376,8 @@ fn single_trajectory_null_space(system: &str, config: &TrainConfig, points: &str
 /// finds the rotation (`train --method symdlnn --sym-solver nullspace
 /// --time-reversible --epochs 6000`; measured 0.99233, 0.99433, 0.99187,
 /// 0.99146, 0.99447 for seeds 0–4, and 0.904, 0.732, 0.760 for seeds 0–2
-/// without time reversal at 3 000 epochs). Not every seed: with 1 000 box
-/// pairs seed 6 gives 0.973.
+/// without time reversal at 3 000 epochs). Not every seed: seed 6 gives
+/// 0.973 (seeds 5 and 7: 0.99487, 0.99673).
 #[test]
 #[ignore = "5 seeds × 6 000 epochs of the 3 × 128 network: ~1 minute in release; run with --ignored"]
 fn one_kepler_trajectory_gives_the_rotation_to_the_null_space_of_a_time_reversible_ld() {
