@@ -110,6 +110,32 @@
 //! assert_eq!(path.q.len(), 22);
 //! ```
 //!
+//! A coordinate that is an angle (the cart–pendulum's φ, which turns over
+//! in the paper's trajectory) can enter the network through `sin` and `cos`,
+//! so that the learned `Ld` is 2π-periodic in it:
+//!
+//! ```
+//! use symdlnn::data::{generate, Dataset, Trajectory};
+//! use symdlnn::learn::{dlnn::Recipe, dlnn_trainer, LearnedLd, TrainConfig};
+//! use symdlnn::mechanics::{Convergence, DiscreteLagrangian, System};
+//!
+//! let cart = System::from_name("cartpend").unwrap();
+//! let (q0, v0) = cart.default_initial_condition();
+//! let truth = generate::trajectory(&cart, &q0, &v0, cart.default_grid(), Convergence::default()).unwrap();
+//! let data = Dataset { n: 2, dt: 0.01, trajectories: vec![Trajectory::from_positions(2, 0.0, 0.01, truth.q.clone())] };
+//! let mut config = TrainConfig::new(Recipe::Robust, 20);
+//! config.hidden = vec![16, 16];
+//! config.angles = vec![1]; // `train --angles 1`
+//! let mut trainer = dlnn_trainer(&config, &data).unwrap();
+//! for _ in 0..20 {
+//!     trainer.step().unwrap();
+//! }
+//! let ld = LearnedLd::new(trainer.mlp.clone(), trainer.objective.parametrisation().clone());
+//! let tau = std::f64::consts::TAU;
+//! let (a, b) = (ld.value(&[0.1, 0.3], &[0.11, 0.35]), ld.value(&[0.1, 0.3 + tau], &[0.11, 0.35 + tau]));
+//! assert!((a - b).abs() < 1e-12 * a.abs().max(1.0));
+//! ```
+//!
 //! Variational backward error analysis gives any discrete Lagrangian a
 //! modified continuous Lagrangian `L_VBEA` and with it an energy: for the
 //! midpoint rule of the oscillator it is conserved along the discrete path
