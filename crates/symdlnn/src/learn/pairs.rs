@@ -28,8 +28,9 @@ pub struct PairBatch {
     cols: Vec<f64>,
     coef: Vec<f64>,
     mixed: Vec<f64>,
-    /// Scratch `A_k·(H t_α)`, `n × m`.
+    /// Scratch `A_k·(H t_α)` (`n × m`) and `∂²f/∂a_k∂b_j` (`n × n`) of a row.
     ah: Vec<f64>,
+    block: Vec<f64>,
     deltas: Vec<f64>,
     engine: Engine,
     jets: Jets,
@@ -86,6 +87,7 @@ impl PairBatch {
             coef: vec![0.0; pairs * n * tm],
             mixed: vec![0.0; pairs * n * d],
             ah: vec![0.0; n * tm],
+            block: vec![0.0; n * n],
             param,
             pairs,
             every,
@@ -171,46 +173,36 @@ impl PairBatch {
             let mixed = &self.mixed[p * n * d..(p + 1) * n * d];
             let a = |k: usize| &cols[k * d..(k + 1) * d];
             let b = |k: usize| &cols[(n + k) * d..(n + k + 1) * d];
-            let mk = |k: usize| &mixed[k * d..(k + 1) * d];
             let jets = &self.jets;
-            let ah = &mut self.ah;
-            // `∂²f/∂a_k∂b_j` of the row at engine input `r`.
-            let mut second = |r: usize, k: usize, j: usize| {
-                if j == 0 {
-                    for al in 0..m {
-                        ah[k * m + al] = dot(a(k), jets.hcol(al, r));
-                    }
-                }
-                let h: f64 = (0..m).map(|al| coef[j * m + al] * ah[k * m + al]).sum();
-                if k == j {
-                    h + dot(jets.grad(r), mk(k))
-                } else {
-                    h
-                }
-            };
+            let (ah, block) = (&mut self.ah, &mut self.block);
             let r = self.row[p];
             let g = jets.grad(r);
             let mut value = s * jets.value[r];
             for k in 0..n {
                 self.d1[p * n + k] = s * dot(a(k), g);
                 self.d2[p * n + k] = s * dot(b(k), g);
-                if let Some(e) = jp {
-                    for j in 0..n {
-                        self.jac[(e * n + k) * n + j] = s * second(r, k, j);
-                    }
+            }
+            if let Some(e) = jp {
+                second_block(jets, r, cols, coef, mixed, ah, block);
+                for (jk, x) in self.jac[e * n * n..(e + 1) * n * n].iter_mut().zip(&*block) {
+                    *jk = s * x;
                 }
             }
             if tr {
-                // The swapped row has q0 in slot b and q1 in slot a.
+                // The swapped row has q0 in slot b and q1 in slot a, so its
+                // block enters J transposed.
                 let r = self.swapped_row[p];
                 let g = jets.grad(r);
                 value += s * jets.value[r];
                 for k in 0..n {
                     self.d1[p * n + k] += s * dot(b(k), g);
                     self.d2[p * n + k] += s * dot(a(k), g);
-                    if let Some(e) = jp {
+                }
+                if let Some(e) = jp {
+                    second_block(jets, r, cols, coef, mixed, ah, block);
+                    for k in 0..n {
                         for j in 0..n {
-                            self.jac[(e * n + j) * n + k] += s * second(r, k, j);
+                            self.jac[(e * n + j) * n + k] += s * block[k * n + j];
                         }
                     }
                 }
@@ -299,6 +291,37 @@ impl PairBatch {
             }
         }
         self.engine.adjoint(mlp, &self.cot, grad);
+    }
+}
+
+/// `block[k·n + j] = ∂²f/∂a_k∂b_j = A_k·(Σ_α C_jα H t_α) + δ_kj ∇f·M_k` of
+/// the row at engine input `r`, from its input-map derivatives (`cols`,
+/// `coef`, `mixed`, one pair's) and scratch `ah` (`A_k·H t_α`, `n × m`).
+fn second_block(
+    jets: &Jets,
+    r: usize,
+    cols: &[f64],
+    coef: &[f64],
+    mixed: &[f64],
+    ah: &mut [f64],
+    block: &mut [f64],
+) {
+    let (n, d) = (mixed.len() / jets.dim, jets.dim);
+    let m = coef.len() / n;
+    for k in 0..n {
+        for al in 0..m {
+            ah[k * m + al] = dot(&cols[k * d..(k + 1) * d], jets.hcol(al, r));
+        }
+    }
+    for k in 0..n {
+        for j in 0..n {
+            let h: f64 = (0..m).map(|al| coef[j * m + al] * ah[k * m + al]).sum();
+            block[k * n + j] = if k == j {
+                h + dot(jets.grad(r), &mixed[k * d..(k + 1) * d])
+            } else {
+                h
+            };
+        }
     }
 }
 
