@@ -35,6 +35,18 @@ fn lnn_in_truth_mode_learns_the_harmonic_oscillator() {
         standardise: true,
         kinetic_prior: true,
     });
+    // Angle coordinates belong to the DLNN's input map: an LNN
+    // configuration that names one is refused, not trained on a network of
+    // the wrong width.
+    let angled = TrainConfig {
+        angles: vec![0],
+        ..cfg.clone()
+    };
+    let err = trainer(&angled, &data, None).err().expect("refused");
+    assert_eq!(
+        err.to_string(),
+        "the LNN baseline does not take angle coordinates"
+    );
     let mut t = trainer(&cfg, &data, None).unwrap();
     let mse0 = t.current_loss().total;
     for _ in 0..2000 {

@@ -165,6 +165,10 @@ pub fn trainer(
             standardise,
             kinetic_prior,
         }) => {
+            // The LNN's inputs are (q, q̇); its network was sized without angles.
+            if !config.angles.is_empty() {
+                return Err(LnnError::Angles.into());
+            }
             let system = system
                 .as_deref()
                 .map(crate::mechanics::System::from_name)
