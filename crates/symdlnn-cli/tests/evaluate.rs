@@ -2,16 +2,7 @@
 
 mod common;
 
-use common::{fails_with, json_file, ok, simulate, symdlnn};
-
-fn read_csv(path: &std::path::Path) -> Vec<Vec<f64>> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .skip(1)
-        .map(|l| l.split(',').map(|x| x.parse().unwrap()).collect())
-        .collect()
-}
+use common::{fails_with, json_file, ok, read_csv, simulate, symdlnn};
 
 #[test]
 fn evaluate_writes_metrics_that_match_an_independent_computation_and_figures() {

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{fails_with, json_file, ok, ok_json, simulate, symdlnn};
+use common::{fails_with, json_file, ok, ok_json, read_csv, simulate, symdlnn};
 
 #[test]
 fn train_predict_inspect_on_a_small_kepler_run() {
@@ -608,18 +608,6 @@ fn angle_coordinates_make_the_model_periodic_and_bad_uses_are_refused() {
         ),
         "{text}"
     );
-    // Rolled out from a start shifted by 2π in the angle, the model's
-    // trajectory is the same one shifted by 2π: Ld is periodic in it.
-    let run = |q0: &str, q1: &str, out: &str| {
-        ok(&symdlnn(
-            &[
-                "predict", "--model", "m", "--q0", q0, "--q1", q1, "--steps", "20", "--out", out,
-            ],
-            d,
-        ));
-        read_positions(&d.join(out))
-    };
-    let tau = std::f64::consts::TAU;
     // A model file whose parametrisation does not fit its network is refused.
     let json = std::fs::read_to_string(d.join("m/model.json")).unwrap();
     let edited = d.join("edited");
@@ -639,6 +627,22 @@ fn angle_coordinates_make_the_model_periodic_and_bad_uses_are_refused() {
         &symdlnn(&["inspect", "--model", "edited"], d),
         "the parametrisation (n = 2, 4 network inputs) does not fit the model (n = 2, 5 inputs)",
     );
+    // Rolled out from a start shifted by 2π in the angle, the model's
+    // trajectory is the same one shifted by 2π: Ld is periodic in it.
+    let run = |q0: &str, q1: &str, out: &str| {
+        ok(&symdlnn(
+            &[
+                "predict", "--model", "m", "--q0", q0, "--q1", q1, "--steps", "20", "--out", out,
+            ],
+            d,
+        ));
+        // Columns t, q0, q1.
+        let rows = read_csv(&d.join(out));
+        rows.into_iter()
+            .map(|r| r[1..].to_vec())
+            .collect::<Vec<_>>()
+    };
+    let tau = std::f64::consts::TAU;
     let a = run("0.1,0.3", "0.1002,0.305", "a.csv");
     let b = run(
         &format!("0.1,{}", 0.3 + tau),
@@ -650,20 +654,4 @@ fn angle_coordinates_make_the_model_periodic_and_bad_uses_are_refused() {
         assert!((x[0] - y[0]).abs() < 1e-9, "{x:?} vs {y:?}");
         assert!((x[1] + tau - y[1]).abs() < 1e-9, "{x:?} vs {y:?}");
     }
-}
-
-/// The `q0, q1, …` columns of a prediction file.
-fn read_positions(path: &std::path::Path) -> Vec<Vec<f64>> {
-    let text = std::fs::read_to_string(path).unwrap();
-    let mut lines = text.lines();
-    let head: Vec<&str> = lines.next().unwrap().split(',').collect();
-    let cols: Vec<usize> = (0..head.len())
-        .filter(|&i| head[i].starts_with('q'))
-        .collect();
-    lines
-        .map(|l| {
-            let v: Vec<&str> = l.split(',').collect();
-            cols.iter().map(|&i| v[i].parse().unwrap()).collect()
-        })
-        .collect()
 }

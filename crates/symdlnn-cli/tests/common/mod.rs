@@ -66,3 +66,14 @@ pub fn ok_json(out: &Output) -> serde_json::Value {
 pub fn json_file(path: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
+
+/// The numbers of a CSV file, row by row, without its header.
+#[track_caller]
+pub fn read_csv(path: &Path) -> Vec<Vec<f64>> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(|x| x.parse().unwrap()).collect())
+        .collect()
+}
