@@ -195,9 +195,9 @@ impl Parametrisation {
         Ok(())
     }
 
-    /// Network input dimension `d`: `2n`, plus one per angle.
+    /// Network input dimension `d` ([`input_dim`]).
     pub fn input_dim(&self) -> usize {
-        2 * self.n + self.angles().len()
+        input_dim(self.n, self.angles().len())
     }
 
     /// Number `m` of Hessian tangents: one per coordinate, three per angle.
@@ -350,6 +350,12 @@ impl Parametrisation {
             jac[i * n + i] -= c;
         }
     }
+}
+
+/// The network input dimension of `n` coordinates of which `angles` are
+/// angles: `2n`, plus one (the `cos` input) per angle.
+pub fn input_dim(n: usize, angles: usize) -> usize {
+    2 * n + angles
 }
 
 /// Each coordinate `i < n` with its place among the (ascending) angles,

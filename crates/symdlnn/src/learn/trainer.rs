@@ -177,9 +177,9 @@ impl TrainConfig {
     }
 
     /// The network `d → hidden… → 1` initialised from the seed (`d` the
-    /// parametrisation's input dimension: `2n`, plus one per angle).
+    /// parametrisation's input dimension).
     pub fn fresh_network(&self, data: &Dataset) -> Result<Mlp, NnError> {
-        let d = 2 * data.n + self.angles.len();
+        let d = super::parametrisation::input_dim(data.n, self.angles.len());
         Mlp::new(d, &self.hidden, self.activation, self.seed)
     }
 
