@@ -3,7 +3,8 @@
 //! work as `shared/bench/jax_peer.sh` (DEL residual + degeneracy term at
 //! every pair), the robust recipe's step (by default `J` at every 10th pair;
 //! and at every pair), a SymDLNN step with the shaping term (training + 200
-//! box pairs), the same with the paper's trainable coefficients, and an LNN
+//! box pairs; also with `J` at every pair), the same with the paper's
+//! trainable coefficients, and an LNN
 //! step on the same data; the DLNN steps also on one thread, for the
 //! parallel scaling; and the default step with an angle coordinate.
 
@@ -74,6 +75,15 @@ fn dlnn_step(c: &mut Criterion) {
     c.bench_function("symdlnn_shaping_step_robust_2threads", |b| {
         b.iter(|| t.step().map(|_| ()).unwrap())
     });
+    // The same with `J` at every training pair, beside
+    // `dlnn_step_robust_all_jacobians_2threads`: the box pairs' cost
+    // relative to the step the peer does.
+    cfg.loss.jacobian_every = 1;
+    let mut t = trainer(&cfg, &data, None).unwrap();
+    c.bench_function("symdlnn_shaping_step_robust_all_jacobians_2threads", |b| {
+        b.iter(|| t.step().map(|_| ()).unwrap())
+    });
+    cfg.loss.jacobian_every = 0;
     // The paper's solver: the same pairs, its coefficients trained with the network.
     if let Some(sym) = cfg.symmetry.as_mut() {
         sym.solver = DiscoverySolver::Paper;

@@ -3,7 +3,10 @@
 //! and quick comparisons on a noisy machine: the minimum and the quartiles
 //! of many single steps are steadier than a mean.
 //!
-//! `cargo run --release --example step_timing -- [robust|paper|all-jacobians] [threads] [steps]`
+//! `cargo run --release --example step_timing -- [robust|paper|all-jacobians][+shaping:N] [threads] [steps]`
+//!
+//! `+shaping:N` adds SymDLNN's shaping term of the bench (over the training
+//! pairs and `N` box pairs) to the step.
 
 use std::time::Instant;
 
@@ -12,24 +15,45 @@ mod common;
 use common::peer_data;
 
 use symdlnn::learn::dlnn::Recipe;
-use symdlnn::learn::{dlnn_trainer, TrainConfig};
+use symdlnn::learn::shaping::ShapingConfig;
+use symdlnn::learn::symmetry::{DiscoverySolver, EvaluationPoints, SymmetryBasis};
+use symdlnn::learn::{trainer, SymmetryConfig, TrainConfig};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let which = args.first().map_or("robust", String::as_str);
     let threads: usize = args.get(1).map_or(Ok(2), |s| s.parse())?;
     let steps: usize = args.get(2).map_or(Ok(2000), |s| s.parse())?;
-    let (recipe, every) = match which {
+    let unknown = || format!("unknown step '{which}'");
+    let (step, boxed) = match which.split_once("+shaping:") {
+        Some((step, n)) => (step, Some(n.parse::<usize>().map_err(|_| unknown())?)),
+        None => (which, None),
+    };
+    let (recipe, every) = match step {
         "robust" => (Recipe::Robust, 0),
         "all-jacobians" => (Recipe::Robust, 1),
         "paper" => (Recipe::Paper, 1),
-        other => return Err(format!("unknown step '{other}'").into()),
+        _ => return Err(unknown().into()),
     };
     let data = peer_data();
     let mut cfg = TrainConfig::new(recipe, 1_000_000);
     cfg.threads = threads;
     cfg.loss.jacobian_every = every;
-    let mut t = dlnn_trainer(&cfg, &data)?;
+    if let Some(boxed) = boxed {
+        cfg.method = "symdlnn".into();
+        cfg.symmetry = Some(SymmetryConfig {
+            generators: 1,
+            basis: SymmetryBasis::Affine,
+            points: EvaluationPoints { train: true, boxed },
+            shaping: Some(ShapingConfig {
+                weight: 1.0,
+                warmup: 0,
+            }),
+            solver: DiscoverySolver::Variational,
+            coefficients: None,
+        });
+    }
+    let mut t = trainer(&cfg, &data, None)?;
     for _ in 0..100 {
         t.step()?;
     }
