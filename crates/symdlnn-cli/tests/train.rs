@@ -334,6 +334,13 @@ fn symdlnn_stores_generators_and_inspect_compares_them_with_the_truth() {
         &symdlnn(&["inspect", "--model", "m", "--truth", "cartpend-x"], d),
         "unknown system 'cartpend-x'",
     );
+    fails_with(
+        &symdlnn(
+            &["inspect", "--model", "m", "--truth", "double-pendulum"],
+            d,
+        ),
+        "--truth double-pendulum: the system has no known symmetry to compare with",
+    );
     // Bad symmetry flags, the paper solver's among them, are refused before
     // anything is written.
     let sym_train = |extra: &[&str]| {
@@ -565,7 +572,7 @@ fn angle_coordinates_make_the_model_periodic_and_bad_uses_are_refused() {
         a.extend_from_slice(extra);
         symdlnn(&a, d)
     };
-    let cases: [(&[&str], &str); 6] = [
+    let cases: [(&[&str], &str); 7] = [
         (
             &["--data", "c.csv", "--angles", "1", "--recipe", "paper"],
             "--angles belongs to the robust recipe",
@@ -577,6 +584,10 @@ fn angle_coordinates_make_the_model_periodic_and_bad_uses_are_refused() {
         (
             &["--data", "c.csv", "--angles", "2"],
             "angle coordinate 2 does not exist (the data have 2 coordinates, 0–1)",
+        ),
+        (
+            &["--data", "o.csv", "--angles", "1"],
+            "angle coordinate 1 does not exist (the data have 1 coordinate, index 0)",
         ),
         (
             &["--data", "c.csv", "--angles", "1,1"],

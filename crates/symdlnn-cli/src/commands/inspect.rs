@@ -38,6 +38,10 @@ pub fn run(a: InspectArgs) -> anyhow::Result<()> {
         None => None,
     };
     let agreement = match (&truth, &m.symmetries) {
+        (Some(s), Some(_)) if s.symmetries().is_empty() => anyhow::bail!(
+            "--truth {}: the system has no known symmetry to compare with (symdlnn systems lists them)",
+            s.name()
+        ),
         (Some(s), Some(sym)) => {
             let learned: Vec<_> = sym.generators.iter().map(|g| g.affine()).collect();
             Some(symmetry::agreement(&learned, &s.symmetries()))

@@ -141,9 +141,13 @@ impl Parametrisation {
         let mut sorted = angles;
         sorted.sort_unstable();
         if let Some(&i) = sorted.iter().find(|&&i| i >= n) {
+            let have = if n == 1 {
+                "1 coordinate, index 0".to_string()
+            } else {
+                format!("{n} coordinates, 0–{}", n - 1)
+            };
             return Err(format!(
-                "angle coordinate {i} does not exist (the data have {n} coordinates, 0–{})",
-                n - 1
+                "angle coordinate {i} does not exist (the data have {have})"
             ));
         }
         if sorted.windows(2).any(|w| w[0] == w[1]) {
