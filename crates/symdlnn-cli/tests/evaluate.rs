@@ -27,6 +27,18 @@ fn evaluate_writes_metrics_that_match_an_independent_computation_and_figures() {
     let m: serde_json::Value = serde_json::from_str(&out).unwrap();
     let on_disk: serde_json::Value = json_file(&d.join("e/metrics.json"));
     assert_eq!(m, on_disk);
+    // The text summary says which generator the symmetry drift follows.
+    let text = ok(&symdlnn(
+        &[
+            "evaluate", "--model", "m", "--data", "full.csv", "--system", "kepler", "--out", "e2",
+        ],
+        d,
+    ));
+    let generator = m["generators"][0].as_str().unwrap();
+    assert!(
+        text.contains(&format!("for the learned generator(s) {generator}\n")),
+        "{text}"
+    );
     // The default recreation span is the training trajectory's.
     assert_eq!(m["train_steps"], 30);
     assert_eq!(m["total_steps"], 60);

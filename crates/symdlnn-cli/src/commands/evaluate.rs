@@ -150,6 +150,14 @@ fn print_summary(m: &eval::Metrics) {
             p.points_expected
         );
     }
+    if let (Some(what), Some(source)) = (&m.symmetry, &m.generator_source) {
+        if !m.generators.is_empty() {
+            println!(
+                "symmetry drift: {what}, for the {source} generator(s) {}",
+                m.generators.join(", ")
+            );
+        }
+    }
     if let Some(a) = &m.agreement {
         println!("agreement with the true generators: {a:.6?}");
     }
