@@ -32,6 +32,8 @@ enum Command {
     Reproduce(commands::reproduce::ReproduceArgs),
     /// Describe a model directory
     Inspect(commands::inspect::InspectArgs),
+    /// Find a saved model's symmetries again: another solver, basis or set of pairs
+    Discover(commands::discover::DiscoverArgs),
 }
 
 fn main() {
@@ -56,6 +58,7 @@ fn main() {
         Command::Evaluate(a) => commands::evaluate::run(a),
         Command::Reproduce(a) => commands::reproduce::run(a),
         Command::Inspect(a) => commands::inspect::run(a),
+        Command::Discover(a) => commands::discover::run(a),
     };
     if let Err(e) = result {
         // One line: the chain of causes joined.

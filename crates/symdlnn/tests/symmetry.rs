@@ -28,6 +28,24 @@ fn data_on(system: &System, trajectories: usize, fine: usize) -> Dataset {
 }
 
 #[test]
+fn basis_names_and_evaluation_points_read_back_what_they_write() {
+    for name in SymmetryBasis::NAMES {
+        assert_eq!(
+            SymmetryBasis::from_name(name).map(SymmetryBasis::name),
+            Some(name)
+        );
+    }
+    for text in ["train", "box:7", "train+box:200"] {
+        let p = EvaluationPoints::parse(text).unwrap();
+        assert_eq!(p.to_string(), text);
+        assert_eq!(EvaluationPoints::parse(&p.to_string()), Some(p));
+    }
+    for bad in ["", "box:0", "train+", "box:x", "trains"] {
+        assert_eq!(EvaluationPoints::parse(bad), None, "{bad}");
+    }
+}
+
+#[test]
 fn exact_midpoint_lagrangians_reveal_their_symmetry_to_nine_digits() {
     for name in ["cartpend", "kepler"] {
         let s = System::from_name(name).unwrap();

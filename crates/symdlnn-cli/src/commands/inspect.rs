@@ -1,7 +1,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use symdlnn::learn::symmetry::DiscoverySolver;
+use symdlnn::learn::symmetry::{DiscoverySolver, Symmetries};
 use symdlnn::learn::{model_dir, symmetry};
 use symdlnn::mechanics::{Lagrangian, System};
 
@@ -23,29 +23,9 @@ pub struct InspectArgs {
 
 pub fn run(a: InspectArgs) -> anyhow::Result<()> {
     let (m, mlp) = model_dir::load(&a.model)?;
-    let truth = match &a.truth {
-        Some(name) => {
-            let s = System::from_name(name)?;
-            if s.dim() != m.n {
-                anyhow::bail!(
-                    "--truth {name} has dimension {}, the model {}",
-                    s.dim(),
-                    m.n
-                );
-            }
-            Some(s)
-        }
-        None => None,
-    };
+    let truth = a.truth.as_deref().map(|t| truth_for(t, m.n)).transpose()?;
     let agreement = match (&truth, &m.symmetries) {
-        (Some(s), Some(_)) if s.symmetries().is_empty() => anyhow::bail!(
-            "--truth {}: the system has no known symmetry to compare with (symdlnn systems lists them)",
-            s.name()
-        ),
-        (Some(s), Some(sym)) => {
-            let learned: Vec<_> = sym.generators.iter().map(|g| g.affine()).collect();
-            Some(symmetry::agreement(&learned, &s.symmetries()))
-        }
+        (Some(s), Some(sym)) => Some(agreement_with(s, sym)?),
         (Some(_), None) => anyhow::bail!(
             "--truth: the model has no discovered symmetries (train with --method symdlnn)"
         ),
@@ -100,8 +80,17 @@ pub fn run(a: InspectArgs) -> anyhow::Result<()> {
     }
     println!("  inputs: {}", inputs.join("; "));
     println!(
-        "  trained {} epochs in {:.1} s on {} ({} trajectories, {} samples)",
-        m.epochs_done, m.training_seconds, m.data.source, m.data.trajectories, m.data.samples
+        "  trained {} epochs in {:.1} s on {} ({} {}, {} samples)",
+        m.epochs_done,
+        m.training_seconds,
+        m.data.source,
+        m.data.trajectories,
+        if m.data.trajectories == 1 {
+            "trajectory"
+        } else {
+            "trajectories"
+        },
+        m.data.samples
     );
     let losses: Vec<String> = m
         .final_losses
@@ -139,60 +128,90 @@ pub fn run(a: InspectArgs) -> anyhow::Result<()> {
     }
     if let Some(sym) = &m.symmetries {
         let solver = m.training.symmetry.as_ref().map(|c| c.solver);
-        let (rows, scale) = match solver {
-            Some(DiscoverySolver::Variational) => (
-                "rows of the linearised DEL equations",
-                "σ relative to the equations' scale",
-            ),
-            _ => ("evaluation pairs", "σ/σmax"),
-        };
-        println!(
-            "  symmetries ({:?} basis, {:?} solver, {} {rows}):",
-            sym.basis,
-            solver.unwrap_or_default(),
-            sym.pairs
-        );
-        // The paper's solver trains its coefficients; σ is then their residual.
-        let sigma = if solver == Some(DiscoverySolver::Paper) {
-            "‖Ac‖/σmax"
-        } else {
-            "σ"
-        };
-        for (j, g) in sym.generators.iter().enumerate() {
-            println!(
-                "    ξ{j}: {} — M = {:?}, w = {:?}, {sigma} = {:.2e}",
-                g.description,
-                round(&g.m),
-                round(&g.w),
-                g.singular_value
-            );
-        }
-        let spec: Vec<String> = sym.spectrum.iter().map(|x| format!("{x:.2e}")).collect();
-        println!(
-            "    spectrum ({scale}, ascending): {}; identifiability gap σ_(K+1)/σ_K = {:.2e}",
-            spec.join(" "),
-            sym.gap.unwrap_or(f64::NAN)
-        );
-        println!("    conserved quantity: I_j(q_k, q_k+1) = −ξ_j(q_k)·D1 Ld(q_k, q_k+1)");
+        print_symmetries(sym, solver.unwrap_or_default());
     }
     if let (Some(ag), Some(s)) = (&agreement, &truth) {
-        if ag.len() == 1 {
-            println!(
-                "  agreement with {}'s {}: |cos| = {:.6}",
-                s.name(),
-                s.symmetries()[0].label,
-                ag[0]
-            );
-        } else {
-            let txt: Vec<String> = ag.iter().map(|x| format!("{x:.3}°")).collect();
-            println!(
-                "  principal angles to {}'s symmetry span: {}",
-                s.name(),
-                txt.join(", ")
-            );
-        }
+        print_agreement(s, ag);
     }
     Ok(())
+}
+
+/// The built-in system `name` to compare a model of dimension `n` with.
+pub fn truth_for(name: &str, n: usize) -> anyhow::Result<System> {
+    let s = System::from_name(name)?;
+    if s.dim() != n {
+        anyhow::bail!("--truth {name} has dimension {}, the model {n}", s.dim());
+    }
+    Ok(s)
+}
+
+/// The agreement of `sym`'s generators with `system`'s symmetries: `|cos|`
+/// for one generator against one, principal angles (degrees) otherwise.
+pub fn agreement_with(system: &System, sym: &Symmetries) -> anyhow::Result<Vec<f64>> {
+    if system.symmetries().is_empty() {
+        anyhow::bail!(
+            "--truth {}: the system has no known symmetry to compare with (symdlnn systems lists them)",
+            system.name()
+        );
+    }
+    let learned: Vec<_> = sym.generators.iter().map(|g| g.affine()).collect();
+    Ok(symmetry::agreement(&learned, &system.symmetries()))
+}
+
+/// The generators, spectrum, gap and conserved quantity of `sym`, found by `solver`.
+pub fn print_symmetries(sym: &Symmetries, solver: DiscoverySolver) {
+    let (rows, scale) = match solver {
+        DiscoverySolver::Variational => (
+            "rows of the linearised DEL equations",
+            "σ relative to the equations' scale",
+        ),
+        _ => ("evaluation pairs", "σ/σmax"),
+    };
+    println!(
+        "  symmetries ({:?} basis, {:?} solver, {} {rows}):",
+        sym.basis, solver, sym.pairs
+    );
+    // The paper's solver trains its coefficients; σ is then their residual.
+    let sigma = if solver == DiscoverySolver::Paper {
+        "‖Ac‖/σmax"
+    } else {
+        "σ"
+    };
+    for (j, g) in sym.generators.iter().enumerate() {
+        println!(
+            "    ξ{j}: {} — M = {:?}, w = {:?}, {sigma} = {:.2e}",
+            g.description,
+            round(&g.m),
+            round(&g.w),
+            g.singular_value
+        );
+    }
+    let spec: Vec<String> = sym.spectrum.iter().map(|x| format!("{x:.2e}")).collect();
+    println!(
+        "    spectrum ({scale}, ascending): {}; identifiability gap σ_(K+1)/σ_K = {:.2e}",
+        spec.join(" "),
+        sym.gap.unwrap_or(f64::NAN)
+    );
+    println!("    conserved quantity: I_j(q_k, q_k+1) = −ξ_j(q_k)·D1 Ld(q_k, q_k+1)");
+}
+
+/// The agreement of [`agreement_with`], in words.
+pub fn print_agreement(system: &System, agreement: &[f64]) {
+    if agreement.len() == 1 {
+        println!(
+            "  agreement with {}'s {}: |cos| = {:.6}",
+            system.name(),
+            system.symmetries()[0].label,
+            agreement[0]
+        );
+    } else {
+        let txt: Vec<String> = agreement.iter().map(|x| format!("{x:.3}°")).collect();
+        println!(
+            "  principal angles to {}'s symmetry span: {}",
+            system.name(),
+            txt.join(", ")
+        );
+    }
 }
 
 fn round(x: &[f64]) -> Vec<f64> {

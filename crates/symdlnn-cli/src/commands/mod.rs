@@ -1,3 +1,4 @@
+pub mod discover;
 pub mod evaluate;
 pub mod inspect;
 pub mod predict;

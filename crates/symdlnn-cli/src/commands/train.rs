@@ -271,6 +271,29 @@ fn initial_coefficients(
     Ok(values)
 }
 
+/// The `--sym-basis` and `--sym-points` flags, checked with `--symmetries k`
+/// for data of dimension `n`.
+pub fn search_space(
+    basis: &str,
+    points: &str,
+    k: usize,
+    n: usize,
+) -> anyhow::Result<(SymmetryBasis, EvaluationPoints)> {
+    let b = SymmetryBasis::from_name(basis).with_context(|| {
+        format!(
+            "--sym-basis: unknown basis '{basis}' ({})",
+            SymmetryBasis::NAMES.join(", ")
+        )
+    })?;
+    let p = EvaluationPoints::parse(points)
+        .with_context(|| format!("--sym-points: '{points}' is not train, box:N or train+box:N"))?;
+    let len = b.len(n);
+    if k == 0 || k > len {
+        bail!("--symmetries must be between 1 and {len} (the {basis} basis in dimension {n})");
+    }
+    Ok((b, p))
+}
+
 pub fn run(a: TrainArgs) -> anyhow::Result<()> {
     let data = io::read(&a.data, a.dt)?;
     let symmetry = match a.method {
@@ -293,27 +316,7 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
                 SymSolver::Nullspace => DiscoverySolver::Nullspace,
                 SymSolver::Paper => DiscoverySolver::Paper,
             };
-            let basis = SymmetryBasis::from_name(&a.sym_basis).with_context(|| {
-                format!(
-                    "--sym-basis: unknown basis '{}' ({})",
-                    a.sym_basis,
-                    SymmetryBasis::NAMES.join(", ")
-                )
-            })?;
-            let points = EvaluationPoints::parse(&a.sym_points).with_context(|| {
-                format!(
-                    "--sym-points: '{}' is not train, box:N or train+box:N",
-                    a.sym_points
-                )
-            })?;
-            let len = basis.len(data.n);
-            if a.symmetries == 0 || a.symmetries > len {
-                bail!(
-                    "--symmetries must be between 1 and {len} (the {} basis in dimension {})",
-                    a.sym_basis,
-                    data.n
-                );
-            }
+            let (basis, points) = search_space(&a.sym_basis, &a.sym_points, a.symmetries, data.n)?;
             let paper = solver == DiscoverySolver::Paper;
             let weight = a.sym_weight.unwrap_or(if paper { 1.0 } else { 0.0 });
             if paper && weight == 0.0 {

@@ -357,24 +357,41 @@ pub fn fit(
     let mut model = describe(&config, data, &options.source, &mut trainer, seconds);
     if let Some(sym) = &config.symmetry {
         let ld = super::LearnedLd::new(trainer.mlp.clone(), model.parametrisation.clone());
-        let pairs = sym.points.pairs(data, config.seed);
-        model.symmetries = Some(match sym.solver {
-            DiscoverySolver::Nullspace => {
-                super::symmetry::discover(&ld, sym.basis, sym.generators, &pairs)?
-            }
-            DiscoverySolver::Variational => {
-                super::symmetry::discover_variational(&ld, sym.basis, sym.generators, data)?
-            }
-            DiscoverySolver::Paper => super::symmetry::from_coefficients(
-                &ld,
-                sym.basis,
-                trainer.objective.own_params(),
-                &pairs,
-            )?,
-        });
+        model.symmetries = Some(discover_symmetries(
+            &ld,
+            sym,
+            data,
+            config.seed,
+            trainer.objective.own_params(),
+        )?);
     }
     model_dir::save(out, &model, &trainer.mlp)?;
     crate::data::io::write_atomic(&out.join("history.csv"), history.text.as_bytes())
         .map_err(ModelError::from)?;
     Ok((model, trainer.mlp))
+}
+
+/// The generators of a learned `ld` by `sym`'s solver and search space, on
+/// `data` (the variational solver's triples; the null space's evaluation
+/// pairs, box pairs drawn from ChaCha8 `seed`). The paper's solver trained
+/// its `coefficients` (`K × len`) with the network; they are reported here
+/// against the evaluation pairs. After training, and again by `symdlnn
+/// discover` on a saved model.
+pub fn discover_symmetries(
+    ld: &super::LearnedLd,
+    sym: &super::SymmetryConfig,
+    data: &Dataset,
+    seed: u64,
+    coefficients: &[f64],
+) -> Result<super::symmetry::Symmetries, super::symmetry::SymmetryError> {
+    use super::symmetry::{discover, discover_variational, from_coefficients};
+    match sym.solver {
+        DiscoverySolver::Nullspace => {
+            discover(ld, sym.basis, sym.generators, &sym.points.pairs(data, seed))
+        }
+        DiscoverySolver::Variational => discover_variational(ld, sym.basis, sym.generators, data),
+        DiscoverySolver::Paper => {
+            from_coefficients(ld, sym.basis, coefficients, &sym.points.pairs(data, seed))
+        }
+    }
 }

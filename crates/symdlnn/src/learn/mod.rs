@@ -18,11 +18,11 @@ pub mod shaping;
 pub mod symmetry;
 mod trainer;
 
-pub use fit::{fit, trainer, AnyObjective, FitError, FitOptions};
+pub use fit::{discover_symmetries, fit, trainer, AnyObjective, FitError, FitOptions};
 pub use learned::LearnedLd;
 pub use pairs::PairBatch;
 pub use parametrisation::{InputMap, Parametrisation};
 pub use trainer::{
-    dlnn_trainer, EpochRecord, LnnConfig, LossReport, Objective, Snapshot, StepGuard,
+    check_angles, dlnn_trainer, EpochRecord, LnnConfig, LossReport, Objective, Snapshot, StepGuard,
     SymmetryConfig, TrainConfig, TrainError, Trainer,
 };

@@ -57,6 +57,16 @@ impl SymmetryBasis {
         }
     }
 
+    /// The name [`SymmetryBasis::from_name`] reads.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Affine => "affine",
+            Self::Translations => "translations",
+            Self::Linear => "linear",
+            Self::Rotations => "rotations",
+        }
+    }
+
     /// Number of basis fields in dimension `n`.
     pub fn len(self, n: usize) -> usize {
         match self {
@@ -181,6 +191,17 @@ pub struct EvaluationPoints {
     pub train: bool,
     /// Number of extra pairs drawn in a box around the data (Remark 1).
     pub boxed: usize,
+}
+
+/// The form [`EvaluationPoints::parse`] reads.
+impl std::fmt::Display for EvaluationPoints {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.train, self.boxed) {
+            (true, 0) => write!(f, "train"),
+            (true, n) => write!(f, "train+box:{n}"),
+            (false, n) => write!(f, "box:{n}"),
+        }
+    }
 }
 
 impl EvaluationPoints {

@@ -463,7 +463,7 @@ pub(crate) fn check_dlnn(config: &TrainConfig, data: &Dataset) -> Result<(), Tra
 /// Angle coordinates must be unwrapped: a step of more than π between
 /// snapshots is a wrap (the velocity input would see a jump of 2π). The
 /// rest is checked by [`Parametrisation::with_angles`].
-fn check_angles(angles: &[usize], data: &Dataset) -> Result<(), TrainError> {
+pub fn check_angles(angles: &[usize], data: &Dataset) -> Result<(), TrainError> {
     for (t, traj) in data.trajectories.iter().enumerate() {
         for k in 1..traj.len() {
             for &i in angles.iter().filter(|&&i| i < data.n) {

@@ -1,0 +1,156 @@
+//! `symdlnn discover` end to end: the symmetries of a saved model found
+//! again, with the training's settings or others.
+
+mod common;
+
+use common::{fails_with, ok, ok_json, simulate, symdlnn};
+
+fn numbers(v: &serde_json::Value) -> Vec<f64> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
+}
+
+#[test]
+fn discover_repeats_the_trainings_discovery_and_tries_other_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    simulate(d, "kepler", 30, "k.csv");
+    let train = |extra: &[&str]| {
+        let mut a = vec![
+            "train", "--data", "k.csv", "--epochs", "60", "--hidden", "16,16",
+        ];
+        a.extend_from_slice(extra);
+        ok(&symdlnn(&a, d));
+    };
+    train(&[
+        "--method",
+        "symdlnn",
+        "--sym-solver",
+        "nullspace",
+        "--time-reversible",
+        "--seed",
+        "3",
+        "--out",
+        "m",
+    ]);
+    let model_json = std::fs::read(d.join("m/model.json")).unwrap();
+    let stored: serde_json::Value = ok_json(&symdlnn(&["inspect", "--model", "m", "--json"], d));
+
+    // The model's own settings by default: training's result to the last bit
+    // (the same network, pairs and box seed).
+    let again: serde_json::Value = ok_json(&symdlnn(
+        &["discover", "--model", "m", "--data", "k.csv", "--json"],
+        d,
+    ));
+    assert_eq!(again["solver"], "nullspace");
+    assert_eq!(again["points"], "train+box:200");
+    assert_eq!(again["seed"], 3);
+    assert_eq!(again["agreement"], serde_json::Value::Null);
+    assert_eq!(again["generators"], stored["generators"]);
+    assert_eq!(again["spectrum"], stored["spectrum"]);
+
+    // Another solver, with the truth: the agreement is |cos| between the
+    // coefficient vectors (vec M, w) of the generator and Kepler's rotation.
+    let other: serde_json::Value = ok_json(&symdlnn(
+        &[
+            "discover",
+            "--model",
+            "m",
+            "--data",
+            "k.csv",
+            "--sym-solver",
+            "variational",
+            "--truth",
+            "kepler",
+            "--json",
+        ],
+        d,
+    ));
+    assert_eq!(other["solver"], "variational");
+    let c = numbers(&other["generators"][0]["coefficients"]);
+    let r = std::f64::consts::FRAC_1_SQRT_2;
+    let truth = [0.0, r, -r, 0.0, 0.0, 0.0];
+    let norm = c.iter().map(|x| x * x).sum::<f64>().sqrt();
+    let cos = c.iter().zip(truth).map(|(a, b)| a * b).sum::<f64>().abs() / norm;
+    let reported = numbers(&other["agreement"])[0];
+    assert!((reported - cos).abs() < 1e-12, "{reported} vs {cos}");
+    // A smaller search space: the rotation basis has one field in 2-D.
+    let text = ok(&symdlnn(
+        &[
+            "discover",
+            "--model",
+            "m",
+            "--data",
+            "k.csv",
+            "--sym-basis",
+            "rotations",
+            "--truth",
+            "kepler",
+        ],
+        d,
+    ));
+    assert!(
+        text.contains("symmetries (Rotations basis, Nullspace solver, 230 evaluation pairs)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("agreement with kepler's rotation: |cos| = 1.000000"),
+        "{text}"
+    );
+    // Nothing was written to the model.
+    assert_eq!(std::fs::read(d.join("m/model.json")).unwrap(), model_json);
+
+    // A DLNN model: the train defaults (one generator, variational).
+    train(&["--out", "plain"]);
+    let plain: serde_json::Value = ok_json(&symdlnn(
+        &["discover", "--model", "plain", "--data", "k.csv", "--json"],
+        d,
+    ));
+    assert_eq!(plain["solver"], "variational");
+    assert_eq!(plain["generators"].as_array().unwrap().len(), 1);
+
+    // Refusals, one line each.
+    train(&["--method", "lnn", "--out", "lnn"]);
+    simulate(d, "oscillator", 10, "o.csv");
+    std::fs::write(
+        d.join("coarse.csv"),
+        "t,q0,q1\n0,1,0\n0.2,0.9,0.3\n0.4,0.7,0.6\n",
+    )
+    .unwrap();
+    let discover = |extra: &[&str]| {
+        let mut a = vec!["discover", "--model", "m", "--data", "k.csv"];
+        a.extend_from_slice(extra);
+        symdlnn(&a, d)
+    };
+    fails_with(
+        &symdlnn(&["discover", "--model", "lnn", "--data", "k.csv"], d),
+        "lnn: an LNN has no discrete Lagrangian to find symmetries of",
+    );
+    fails_with(
+        &symdlnn(&["discover", "--model", "m", "--data", "coarse.csv"], d),
+        "coarse.csv: the data's time step 0.2 differs from the model's step 0.1",
+    );
+    fails_with(
+        &symdlnn(&["discover", "--model", "m", "--data", "o.csv"], d),
+        "o.csv: the data have dimension 1, expected 2",
+    );
+    fails_with(
+        &discover(&["--sym-solver", "paper"]),
+        "invalid value 'paper' for '--sym-solver <SYM_SOLVER>'",
+    );
+    fails_with(
+        &discover(&["--symmetries", "7"]),
+        "--symmetries must be between 1 and 6 (the affine basis in dimension 2)",
+    );
+    fails_with(
+        &discover(&["--sym-points", "box:0"]),
+        "--sym-points: 'box:0' is not train, box:N or train+box:N",
+    );
+    fails_with(
+        &discover(&["--truth", "double-pendulum"]),
+        "--truth double-pendulum: the system has no known symmetry to compare with",
+    );
+}
