@@ -93,7 +93,7 @@ fn discover_repeats_the_trainings_discovery_and_tries_other_settings() {
         d,
     ));
     assert!(
-        text.contains("symmetries (Rotations basis, Nullspace solver, 230 evaluation pairs)"),
+        text.contains("symmetries (rotations basis, Nullspace solver, 230 evaluation pairs)"),
         "{text}"
     );
     assert!(

@@ -357,7 +357,11 @@ fn symdlnn_stores_generators_and_inspect_compares_them_with_the_truth() {
         ),
         (
             &["--sym-basis", "spiral"][..],
-            "--sym-basis: unknown basis 'spiral'",
+            "--sym-basis: unknown basis 'spiral' (affine, translations, linear, rotations or polynomial:D (D = 1…6))",
+        ),
+        (
+            &["--sym-basis", "polynomial:7"][..],
+            "--sym-basis: unknown basis 'polynomial:7'",
         ),
         (&["--sym-points", "box:x"][..], "--sym-points: 'box:x'"),
         (
@@ -440,6 +444,42 @@ fn symdlnn_stores_generators_and_inspect_compares_them_with_the_truth() {
     // The guess's own agreement is 0.9718; 15 small steps stay near it.
     assert!((0.9..=1.0).contains(&cos), "agreement {cos}");
     assert!(p["final_losses"]["symmetry"].as_f64().unwrap() > 0.0);
+
+    // Polynomial fields: each generator says its basis; M and w are its
+    // degree ≤ 1 part, the coefficients after the affine six its degree-2
+    // part; the agreement is |cos| against the rotation in those coordinates.
+    ok(&sym_train(&[
+        "--sym-solver",
+        "nullspace",
+        "--sym-basis",
+        "polynomial:2",
+        "--epochs",
+        "20",
+        "--hidden",
+        "16,16",
+    ]));
+    let q: serde_json::Value = ok_json(&symdlnn(
+        &["inspect", "--model", "m2", "--truth", "kepler", "--json"],
+        d,
+    ));
+    assert_eq!(q["training"]["symmetry"]["basis"]["polynomial"], 2);
+    let g = &q["generators"][0];
+    assert_eq!(g["basis"]["polynomial"], 2);
+    let num = |v: &serde_json::Value| -> Vec<f64> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect()
+    };
+    let c = num(&g["coefficients"]);
+    assert_eq!(c.len(), 12);
+    assert_eq!(num(&g["M"]), c[..4]);
+    assert_eq!(num(&g["w"]), c[4..6]);
+    let r = std::f64::consts::FRAC_1_SQRT_2;
+    let cos = (c[1] * r - c[2] * r).abs() / c.iter().map(|x| x * x).sum::<f64>().sqrt();
+    let reported = q["agreement"][0].as_f64().unwrap();
+    assert!((reported - cos).abs() < 1e-12, "{reported} vs {cos}");
 }
 
 #[test]

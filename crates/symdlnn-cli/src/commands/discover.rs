@@ -47,7 +47,7 @@ pub struct DiscoverArgs {
     /// How generators are found
     #[arg(long, value_enum)]
     sym_solver: Option<Solver>,
-    /// Search space: affine (ξ = Mq + w), translations, linear, rotations
+    /// Search space: affine (ξ = Mq + w), translations, linear, rotations, or polynomial:D (degree ≤ D)
     #[arg(long)]
     sym_basis: Option<String>,
     /// Evaluation pairs (null space): train, box:N or train+box:N
@@ -90,13 +90,13 @@ pub fn run(a: DiscoverArgs) -> anyhow::Result<()> {
     check_angles(model.parametrisation.angles(), &data).with_context(|| source.clone())?;
     let own = model.training.symmetry.as_ref();
     let k = a.symmetries.or(own.map(|s| s.generators)).unwrap_or(1);
-    let basis = (a.sym_basis.as_deref())
-        .or(own.map(|s| s.basis.name()))
-        .unwrap_or("affine");
+    let basis = (a.sym_basis.clone())
+        .or(own.map(|s| s.basis.to_string()))
+        .unwrap_or_else(|| "affine".into());
     let points = (a.sym_points.clone())
         .or(own.map(|s| s.points.to_string()))
         .unwrap_or_else(|| "train+box:200".into());
-    let (basis, points) = search_space(basis, &points, k, model.n)?;
+    let (basis, points) = search_space(&basis, &points, k, model.n)?;
     let solver = match (a.sym_solver, own.map(|s| s.solver)) {
         (Some(Solver::Nullspace), _) => DiscoverySolver::Nullspace,
         (Some(Solver::Variational), _) => DiscoverySolver::Variational,

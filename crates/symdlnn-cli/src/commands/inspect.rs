@@ -154,8 +154,10 @@ pub fn agreement_with(system: &System, sym: &Symmetries) -> anyhow::Result<Vec<f
             system.name()
         );
     }
-    let learned: Vec<_> = sym.generators.iter().map(|g| g.affine()).collect();
-    Ok(symmetry::agreement(&learned, &system.symmetries()))
+    Ok(symmetry::agreement_of(
+        &sym.generators,
+        &system.symmetries(),
+    ))
 }
 
 /// The generators, spectrum, gap and conserved quantity of `sym`, found by `solver`.
@@ -168,7 +170,7 @@ pub fn print_symmetries(sym: &Symmetries, solver: DiscoverySolver) {
         _ => ("evaluation pairs", "σ/σmax"),
     };
     println!(
-        "  symmetries ({:?} basis, {:?} solver, {} {rows}):",
+        "  symmetries ({} basis, {:?} solver, {} {rows}):",
         sym.basis, solver, sym.pairs
     );
     // The paper's solver trains its coefficients; σ is then their residual.

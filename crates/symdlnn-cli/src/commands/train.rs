@@ -6,7 +6,7 @@ use symdlnn::data::io;
 use symdlnn::learn::dlnn::Recipe;
 use symdlnn::learn::lnn::LnnData;
 use symdlnn::learn::shaping::{CoefficientConfig, ShapingConfig};
-use symdlnn::learn::symmetry::{DiscoverySolver, EvaluationPoints, SymmetryBasis};
+use symdlnn::learn::symmetry::{DiscoverySolver, EvaluationPoints, SymmetryBasis, BASIS_FORMS};
 use symdlnn::learn::{fit, FitOptions, LnnConfig, SymmetryConfig, TrainConfig};
 use symdlnn::nn::{Activation, Schedule};
 
@@ -137,7 +137,7 @@ pub struct TrainArgs {
     /// SymDLNN, paper solver: weight β of the squared orthogonality term ⟨c_j, c_k⟩² [default: 1]
     #[arg(long, value_parser = args::non_negative)]
     sym_beta: Option<f64>,
-    /// SymDLNN: search space: affine (ξ = Mq + w), translations, linear, rotations
+    /// SymDLNN: search space: affine (ξ = Mq + w), translations, linear, rotations, or polynomial:D (every component a polynomial of degree ≤ D, 1 ≤ D ≤ 6)
     #[arg(long, default_value = "affine")]
     sym_basis: String,
     /// SymDLNN: weight λ of the symmetry term while training: with nullspace or variational the shaping term λ·Σ_{j≤K} σ_j²/‖A‖_F² (default 0: discovery after training only); with paper its symmetry loss (default 1)
@@ -279,12 +279,8 @@ pub fn search_space(
     k: usize,
     n: usize,
 ) -> anyhow::Result<(SymmetryBasis, EvaluationPoints)> {
-    let b = SymmetryBasis::from_name(basis).with_context(|| {
-        format!(
-            "--sym-basis: unknown basis '{basis}' ({})",
-            SymmetryBasis::NAMES.join(", ")
-        )
-    })?;
+    let b = SymmetryBasis::from_name(basis)
+        .with_context(|| format!("--sym-basis: unknown basis '{basis}' ({BASIS_FORMS})"))?;
     let p = EvaluationPoints::parse(points)
         .with_context(|| format!("--sym-points: '{points}' is not train, box:N or train+box:N"))?;
     let len = b.len(n);

@@ -25,10 +25,11 @@ use super::metrics::{drift, position_scale, rmse};
 use super::vbea::{central_velocities, VbeaLagrangian};
 use crate::data::Trajectory;
 use crate::learn::model_dir::ModelFile;
-use crate::learn::symmetry::{agreement, conserved_quantity};
+use crate::learn::symmetry::{agreement_of, conserved_quantity, Generator};
 use crate::learn::LearnedLd;
 use crate::mechanics::{
     AffineGenerator, Convergence, Lagrangian, LagrangianDerivatives, System, VariationalIntegrator,
+    VectorField,
 };
 use crate::nn::Mlp;
 
@@ -233,21 +234,23 @@ pub fn evaluate(
     };
 
     // Conserved quantities: learned generators for SymDLNN, true ones otherwise.
-    let learned: Vec<AffineGenerator> = model
-        .symmetries
-        .as_ref()
-        .map(|s| s.generators.iter().map(|g| g.affine()).collect())
-        .unwrap_or_default();
+    let learned: &[Generator] = model.symmetries.as_ref().map_or(&[], |s| &s.generators[..]);
     let true_generators = system.map(|s| s.symmetries()).unwrap_or_default();
     let use_learned = match tracked {
         Tracked::Auto => model.method == "symdlnn" && !learned.is_empty(),
         Tracked::True => false,
         Tracked::Learned => true,
     };
-    let (generators, source) = if use_learned {
-        (learned.clone(), Some("learned"))
+    // Each tracked generator's name and field.
+    let (generators, source): (Vec<(String, &dyn VectorField)>, _) = if use_learned {
+        let named = learned
+            .iter()
+            .map(|g| (g.description.clone(), g as &dyn VectorField));
+        (named.collect(), Some("learned"))
     } else if !true_generators.is_empty() {
-        (true_generators.clone(), Some("true"))
+        let named =
+            (true_generators.iter()).map(|g| (describe_generator(g), g as &dyn VectorField));
+        (named.collect(), Some("true"))
     } else {
         (vec![], None)
     };
@@ -268,7 +271,7 @@ pub fn evaluate(
             Some("ξ(q)·∂L/∂q̇ of the true L at central-difference velocities"),
             generators
                 .iter()
-                .map(|g| {
+                .map(|(_, g)| {
                     path.q
                         .chunks(n)
                         .zip(momenta.chunks(n))
@@ -281,7 +284,7 @@ pub fn evaluate(
             Some("−ξ(q_k)·D1 Ld(q_k, q_k+1) of the learned Ld (gauge-dependent)"),
             generators
                 .iter()
-                .map(|g| conserved_quantity(&ld, g, &path.q))
+                .map(|(_, g)| conserved_quantity(&ld, *g, &path.q))
                 .collect(),
         ),
     };
@@ -289,9 +292,9 @@ pub fn evaluate(
     let per_point = system.is_some();
     let invariant_scales: Vec<f64> = generators
         .iter()
-        .map(|g| {
+        .map(|(_, g)| {
             let terms = path.q.chunks(n).zip(momenta.chunks(n)).map(|(q, p)| {
-                let xi = g.apply(q);
+                let xi = g.at(q);
                 norm2(&xi) * norm2(p)
             });
             terms.sum::<f64>() / reached as f64
@@ -335,7 +338,7 @@ pub fn evaluate(
     let prediction = phase(train_steps + 1..len, train_steps..len - 1);
 
     let agreement = (!learned.is_empty() && !true_generators.is_empty())
-        .then(|| agreement(&learned, &true_generators));
+        .then(|| agreement_of(learned, &true_generators));
     let s = path.stats;
     let metrics = Metrics {
         method: model.method.clone(),
@@ -346,7 +349,7 @@ pub fn evaluate(
         prediction,
         energy: energy_label.map(String::from),
         symmetry: symmetry_label.map(String::from),
-        generators: generators.iter().map(describe_generator).collect(),
+        generators: generators.iter().map(|(name, _)| name.clone()).collect(),
         generator_source: source.map(String::from),
         agreement,
         newton: NewtonSummary {

@@ -21,7 +21,7 @@ use super::evaluation::{evaluate, EvalError, Evaluation, Metrics, Tracked};
 use crate::data::{generate, io, Dataset, Trajectory};
 use crate::learn::dlnn::Recipe;
 use crate::learn::shaping::{CoefficientConfig, ShapingConfig};
-use crate::learn::symmetry::{agreement, DiscoverySolver, EvaluationPoints, SymmetryBasis};
+use crate::learn::symmetry::{agreement_of, DiscoverySolver, EvaluationPoints, SymmetryBasis};
 use crate::learn::{fit, FitError, FitOptions, LnnConfig, SymmetryConfig, TrainConfig};
 use crate::mechanics::{Convergence, System, TimeGrid};
 
@@ -434,7 +434,6 @@ pub fn run(
     for t in &trained {
         if let Ok((model, _)) = &t.result {
             if let Some(sym) = &model.symmetries {
-                let learned: Vec<_> = sym.generators.iter().map(|g| g.affine()).collect();
                 generators.push(LearnedGenerators {
                     method: label_of(t.method).into(),
                     recipe: t.recipe.clone(),
@@ -443,7 +442,7 @@ pub fn run(
                         .iter()
                         .map(|g| g.description.clone())
                         .collect(),
-                    agreement: agreement(&learned, &true_generators),
+                    agreement: agreement_of(&sym.generators, &true_generators),
                     spectrum: sym.spectrum.clone(),
                 });
             }

@@ -676,6 +676,7 @@ mod tests {
                 (SymmetryBasis::Affine, 1, true, 1),
                 (SymmetryBasis::Affine, 2, true, 3),
                 (SymmetryBasis::Linear, 2, false, 1),
+                (SymmetryBasis::Polynomial(2), 2, true, 1),
             ] {
                 let coefficients = CoefficientConfig {
                     alpha: 0.7,
@@ -713,6 +714,7 @@ mod tests {
                 (SymmetryBasis::Affine, 1, true),
                 (SymmetryBasis::Affine, 2, false),
                 (SymmetryBasis::Translations, 1, true),
+                (SymmetryBasis::Polynomial(3), 1, true),
             ] {
                 let sym = crate::learn::SymmetryConfig {
                     generators: k,

@@ -24,15 +24,16 @@ use super::dlnn::det_cofactor;
 use crate::data::Dataset;
 use crate::mechanics::{
     second_derivative_block, AffineGenerator, DiscreteLagrangian, GenericDiscreteLagrangian,
-    PairDerivatives,
+    PairDerivatives, VectorField,
 };
 use num_dual::HyperDual64;
 
 /// The search space of generators: a basis of vector fields on `R^n`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SymmetryBasis {
     /// `ξ(q) = M q + w` (`n² + n` coefficients, `vec(M)` row-major then `w`): the paper's.
+    #[default]
     Affine,
     /// `ξ(q) = w`.
     Translations,
@@ -40,30 +41,62 @@ pub enum SymmetryBasis {
     Linear,
     /// `ξ(q) = M q` with `M` skew (`(E_ij − E_ji)/√2`, `i < j`).
     Rotations,
+    /// Every component a polynomial of degree ≤ `d` in `q`: the affine
+    /// coefficients first (as [`SymmetryBasis::Affine`]), then for each
+    /// degree `k = 2 … d` and each component `i` the monomials
+    /// `q_{j1}⋯q_{jk}`, `j1 ≤ … ≤ jk` in lexicographic order.
+    Polynomial(u8),
+}
+
+/// How [`SymmetryBasis::from_name`]'s forms read, for messages.
+pub const BASIS_FORMS: &str = "affine, translations, linear, rotations or polynomial:D (D = 1…6)";
+
+/// The monomials of degrees `2 ..= d` of `q` (in [`SymmetryBasis::Polynomial`]'s
+/// order) into `out`.
+fn higher_monomials(q: &[f64], d: u8, out: &mut Vec<f64>) {
+    out.clear();
+    // Each degree's monomials as (last index, value), grown from the previous degree's.
+    let mut previous: Vec<(usize, f64)> = q.iter().copied().enumerate().collect();
+    for _ in 2..=d {
+        let mut next = Vec::with_capacity(previous.len() * q.len());
+        for &(last, value) in &previous {
+            for (j, x) in q.iter().enumerate().skip(last) {
+                next.push((j, value * x));
+            }
+        }
+        out.extend(next.iter().map(|m| m.1));
+        previous = next;
+    }
+}
+
+/// Number of monomials of degrees `2 ..= d` in `n` variables.
+fn higher_count(n: usize, d: u8) -> usize {
+    // C(n + d, d) − 1 − n, built degree by degree: C(n + k − 1, k).
+    let mut total = 0;
+    let mut of_degree = n; // degree 1
+    for k in 2..=d as usize {
+        of_degree = of_degree * (n + k - 1) / k;
+        total += of_degree;
+    }
+    total
 }
 
 impl SymmetryBasis {
     /// Names accepted by [`SymmetryBasis::from_name`].
     pub const NAMES: [&'static str; 4] = ["affine", "translations", "linear", "rotations"];
 
-    /// Parse a basis name.
+    /// Parse a basis name: one of [`SymmetryBasis::NAMES`] or `polynomial:D`,
+    /// `1 ≤ D ≤ 6`.
     pub fn from_name(s: &str) -> Option<Self> {
         match s {
             "affine" => Some(Self::Affine),
             "translations" => Some(Self::Translations),
             "linear" => Some(Self::Linear),
             "rotations" => Some(Self::Rotations),
-            _ => None,
-        }
-    }
-
-    /// The name [`SymmetryBasis::from_name`] reads.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Affine => "affine",
-            Self::Translations => "translations",
-            Self::Linear => "linear",
-            Self::Rotations => "rotations",
+            _ => match s.strip_prefix("polynomial:")?.parse() {
+                Ok(d @ 1..=6) => Some(Self::Polynomial(d)),
+                _ => None,
+            },
         }
     }
 
@@ -74,16 +107,26 @@ impl SymmetryBasis {
             Self::Translations => n,
             Self::Linear => n * n,
             Self::Rotations => n * n.saturating_sub(1) / 2,
+            Self::Polynomial(d) => n * n + n + n * higher_count(n, d),
         }
     }
 
-    /// The affine form `(M, w)` (row-major `M`) of the field with coefficients `c`.
+    /// The coefficients of the degree ≥ 2 part (empty unless polynomial).
+    fn higher(self, n: usize, c: &[f64]) -> &[f64] {
+        match self {
+            Self::Polynomial(_) => &c[n * n + n..],
+            _ => &[],
+        }
+    }
+
+    /// The affine form `(M, w)` (row-major `M`) of the field with coefficients
+    /// `c` (of a polynomial field: its degree ≤ 1 part).
     pub fn to_affine(self, n: usize, c: &[f64]) -> (Vec<f64>, Vec<f64>) {
         let (mut m, mut w) = (vec![0.0; n * n], vec![0.0; n]);
         match self {
-            Self::Affine => {
+            Self::Affine | Self::Polynomial(_) => {
                 m.copy_from_slice(&c[..n * n]);
-                w.copy_from_slice(&c[n * n..]);
+                w.copy_from_slice(&c[n * n..n * n + n]);
             }
             Self::Translations => w.copy_from_slice(c),
             Self::Linear => m.copy_from_slice(c),
@@ -107,6 +150,13 @@ impl SymmetryBasis {
         let (m, w) = self.to_affine(n, c);
         for i in 0..n {
             out[i] += w[i] + (0..n).map(|j| m[i * n + j] * q[j]).sum::<f64>();
+        }
+        if let Self::Polynomial(d @ 2..) = self {
+            let mut mono = Vec::new();
+            higher_monomials(q, d, &mut mono);
+            for (i, ci) in self.higher(n, c).chunks_exact(mono.len()).enumerate() {
+                out[i] += ci.iter().zip(&mono).map(|(a, b)| a * b).sum::<f64>();
+            }
         }
     }
 
@@ -139,12 +189,20 @@ impl SymmetryBasis {
     /// `Σ_a u_a X_a(q)` contracted with `p`: row entries `X_a(q)·p` for every `a`.
     pub(crate) fn contract(self, n: usize, q: &[f64], p: &[f64], out: &mut [f64]) {
         match self {
-            Self::Affine => {
+            Self::Affine | Self::Polynomial(_) => {
                 for i in 0..n {
                     for j in 0..n {
                         out[i * n + j] += p[i] * q[j];
                     }
                     out[n * n + i] += p[i];
+                }
+                if let Self::Polynomial(d @ 2..) = self {
+                    let mut mono = Vec::new();
+                    higher_monomials(q, d, &mut mono);
+                    let rows = out[n * n + n..].chunks_exact_mut(mono.len());
+                    for (row, pi) in rows.zip(p) {
+                        row.iter_mut().zip(&mono).for_each(|(o, x)| *o += pi * x);
+                    }
                 }
             }
             Self::Translations => (0..n).for_each(|i| out[i] += p[i]),
@@ -164,6 +222,19 @@ impl SymmetryBasis {
                     }
                 }
             }
+        }
+    }
+}
+
+/// The form [`SymmetryBasis::from_name`] reads.
+impl std::fmt::Display for SymmetryBasis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Affine => write!(f, "affine"),
+            Self::Translations => write!(f, "translations"),
+            Self::Linear => write!(f, "linear"),
+            Self::Rotations => write!(f, "rotations"),
+            Self::Polynomial(d) => write!(f, "polynomial:{d}"),
         }
     }
 }
@@ -267,9 +338,14 @@ impl EvaluationPoints {
 /// One discovered generator.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Generator {
+    /// The basis its coefficients are in (models written before it was
+    /// recorded: affine).
+    #[serde(default)]
+    pub basis: SymmetryBasis,
     /// Coefficients in the basis (unit norm).
     pub coefficients: Vec<f64>,
-    /// Affine form: `M` row-major and `w`.
+    /// Affine form: `M` row-major and `w` (of a polynomial field: its
+    /// degree ≤ 1 part).
     #[serde(rename = "M")]
     pub m: Vec<f64>,
     pub w: Vec<f64>,
@@ -292,8 +368,16 @@ impl Generator {
             c.iter_mut().for_each(|x| *x = -*x);
         }
         let (m, w) = basis.to_affine(n, &c);
+        let mut description = describe(n, &m, &w);
+        let higher = basis.higher(n, &c);
+        let size = higher.iter().map(|x| x * x).sum::<f64>().sqrt();
+        if size > 1e-3 {
+            description =
+                format!("nonlinear (|degree ≥ 2 part| {size:.3}; affine part: {description})");
+        }
         Generator {
-            description: describe(n, &m, &w),
+            basis,
+            description,
             coefficients: c,
             m,
             w,
@@ -301,9 +385,32 @@ impl Generator {
         }
     }
 
-    /// As an [`AffineGenerator`] (normalised in affine coefficients).
+    /// As an [`AffineGenerator`] (normalised in affine coefficients; of a
+    /// polynomial field, its degree ≤ 1 part).
     pub fn affine(&self) -> AffineGenerator {
         AffineGenerator::new(&self.description, self.m.clone(), self.w.clone())
+    }
+
+    /// Coordinates shared by every basis: `(vec(M), w)`, then the
+    /// polynomial basis's degree ≥ 2 coefficients. [`agreement_of`] compares
+    /// generators in them.
+    pub fn canonical(&self) -> Vec<f64> {
+        let n = self.w.len();
+        let higher = self.basis.higher(n, &self.coefficients);
+        self.m
+            .iter()
+            .chain(&self.w)
+            .chain(higher)
+            .copied()
+            .collect()
+    }
+}
+
+impl VectorField for Generator {
+    fn at(&self, q: &[f64]) -> Vec<f64> {
+        let mut out = vec![0.0; q.len()];
+        self.basis.field(q.len(), &self.coefficients, q, &mut out);
+        out
     }
 }
 
@@ -639,8 +746,30 @@ pub fn describe(n: usize, m: &[f64], w: &[f64]) -> String {
 /// `|cos|` for one generator each, otherwise the principal angles (degrees,
 /// ascending) between the spans.
 pub fn agreement(learned: &[AffineGenerator], truth: &[AffineGenerator]) -> Vec<f64> {
-    let orth = |g: &[AffineGenerator]| -> DMatrix<f64> {
-        let cols: Vec<Vec<f64>> = g.iter().map(|x| x.coefficients()).collect();
+    let coefficients = |g: &[AffineGenerator]| g.iter().map(|x| x.coefficients()).collect();
+    principal(coefficients(learned), coefficients(truth))
+}
+
+/// [`agreement`] of discovered generators (any basis, compared in
+/// [`Generator::canonical`] coordinates) with affine true ones.
+pub fn agreement_of(learned: &[Generator], truth: &[AffineGenerator]) -> Vec<f64> {
+    let learned: Vec<Vec<f64>> = learned.iter().map(Generator::canonical).collect();
+    let len = learned.first().map_or(0, Vec::len);
+    let truth = truth
+        .iter()
+        .map(|g| {
+            let mut c = g.coefficients();
+            c.resize(len.max(c.len()), 0.0);
+            c
+        })
+        .collect();
+    principal(learned, truth)
+}
+
+/// `|cos|` of one vector against one, otherwise the principal angles
+/// (degrees, ascending) between the spans of `learned` and `truth`.
+fn principal(learned: Vec<Vec<f64>>, truth: Vec<Vec<f64>>) -> Vec<f64> {
+    let orth = |cols: &[Vec<f64>]| -> DMatrix<f64> {
         let rows = cols.first().map_or(0, Vec::len);
         let m = DMatrix::from_fn(rows, cols.len(), |i, j| cols[j][i]);
         m.qr().q()
@@ -648,7 +777,7 @@ pub fn agreement(learned: &[AffineGenerator], truth: &[AffineGenerator]) -> Vec<
     if learned.is_empty() || truth.is_empty() {
         return vec![];
     }
-    let (a, b) = (orth(learned), orth(truth));
+    let (a, b) = (orth(&learned), orth(&truth));
     let s = (a.transpose() * b).svd(false, false).singular_values;
     if learned.len() == 1 && truth.len() == 1 {
         return vec![s[0].min(1.0)];
@@ -660,18 +789,86 @@ pub fn agreement(learned: &[AffineGenerator], truth: &[AffineGenerator]) -> Vec<
 
 /// The conserved quantity `I = −ξ(q_k)·D1 Ld(q_k, q_{k+1})` along a path
 /// (row-major positions), one value per pair.
-pub fn conserved_quantity(ld: &dyn DiscreteLagrangian, g: &AffineGenerator, q: &[f64]) -> Vec<f64> {
+pub fn conserved_quantity(ld: &dyn DiscreteLagrangian, g: &dyn VectorField, q: &[f64]) -> Vec<f64> {
     let n = ld.dim();
     let mut d = PairDerivatives::zeros(n);
     (0..q.len() / n - 1)
         .map(|k| {
             let (a, b) = (&q[k * n..(k + 1) * n], &q[(k + 1) * n..(k + 2) * n]);
             ld.derivatives(a, b, &mut d);
-            -g.apply(a)
-                .iter()
-                .zip(&d.d1)
-                .map(|(x, y)| x * y)
-                .sum::<f64>()
+            -g.at(a).iter().zip(&d.d1).map(|(x, y)| x * y).sum::<f64>()
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn binomial(n: usize, k: usize) -> usize {
+        (0..k).fold(1, |acc, i| acc * (n - i) / (i + 1))
+    }
+
+    #[test]
+    fn polynomial_monomials_are_counted_and_ordered_as_documented() {
+        for n in 1..=4 {
+            for d in 2..=5u8 {
+                let q: Vec<f64> = (0..n).map(|i| 1.0 + i as f64).collect();
+                let mut mono = Vec::new();
+                higher_monomials(&q, d, &mut mono);
+                let expected = binomial(n + d as usize, d as usize) - 1 - n;
+                assert_eq!(mono.len(), expected, "n {n} d {d}");
+                assert_eq!(higher_count(n, d), expected, "n {n} d {d}");
+            }
+        }
+        // n = 2, d = 3: q0², q0q1, q1², q0³, q0²q1, q0q1², q1³.
+        let mut mono = Vec::new();
+        higher_monomials(&[2.0, 3.0], 3, &mut mono);
+        assert_eq!(mono, [4.0, 6.0, 9.0, 8.0, 12.0, 18.0, 27.0]);
+        // The field of one coefficient: component 1, monomial q0·q1.
+        let basis = SymmetryBasis::Polynomial(2);
+        let mut c = vec![0.0; basis.len(2)];
+        c[6 + 3 + 1] = 1.0;
+        let mut xi = [0.0; 2];
+        basis.field(2, &c, &[2.0, 3.0], &mut xi);
+        assert_eq!(xi, [0.0, 6.0]);
+    }
+
+    /// `contract` is the adjoint of `field`: `Σ_a c_a (X_a(q)·p) = ξ_c(q)·p`,
+    /// in every basis; the degree-1 polynomial basis is the affine one.
+    #[test]
+    fn contract_is_the_adjoint_of_field_in_every_basis() {
+        let n = 3;
+        let q = [0.7, -1.3, 0.4];
+        let p = [1.1, 0.2, -0.9];
+        for basis in [
+            SymmetryBasis::Affine,
+            SymmetryBasis::Translations,
+            SymmetryBasis::Linear,
+            SymmetryBasis::Rotations,
+            SymmetryBasis::Polynomial(1),
+            SymmetryBasis::Polynomial(2),
+            SymmetryBasis::Polynomial(4),
+        ] {
+            let len = basis.len(n);
+            let c: Vec<f64> = (0..len).map(|a| ((a * 7 + 3) as f64).sin()).collect();
+            let mut row = vec![0.0; len];
+            basis.contract(n, &q, &p, &mut row);
+            let lhs: f64 = c.iter().zip(&row).map(|(a, b)| a * b).sum();
+            let mut xi = vec![0.0; n];
+            basis.field(n, &c, &q, &mut xi);
+            let rhs: f64 = xi.iter().zip(&p).map(|(a, b)| a * b).sum();
+            assert!(
+                (lhs - rhs).abs() <= 64.0 * f64::EPSILON * (1.0 + rhs.abs()),
+                "{basis}: {lhs} vs {rhs}"
+            );
+        }
+        let (affine, linear1) = (SymmetryBasis::Affine, SymmetryBasis::Polynomial(1));
+        assert_eq!(affine.len(n), linear1.len(n));
+        let c: Vec<f64> = (0..affine.len(n)).map(|a| a as f64 - 4.0).collect();
+        let (mut x, mut y) = (vec![0.0; n], vec![0.0; n]);
+        affine.field(n, &c, &q, &mut x);
+        linear1.field(n, &c, &q, &mut y);
+        assert_eq!(x, y);
+    }
 }

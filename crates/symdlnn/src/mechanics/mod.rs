@@ -15,7 +15,7 @@ pub use lagrangian::{
 };
 pub use systems::{
     AffineGenerator, CartPendulum, DoublePendulum, FreeParticle, HarmonicOscillator, InitialBox,
-    IsotropicOscillator, Kepler, Kepler3d, System, TimeGrid, UnknownSystem,
+    IsotropicOscillator, Kepler, Kepler3d, System, TimeGrid, UnknownSystem, VectorField,
 };
 
 /// Failure of a Newton solve or linear solve in the mechanics.

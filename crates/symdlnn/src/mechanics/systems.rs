@@ -70,6 +70,24 @@ impl AffineGenerator {
     }
 }
 
+/// A vector field `ξ` on configuration space: the infinitesimal generator
+/// of a (possibly nonlinear) symmetry.
+pub trait VectorField {
+    /// `ξ(q)`.
+    fn at(&self, q: &[f64]) -> Vec<f64>;
+
+    /// The Noether quantity `I = ξ(q) · p` of momentum `p` at `q`.
+    fn noether(&self, q: &[f64], p: &[f64]) -> f64 {
+        self.at(q).iter().zip(p).map(|(a, b)| a * b).sum()
+    }
+}
+
+impl VectorField for AffineGenerator {
+    fn at(&self, q: &[f64]) -> Vec<f64> {
+        self.apply(q)
+    }
+}
+
 /// Cart with a pendulum (the paper's first system).
 #[derive(Clone, Debug, PartialEq)]
 pub struct CartPendulum {
