@@ -3,15 +3,7 @@
 
 mod common;
 
-use common::{fails_with, ok, ok_json, simulate, symdlnn};
-
-fn numbers(v: &serde_json::Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap())
-        .collect()
-}
+use common::{fails_with, numbers, ok, ok_json, simulate, symdlnn};
 
 #[test]
 fn discover_repeats_the_trainings_discovery_and_tries_other_settings() {

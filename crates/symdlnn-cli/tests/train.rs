@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{fails_with, json_file, ok, ok_json, read_csv, simulate, symdlnn};
+use common::{fails_with, json_file, numbers, ok, ok_json, read_csv, simulate, symdlnn};
 
 #[test]
 fn train_predict_inspect_on_a_small_kepler_run() {
@@ -465,17 +465,10 @@ fn symdlnn_stores_generators_and_inspect_compares_them_with_the_truth() {
     assert_eq!(q["training"]["symmetry"]["basis"]["polynomial"], 2);
     let g = &q["generators"][0];
     assert_eq!(g["basis"]["polynomial"], 2);
-    let num = |v: &serde_json::Value| -> Vec<f64> {
-        v.as_array()
-            .unwrap()
-            .iter()
-            .map(|x| x.as_f64().unwrap())
-            .collect()
-    };
-    let c = num(&g["coefficients"]);
+    let c = numbers(&g["coefficients"]);
     assert_eq!(c.len(), 12);
-    assert_eq!(num(&g["M"]), c[..4]);
-    assert_eq!(num(&g["w"]), c[4..6]);
+    assert_eq!(numbers(&g["M"]), c[..4]);
+    assert_eq!(numbers(&g["w"]), c[4..6]);
     let r = std::f64::consts::FRAC_1_SQRT_2;
     let cos = (c[1] * r - c[2] * r).abs() / c.iter().map(|x| x * x).sum::<f64>().sqrt();
     let reported = q["agreement"][0].as_f64().unwrap();

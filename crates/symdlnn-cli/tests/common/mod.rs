@@ -77,3 +77,13 @@ pub fn read_csv(path: &Path) -> Vec<Vec<f64>> {
         .map(|l| l.split(',').map(|x| x.parse().unwrap()).collect())
         .collect()
 }
+
+/// A JSON array of numbers.
+#[track_caller]
+pub fn numbers(v: &serde_json::Value) -> Vec<f64> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
+}
