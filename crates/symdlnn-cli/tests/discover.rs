@@ -95,6 +95,28 @@ fn discover_repeats_the_trainings_discovery_and_tries_other_settings() {
     // Nothing was written to the model.
     assert_eq!(std::fs::read(d.join("m/model.json")).unwrap(), model_json);
 
+    // A model file from before generators recorded their basis reads as
+    // affine; one whose generator does not fit its basis is refused.
+    let edited = d.join("edited");
+    std::fs::create_dir(&edited).unwrap();
+    std::fs::copy(
+        d.join("m/weights.safetensors"),
+        edited.join("weights.safetensors"),
+    )
+    .unwrap();
+    let mut v: serde_json::Value = serde_json::from_slice(&model_json).unwrap();
+    let generator = &mut v["symmetries"]["generators"][0];
+    generator.as_object_mut().unwrap().remove("basis");
+    std::fs::write(edited.join("model.json"), v.to_string()).unwrap();
+    let old: serde_json::Value = ok_json(&symdlnn(&["inspect", "--model", "edited", "--json"], d));
+    assert_eq!(old["generators"], stored["generators"]);
+    v["symmetries"]["generators"][0]["basis"] = serde_json::json!({ "polynomial": 2 });
+    std::fs::write(edited.join("model.json"), v.to_string()).unwrap();
+    fails_with(
+        &symdlnn(&["inspect", "--model", "edited"], d),
+        "invalid symmetries: generator 0 has 6 coefficients, 4 entries of M and 2 of w; the polynomial:2 basis in dimension 2 has 12, 4, 2",
+    );
+
     // A DLNN model: the train defaults (one generator, variational).
     train(&["--out", "plain"]);
     let plain: serde_json::Value = ok_json(&symdlnn(

@@ -150,6 +150,10 @@ pub fn load(dir: &Path) -> Result<(ModelFile, Mlp), ModelError> {
             ),
         ));
     }
+    if let Some(sym) = &model.symmetries {
+        sym.check(model.n)
+            .map_err(|e| invalid(&json_path, format!("invalid symmetries: {e}")))?;
+    }
     let wpath = dir.join("weights.safetensors");
     let bytes = std::fs::read(&wpath).map_err(io(&wpath))?;
     let a = &model.architecture;

@@ -427,6 +427,28 @@ pub struct Symmetries {
     pub pairs: usize,
 }
 
+impl Symmetries {
+    /// Whether the stored generators fit dimension `n` (a model file read
+    /// from disk is checked before use): coefficients of their basis's
+    /// length, `M` of `n²` and `w` of `n` entries.
+    pub fn check(&self, n: usize) -> Result<(), String> {
+        for (j, g) in self.generators.iter().enumerate() {
+            let len = g.basis.len(n);
+            if g.coefficients.len() != len || g.m.len() != n * n || g.w.len() != n {
+                return Err(format!(
+                    "generator {j} has {} coefficients, {} entries of M and {} of w; the {} basis in dimension {n} has {len}, {}, {n}",
+                    g.coefficients.len(),
+                    g.m.len(),
+                    g.w.len(),
+                    g.basis,
+                    n * n
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Why discovery failed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum SymmetryError {
