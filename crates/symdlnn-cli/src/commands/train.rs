@@ -241,7 +241,7 @@ fn initial_coefficients(
     }
     if let Some(guess) = CoefficientConfig::paper_guess(init) {
         if basis != SymmetryBasis::Affine || n != 2 || k != 1 {
-            bail!("--sym-init {init}: the paper's guess is one affine generator in dimension 2 (got the {basis:?} basis, n = {n}, K = {k})");
+            bail!("--sym-init {init}: the paper's guess is one affine generator in dimension 2 (got the {basis} basis, n = {n}, K = {k})");
         }
         return Ok(guess);
     }

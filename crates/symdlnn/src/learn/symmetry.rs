@@ -452,7 +452,7 @@ impl Symmetries {
 /// Why discovery failed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum SymmetryError {
-    #[error("asked for {k} generators but the {basis:?} basis has {len} fields in dimension {n}")]
+    #[error("asked for {k} generators but the {basis} basis has {len} fields in dimension {n}")]
     TooMany {
         k: usize,
         len: usize,
