@@ -117,6 +117,69 @@ fn discover_repeats_the_trainings_discovery_and_tries_other_settings() {
         "invalid symmetries: generator 0 has 6 coefficients, 4 entries of M and 2 of w; the polynomial:2 basis in dimension 2 has 12, 4, 2",
     );
 
+    // Several models jointly: the same model twice is that model alone;
+    // three seeds give each model's own generators beside the joint ones.
+    let twice: serde_json::Value = ok_json(&symdlnn(
+        &[
+            "discover", "--model", "m", "--model", "m", "--data", "k.csv", "--json",
+        ],
+        d,
+    ));
+    let (c1, c2) = (
+        numbers(&again["generators"][0]["coefficients"]),
+        numbers(&twice["generators"][0]["coefficients"]),
+    );
+    let gap = c1
+        .iter()
+        .zip(&c2)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    assert!(gap < 1e-12, "{c1:?} vs {c2:?}");
+    for seed in ["4", "5"] {
+        let out = format!("m{seed}");
+        train(&[
+            "--method",
+            "symdlnn",
+            "--sym-solver",
+            "nullspace",
+            "--time-reversible",
+            "--seed",
+            seed,
+            "--out",
+            &out,
+        ]);
+    }
+    let joint: serde_json::Value = ok_json(&symdlnn(
+        &[
+            "discover", "--model", "m", "--model", "m4", "--model", "m5", "--data", "k.csv",
+            "--truth", "kepler", "--json",
+        ],
+        d,
+    ));
+    // Three times the pairs; each model alone with its agreements.
+    assert_eq!(joint["pairs"], 3 * again["pairs"].as_u64().unwrap());
+    let models = joint["models"].as_array().unwrap();
+    assert_eq!(models.len(), 3);
+    assert_eq!(models[0]["model"], "m");
+    assert_eq!(models[0]["generators"], again["generators"]);
+    for m in models {
+        let with_joint = numbers(&m["agreement_with_joint"])[0];
+        let with_truth = numbers(&m["agreement"])[0];
+        assert!((0.0..=1.0 + 1e-12).contains(&with_joint), "{with_joint}");
+        assert!((0.0..=1.0 + 1e-12).contains(&with_truth), "{with_truth}");
+    }
+    let text = ok(&symdlnn(
+        &[
+            "discover", "--model", "m", "--model", "m4", "--data", "k.csv", "--truth", "kepler",
+        ],
+        d,
+    ));
+    assert!(
+        text.starts_with("2 models jointly on k.csv (1 trajectory)"),
+        "{text}"
+    );
+    assert!(text.contains("  each model alone:\n    m: "), "{text}");
+
     // A DLNN model: the train defaults (one generator, variational).
     train(&["--out", "plain"]);
     let plain: serde_json::Value = ok_json(&symdlnn(
@@ -145,7 +208,7 @@ fn discover_repeats_the_trainings_discovery_and_tries_other_settings() {
     );
     fails_with(
         &symdlnn(&["discover", "--model", "m", "--data", "coarse.csv"], d),
-        "coarse.csv: the data's time step 0.2 differs from the model's step 0.1",
+        "coarse.csv: the data's time step 0.2 differs from the step 0.1 of m",
     );
     fails_with(
         &symdlnn(&["discover", "--model", "m", "--data", "o.csv"], d),

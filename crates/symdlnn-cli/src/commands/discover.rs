@@ -1,14 +1,16 @@
-//! `symdlnn discover`: find the symmetries of a saved model's `Ld` again,
-//! with another solver, search space or set of evaluation pairs, without
-//! training again.
+//! `symdlnn discover`: find the symmetries of saved models again, with
+//! another solver, search space or set of evaluation pairs, without
+//! training; over several models (seeds) of one system, jointly.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use symdlnn::data::io;
-use symdlnn::learn::symmetry::DiscoverySolver;
-use symdlnn::learn::{check_angles, discover_symmetries, model_dir, LearnedLd, SymmetryConfig};
+use symdlnn::data::{io, Dataset};
+use symdlnn::learn::model_dir::{self, ModelFile};
+use symdlnn::learn::symmetry::{agreement_between, discover_jointly, DiscoverySolver, Symmetries};
+use symdlnn::learn::{check_angles, discover_symmetries, LearnedLd, SymmetryConfig};
+use symdlnn::mechanics::System;
 
 use super::inspect::{agreement_with, print_agreement, print_symmetries, truth_for};
 use super::train::search_space;
@@ -26,15 +28,19 @@ enum Solver {
 #[command(after_help = "Examples:
   symdlnn discover --model model --data train.csv --sym-solver nullspace --truth kepler
   symdlnn discover --model model --data train.csv --sym-points train+box:1000 --symmetries 2 --json
+  symdlnn discover --model seed0 --model seed1 --model seed2 --data train.csv --truth kepler
 
-Prints the generators; the model directory is not changed. The defaults
-are the model's own SymDLNN settings (for a DLNN model: one generator,
-variational, affine, train+box:200). The paper's solver trains its
+Prints the generators; the model directories are not changed. The defaults
+are the (first) model's own SymDLNN settings (for a DLNN model: one
+generator, variational, affine, train+box:200). With several models of one
+system (say, trained from different seeds) the generators are found
+jointly — each model's equations scaled to the same weight and stacked —
+and each model's own are compared with them. The paper's solver trains its
 coefficients with the network: use train for it.")]
 pub struct DiscoverArgs {
-    /// Model directory (DLNN or SymDLNN)
-    #[arg(long)]
-    model: PathBuf,
+    /// Model directory (DLNN or SymDLNN); repeat it for joint discovery over several models
+    #[arg(long, required = true)]
+    model: Vec<PathBuf>,
     /// Trajectories whose pairs (and triples) the symmetry is imposed on: .csv or .npy
     #[arg(long)]
     data: PathBuf,
@@ -53,7 +59,7 @@ pub struct DiscoverArgs {
     /// Evaluation pairs (null space): train, box:N or train+box:N
     #[arg(long)]
     sym_points: Option<String>,
-    /// Seed of the box pairs (ChaCha8) [default: the model's seed]
+    /// Seed of the box pairs (ChaCha8) [default: the (first) model's seed]
     #[arg(long)]
     seed: Option<u64>,
     /// Compare the generators with a built-in system's symmetries
@@ -64,31 +70,52 @@ pub struct DiscoverArgs {
     json: bool,
 }
 
-pub fn run(a: DiscoverArgs) -> anyhow::Result<()> {
-    let (model, mlp) = model_dir::load(&a.model)?;
+/// One model read for discovery.
+struct Loaded {
+    path: PathBuf,
+    model: ModelFile,
+    ld: LearnedLd,
+}
+
+/// Read `path`, refusing what has no discrete Lagrangian or does not fit
+/// `data` (dimension, step, unwrapped angles).
+fn load(path: &Path, data: &Dataset, source: &str) -> anyhow::Result<Loaded> {
+    let (model, mlp) = model_dir::load(path)?;
     if model.method == "lnn" {
         anyhow::bail!(
             "{}: an LNN has no discrete Lagrangian to find symmetries of (train with --method dlnn or symdlnn)",
-            a.model.display()
+            path.display()
         );
     }
-    let truth = a
-        .truth
-        .as_deref()
-        .map(|t| truth_for(t, model.n))
-        .transpose()?;
-    let data = io::read(&a.data, a.dt)?;
-    let source = a.data.display().to_string();
-    data.expect_dim(model.n, &source)?;
+    data.expect_dim(model.n, source)?;
     let h = model.h;
     if (data.dt - h).abs() > io::DT_RTOL * h {
         anyhow::bail!(
-            "{source}: the data's time step {} differs from the model's step {h}",
-            data.dt
+            "{source}: the data's time step {} differs from the step {h} of {}",
+            data.dt,
+            path.display()
         );
     }
-    check_angles(model.parametrisation.angles(), &data).with_context(|| source.clone())?;
-    let own = model.training.symmetry.as_ref();
+    check_angles(model.parametrisation.angles(), data).with_context(|| source.to_string())?;
+    let ld = LearnedLd::new(mlp, model.parametrisation.clone());
+    Ok(Loaded {
+        path: path.to_path_buf(),
+        model,
+        ld,
+    })
+}
+
+pub fn run(a: DiscoverArgs) -> anyhow::Result<()> {
+    let data = io::read(&a.data, a.dt)?;
+    let source = a.data.display().to_string();
+    let models = (a.model.iter())
+        .map(|p| load(p, &data, &source))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let first = &models[0].model;
+    let truth = (a.truth.as_deref())
+        .map(|t| truth_for(t, first.n))
+        .transpose()?;
+    let own = first.training.symmetry.as_ref();
     let k = a.symmetries.or(own.map(|s| s.generators)).unwrap_or(1);
     let basis = (a.sym_basis.clone())
         .or(own.map(|s| s.basis.to_string()))
@@ -96,14 +123,14 @@ pub fn run(a: DiscoverArgs) -> anyhow::Result<()> {
     let points = (a.sym_points.clone())
         .or(own.map(|s| s.points.to_string()))
         .unwrap_or_else(|| "train+box:200".into());
-    let (basis, points) = search_space(&basis, &points, k, model.n)?;
+    let (basis, points) = search_space(&basis, &points, k, first.n)?;
     let solver = match (a.sym_solver, own.map(|s| s.solver)) {
         (Some(Solver::Nullspace), _) => DiscoverySolver::Nullspace,
         (Some(Solver::Variational), _) => DiscoverySolver::Variational,
         (None, Some(DiscoverySolver::Nullspace)) => DiscoverySolver::Nullspace,
         (None, _) => DiscoverySolver::Variational,
     };
-    let seed = a.seed.unwrap_or(model.seed);
+    let seed = a.seed.unwrap_or(first.seed);
     let config = SymmetryConfig {
         generators: k,
         basis,
@@ -112,35 +139,115 @@ pub fn run(a: DiscoverArgs) -> anyhow::Result<()> {
         solver,
         coefficients: None,
     };
-    let ld = LearnedLd::new(mlp, model.parametrisation.clone());
-    let sym = discover_symmetries(&ld, &config, &data, seed, &[])
-        .with_context(|| format!("symmetry discovery on {source}"))?;
+    let context = || format!("symmetry discovery on {source}");
+    // Each model alone, then (with several) jointly.
+    let alone = (models.iter())
+        .map(|m| discover_symmetries(&m.ld, &config, &data, seed, &[]).with_context(context))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let sym = if models.len() == 1 {
+        alone[0].clone()
+    } else {
+        let lds: Vec<&LearnedLd> = models.iter().map(|m| &m.ld).collect();
+        let pairs = config.points.pairs(&data, seed);
+        discover_jointly(&lds, solver, basis, k, &data, &pairs).with_context(context)?
+    };
     let agreement = truth
         .as_ref()
         .map(|s| agreement_with(s, &sym))
         .transpose()?;
+    let each = (models.iter().zip(&alone))
+        .map(|(m, own)| {
+            let truth = truth.as_ref().map(|s| agreement_with(s, own)).transpose()?;
+            Ok((
+                m,
+                own,
+                agreement_between(&own.generators, &sym.generators),
+                truth,
+            ))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     if a.json {
         let mut v = serde_json::to_value(&sym)?;
         v["solver"] = serde_json::to_value(solver)?;
         v["points"] = serde_json::to_value(config.points.to_string())?;
         v["seed"] = seed.into();
         v["agreement"] = serde_json::to_value(&agreement)?;
+        if models.len() > 1 {
+            let list: Vec<serde_json::Value> = (each.iter())
+                .map(|(m, own, with_joint, truth)| {
+                    let mut e = serde_json::to_value(own)?;
+                    e["model"] = m.path.display().to_string().into();
+                    e["agreement_with_joint"] = serde_json::to_value(with_joint)?;
+                    e["agreement"] = serde_json::to_value(truth)?;
+                    Ok(e)
+                })
+                .collect::<anyhow::Result<_>>()?;
+            v["models"] = list.into();
+        }
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }
     let count = data.trajectories.len();
-    println!(
-        "model {} on {source} ({count} {})",
-        a.model.display(),
-        if count == 1 {
-            "trajectory"
-        } else {
-            "trajectories"
-        }
-    );
+    let trajectories = if count == 1 {
+        "trajectory"
+    } else {
+        "trajectories"
+    };
+    if models.len() == 1 {
+        println!(
+            "model {} on {source} ({count} {trajectories})",
+            models[0].path.display()
+        );
+    } else {
+        println!(
+            "{} models jointly on {source} ({count} {trajectories})",
+            models.len()
+        );
+    }
     print_symmetries(&sym, solver);
     if let (Some(ag), Some(s)) = (&agreement, &truth) {
         print_agreement(s, ag);
     }
+    if models.len() > 1 {
+        println!("  each model alone:");
+        for (m, own, with_joint, against_truth) in &each {
+            print_alone(m, own, with_joint, against_truth.as_deref(), truth.as_ref());
+        }
+    }
     Ok(())
+}
+
+/// One model's own generators beside the joint ones.
+fn print_alone(
+    m: &Loaded,
+    own: &Symmetries,
+    with_joint: &[f64],
+    against_truth: Option<&[f64]>,
+    truth: Option<&System>,
+) {
+    let names: Vec<&str> = own
+        .generators
+        .iter()
+        .map(|g| g.description.as_str())
+        .collect();
+    // `agreement` gives |cos| for one generator against one, angles otherwise.
+    let measure = |x: &[f64], others: usize| -> String {
+        if own.generators.len() == 1 && others == 1 {
+            format!("|cos| {:.6}", x[0])
+        } else {
+            let angles: Vec<String> = x.iter().map(|a| format!("{a:.3}°")).collect();
+            format!("principal angles {}", angles.join(", "))
+        }
+    };
+    let mut line = format!(
+        "    {}: {}; gap {:.2e}; to the joint {}",
+        m.path.display(),
+        names.join(", "),
+        own.gap.unwrap_or(f64::NAN),
+        measure(with_joint, own.generators.len())
+    );
+    if let (Some(x), Some(s)) = (against_truth, truth) {
+        line += &format!("; to {}'s {}", s.name(), measure(x, s.symmetries().len()));
+    }
+    println!("{line}");
 }

@@ -463,6 +463,8 @@ pub enum SymmetryError {
     TooFewPairs { pairs: usize, len: usize },
     #[error("the singular value decomposition failed")]
     Svd,
+    #[error("the paper's solver trains coefficients with one network: it has no joint form over several models")]
+    NoJointForm,
 }
 
 /// Null-space discovery of `k` generators of `ld` in `basis`, imposed at `pairs`.
@@ -639,21 +641,49 @@ pub fn discover_variational<G: GenericDiscreteLagrangian>(
     data: &Dataset,
 ) -> Result<Symmetries, SymmetryError> {
     let n = ld.dim();
+    check_variational(basis, k, n, data)?;
+    let (a, reference) = variational_rows(ld, basis, data);
+    let rows = a.nrows();
+    null_space(a, Some(reference), basis, n, k, rows).map(|f| f.0)
+}
+
+/// Training triples along `data`.
+fn triple_count(data: &Dataset) -> usize {
+    data.trajectories
+        .iter()
+        .map(|t| t.len().saturating_sub(2))
+        .sum()
+}
+
+/// [`discover_variational`]'s conditions: `1 ≤ k ≤` the basis size, and at
+/// least as many equations as basis fields.
+fn check_variational(
+    basis: SymmetryBasis,
+    k: usize,
+    n: usize,
+    data: &Dataset,
+) -> Result<(), SymmetryError> {
     let len = basis.len(n);
     if k == 0 || k > len {
         return Err(SymmetryError::TooMany { k, len, basis, n });
     }
-    let triples: usize = data
-        .trajectories
-        .iter()
-        .map(|t| t.len().saturating_sub(2))
-        .sum();
-    if triples * n < len {
-        return Err(SymmetryError::TooFewPairs {
-            pairs: triples * n,
-            len,
-        });
+    let rows = triple_count(data) * n;
+    if rows < len {
+        return Err(SymmetryError::TooFewPairs { pairs: rows, len });
     }
+    Ok(())
+}
+
+/// The rows of [`discover_variational`] and the scale its spectrum is
+/// relative to (the largest singular value of the middle term).
+fn variational_rows<G: GenericDiscreteLagrangian>(
+    ld: &G,
+    basis: SymmetryBasis,
+    data: &Dataset,
+) -> (DMatrix<f64>, f64) {
+    let n = ld.dim();
+    let len = basis.len(n);
+    let triples = triple_count(data);
     // The basis field X_a at q.
     let apply = |a: usize, q: &[f64]| -> Vec<f64> {
         let mut e = vec![0.0; len];
@@ -718,8 +748,73 @@ pub fn discover_variational<G: GenericDiscreteLagrangian>(
             left = right;
         }
     }
-    let reference = middle.singular_values().max();
-    null_space(a, Some(reference), basis, n, k, triples * n).map(|f| f.0)
+    (a, middle.singular_values().max())
+}
+
+/// Generators shared by several learned `Ld`s of one system — networks
+/// trained from different seeds: each model's matrix of `solver`
+/// ([`discover`]'s rows at `pairs`, or [`discover_variational`]'s on
+/// `data`) divided by its own scale (its Frobenius norm; the variational
+/// reference) so that every model weighs the same, stacked, and the null
+/// space of the stack taken. A direction that one network makes small by
+/// accident is not small for the others; a true symmetry is small for all.
+/// With one model it is that model's discovery (to rounding). The paper's
+/// solver trains coefficients with one network and has no joint form.
+pub fn discover_jointly<G: GenericDiscreteLagrangian>(
+    lds: &[&G],
+    solver: DiscoverySolver,
+    basis: SymmetryBasis,
+    k: usize,
+    data: &Dataset,
+    pairs: &[f64],
+) -> Result<Symmetries, SymmetryError> {
+    let n = lds.first().map_or(data.n, |ld| ld.dim());
+    let len = basis.len(n);
+    let blocks: Vec<DMatrix<f64>> = match solver {
+        DiscoverySolver::Nullspace => {
+            if k == 0 || k > len {
+                return Err(SymmetryError::TooMany { k, len, basis, n });
+            }
+            let rows = pairs.len() / (2 * n);
+            if rows < len {
+                return Err(SymmetryError::TooFewPairs { pairs: rows, len });
+            }
+            lds.iter()
+                .map(|ld| {
+                    let a = normalised_rows(*ld, basis, pairs);
+                    let f = a.norm();
+                    if f > 0.0 && f.is_finite() {
+                        a / f
+                    } else {
+                        a
+                    }
+                })
+                .collect()
+        }
+        DiscoverySolver::Variational => {
+            check_variational(basis, k, n, data)?;
+            lds.iter()
+                .map(|ld| {
+                    let (a, reference) = variational_rows(*ld, basis, data);
+                    if reference > 0.0 && reference.is_finite() {
+                        a / reference
+                    } else {
+                        a
+                    }
+                })
+                .collect()
+        }
+        DiscoverySolver::Paper => return Err(SymmetryError::NoJointForm),
+    };
+    let rows: usize = blocks.iter().map(|b| b.nrows()).sum();
+    let mut stack = DMatrix::<f64>::zeros(rows, len);
+    let mut r = 0;
+    for b in &blocks {
+        stack.rows_mut(r, b.nrows()).copy_from(b);
+        r += b.nrows();
+    }
+    let scale = (solver == DiscoverySolver::Variational).then_some(1.0);
+    null_space(stack, scale, basis, n, k, rows).map(|f| f.0)
 }
 
 /// A readable name for the affine field `M q + w`.
@@ -788,6 +883,13 @@ pub fn agreement_of(learned: &[Generator], truth: &[AffineGenerator]) -> Vec<f64
     principal(learned, truth)
 }
 
+/// [`agreement`] of two sets of discovered generators (the same basis; for
+/// instance two models' of one system).
+pub fn agreement_between(a: &[Generator], b: &[Generator]) -> Vec<f64> {
+    let canonical = |g: &[Generator]| g.iter().map(Generator::canonical).collect();
+    principal(canonical(a), canonical(b))
+}
+
 /// `|cos|` of one vector against one, otherwise the principal angles
 /// (degrees, ascending) between the spans of `learned` and `truth`.
 fn principal(learned: Vec<Vec<f64>>, truth: Vec<Vec<f64>>) -> Vec<f64> {
@@ -854,6 +956,85 @@ mod tests {
         let mut xi = [0.0; 2];
         basis.field(2, &c, &[2.0, 3.0], &mut xi);
         assert_eq!(xi, [0.0, 6.0]);
+    }
+
+    /// Joint discovery over several `Ld`s: with one it is that `Ld`'s
+    /// discovery; with several its generator minimises the stacked residual
+    /// `Σ_i ‖Â_i c‖²` (each model's matrix scaled to unit norm) over unit
+    /// `c`, so no model's own generator does better on the stack. Here the
+    /// exact cart–pendulum and Kepler `Ld`s, which share no symmetry.
+    #[test]
+    fn joint_discovery_is_single_discovery_for_one_model_and_minimises_the_stack() {
+        use crate::data::generate;
+        use crate::mechanics::{Convergence, Midpoint, System};
+        let (kepler, cart) = (
+            System::from_name("kepler").unwrap(),
+            System::from_name("cartpend").unwrap(),
+        );
+        let ics = vec![kepler.default_initial_condition()];
+        let data = generate::dataset(&kepler, &ics, kepler.default_grid(), Convergence::default())
+            .unwrap();
+        let lds = [
+            Midpoint::new(&kepler, data.dt),
+            Midpoint::new(&cart, data.dt),
+        ];
+        let pairs = EvaluationPoints::parse("train+box:40")
+            .unwrap()
+            .pairs(&data, 0);
+        let basis = SymmetryBasis::Affine;
+        let close = |a: &Symmetries, b: &Symmetries| {
+            let c = a.generators[0]
+                .coefficients
+                .iter()
+                .zip(&b.generators[0].coefficients);
+            let s = a.spectrum.iter().zip(&b.spectrum);
+            c.chain(s).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max)
+        };
+        for ld in &lds {
+            let one = discover(ld, basis, 1, &pairs).unwrap();
+            let joint =
+                discover_jointly(&[ld], DiscoverySolver::Nullspace, basis, 1, &data, &pairs)
+                    .unwrap();
+            assert!(
+                close(&one, &joint) < 1e-12,
+                "null space: {}",
+                close(&one, &joint)
+            );
+            let one = discover_variational(ld, basis, 1, &data).unwrap();
+            let joint =
+                discover_jointly(&[ld], DiscoverySolver::Variational, basis, 1, &data, &pairs)
+                    .unwrap();
+            assert!(
+                close(&one, &joint) < 1e-12,
+                "variational: {}",
+                close(&one, &joint)
+            );
+        }
+        let both: Vec<&Midpoint<&System>> = lds.iter().collect();
+        let joint =
+            discover_jointly(&both, DiscoverySolver::Nullspace, basis, 1, &data, &pairs).unwrap();
+        let blocks: Vec<DMatrix<f64>> = lds
+            .iter()
+            .map(|ld| {
+                let a = normalised_rows(ld, basis, &pairs);
+                let f = a.norm();
+                a / f
+            })
+            .collect();
+        let stacked = |c: &[f64]| -> f64 {
+            let c = nalgebra::DVector::from_column_slice(c);
+            blocks.iter().map(|b| (b * &c).norm_squared()).sum()
+        };
+        let best = stacked(&joint.generators[0].coefficients);
+        for ld in &lds {
+            let own = discover(ld, basis, 1, &pairs).unwrap();
+            let theirs = stacked(&own.generators[0].coefficients);
+            assert!(best <= theirs * (1.0 + 1e-12), "{best} > {theirs}");
+        }
+        assert_eq!(
+            discover_jointly(&both, DiscoverySolver::Paper, basis, 1, &data, &pairs),
+            Err(SymmetryError::NoJointForm)
+        );
     }
 
     /// `contract` is the adjoint of `field`: `Σ_a c_a (X_a(q)·p) = ξ_c(q)·p`,
