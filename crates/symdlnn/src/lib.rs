@@ -136,6 +136,40 @@
 //! assert!((a - b).abs() < 1e-12 * a.abs().max(1.0));
 //! ```
 //!
+//! Symmetry discovery needs no initial guess: for a fixed `Ld` the residual
+//! `ξ(q0)·D1 Ld + ξ(q1)·D2 Ld` is linear in the coefficients of `ξ`, and the
+//! generators are the smallest right singular vectors of that matrix — here
+//! over fields of degree ≤ 2, on the exact midpoint `Ld` of Kepler, and
+//! jointly over several `Ld`s (models of one system trained from different
+//! seeds, in practice):
+//!
+//! ```
+//! use symdlnn::data::generate;
+//! use symdlnn::learn::symmetry::{
+//!     agreement_of, discover, discover_jointly, DiscoverySolver, EvaluationPoints, SymmetryBasis,
+//! };
+//! use symdlnn::mechanics::{Convergence, Midpoint, System};
+//!
+//! let kepler = System::from_name("kepler").unwrap();
+//! let ics = vec![kepler.default_initial_condition()];
+//! let data = generate::dataset(&kepler, &ics, kepler.default_grid(), Convergence::default()).unwrap();
+//! let ld = Midpoint::new(&kepler, data.dt);
+//! let pairs = EvaluationPoints::parse("train+box:200").unwrap().pairs(&data, 0);
+//! let found = discover(&ld, SymmetryBasis::Polynomial(2), 1, &pairs).unwrap();
+//! assert_eq!(found.generators[0].description, "rotation"); // no degree-2 part
+//! assert!(agreement_of(&found.generators, &kepler.symmetries())[0] > 1.0 - 1e-9);
+//! let joint = discover_jointly(
+//!     &[&ld, &ld],
+//!     DiscoverySolver::Nullspace,
+//!     SymmetryBasis::Affine,
+//!     1,
+//!     &data,
+//!     &pairs,
+//! )
+//! .unwrap();
+//! assert!(agreement_of(&joint.generators, &kepler.symmetries())[0] > 1.0 - 1e-9);
+//! ```
+//!
 //! Variational backward error analysis gives any discrete Lagrangian a
 //! modified continuous Lagrangian `L_VBEA` and with it an energy: for the
 //! midpoint rule of the oscillator it is conserved along the discrete path
