@@ -212,7 +212,7 @@ fn discover_repeats_the_trainings_discovery_and_tries_other_settings() {
     );
     fails_with(
         &symdlnn(&["discover", "--model", "m", "--data", "o.csv"], d),
-        "o.csv: the data have dimension 1, expected 2",
+        "the model m: o.csv: the data have dimension 1, expected 2",
     );
     fails_with(
         &discover(&["--sym-solver", "paper"]),

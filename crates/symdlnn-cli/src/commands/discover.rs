@@ -87,7 +87,8 @@ fn load(path: &Path, data: &Dataset, source: &str) -> anyhow::Result<Loaded> {
             path.display()
         );
     }
-    data.expect_dim(model.n, source)?;
+    data.expect_dim(model.n, source)
+        .with_context(|| format!("the model {}", path.display()))?;
     let h = model.h;
     if (data.dt - h).abs() > io::DT_RTOL * h {
         anyhow::bail!(
