@@ -158,7 +158,7 @@
 //! let found = discover(&ld, SymmetryBasis::Polynomial(2), 1, &pairs).unwrap();
 //! assert_eq!(found.generators[0].description, "rotation"); // no degree-2 part
 //! assert!(agreement_of(&found.generators, &kepler.symmetries())[0] > 1.0 - 1e-9);
-//! let joint = discover_jointly(
+//! let found = discover_jointly(
 //!     &[&ld, &ld],
 //!     DiscoverySolver::Nullspace,
 //!     SymmetryBasis::Affine,
@@ -167,7 +167,8 @@
 //!     &pairs,
 //! )
 //! .unwrap();
-//! assert!(agreement_of(&joint.generators, &kepler.symmetries())[0] > 1.0 - 1e-9);
+//! assert!(agreement_of(&found.joint.generators, &kepler.symmetries())[0] > 1.0 - 1e-9);
+//! assert_eq!(found.alone.len(), 2); // each model's own generators too
 //! ```
 //!
 //! Variational backward error analysis gives any discrete Lagrangian a

@@ -9,7 +9,7 @@ use clap::{Args, ValueEnum};
 use symdlnn::data::{io, Dataset};
 use symdlnn::learn::model_dir::{self, ModelFile};
 use symdlnn::learn::symmetry::{agreement_between, discover_jointly, DiscoverySolver, Symmetries};
-use symdlnn::learn::{check_angles, discover_symmetries, LearnedLd, SymmetryConfig};
+use symdlnn::learn::{check_angles, LearnedLd};
 use symdlnn::mechanics::System;
 
 use super::inspect::{agreement_with, print_agreement, print_symmetries, truth_for};
@@ -132,31 +132,21 @@ pub fn run(a: DiscoverArgs) -> anyhow::Result<()> {
         (None, _) => DiscoverySolver::Variational,
     };
     let seed = a.seed.unwrap_or(first.seed);
-    let config = SymmetryConfig {
-        generators: k,
-        basis,
-        points,
-        shaping: None,
-        solver,
-        coefficients: None,
-    };
-    let context = || format!("symmetry discovery on {source}");
-    // Each model alone, then (with several) jointly.
-    let alone = (models.iter())
-        .map(|m| discover_symmetries(&m.ld, &config, &data, seed, &[]).with_context(context))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let sym = if models.len() == 1 {
-        alone[0].clone()
+    // Each model's own generators and (with several models) the joint ones;
+    // one model's are training's, to the bit.
+    let lds: Vec<&LearnedLd> = models.iter().map(|m| &m.ld).collect();
+    let pairs = points.pairs(&data, seed);
+    let found = discover_jointly(&lds, solver, basis, k, &data, &pairs)
+        .with_context(|| format!("symmetry discovery on {source}"))?;
+    let several = models.len() > 1;
+    let sym = if several {
+        &found.joint
     } else {
-        let lds: Vec<&LearnedLd> = models.iter().map(|m| &m.ld).collect();
-        let pairs = config.points.pairs(&data, seed);
-        discover_jointly(&lds, solver, basis, k, &data, &pairs).with_context(context)?
+        &found.alone[0]
     };
-    let agreement = truth
-        .as_ref()
-        .map(|s| agreement_with(s, &sym))
-        .transpose()?;
-    let each = (models.iter().zip(&alone))
+    let agreement = truth.as_ref().map(|s| agreement_with(s, sym)).transpose()?;
+    let each = (models.iter().zip(&found.alone))
+        .filter(|_| several)
         .map(|(m, own)| {
             let truth = truth.as_ref().map(|s| agreement_with(s, own)).transpose()?;
             Ok((
@@ -168,12 +158,12 @@ pub fn run(a: DiscoverArgs) -> anyhow::Result<()> {
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     if a.json {
-        let mut v = serde_json::to_value(&sym)?;
+        let mut v = serde_json::to_value(sym)?;
         v["solver"] = serde_json::to_value(solver)?;
-        v["points"] = serde_json::to_value(config.points.to_string())?;
+        v["points"] = serde_json::to_value(points.to_string())?;
         v["seed"] = seed.into();
         v["agreement"] = serde_json::to_value(&agreement)?;
-        if models.len() > 1 {
+        if several {
             let list: Vec<serde_json::Value> = (each.iter())
                 .map(|(m, own, with_joint, truth)| {
                     let mut e = serde_json::to_value(own)?;
@@ -194,7 +184,7 @@ pub fn run(a: DiscoverArgs) -> anyhow::Result<()> {
     } else {
         "trajectories"
     };
-    if models.len() == 1 {
+    if !several {
         println!(
             "model {} on {source} ({count} {trajectories})",
             models[0].path.display()
@@ -205,11 +195,11 @@ pub fn run(a: DiscoverArgs) -> anyhow::Result<()> {
             models.len()
         );
     }
-    print_symmetries(&sym, solver);
+    print_symmetries(sym, solver);
     if let (Some(ag), Some(s)) = (&agreement, &truth) {
         print_agreement(s, ag);
     }
-    if models.len() > 1 {
+    if several {
         println!("  each model alone:");
         for (m, own, with_joint, against_truth) in &each {
             print_alone(m, own, with_joint, against_truth.as_deref(), truth.as_ref());

@@ -375,9 +375,9 @@ pub fn fit(
 /// `data` (the variational solver's triples; the null space's evaluation
 /// pairs, box pairs drawn from ChaCha8 `seed`). The paper's solver trained
 /// its `coefficients` (`K × len`) with the network; they are reported here
-/// against the evaluation pairs. After training, and again by `symdlnn
-/// discover` on a saved model.
-pub fn discover_symmetries(
+/// against the evaluation pairs. (`symdlnn discover` reruns the first two
+/// on saved models through [`super::symmetry::discover_jointly`].)
+fn discover_symmetries(
     ld: &super::LearnedLd,
     sym: &super::SymmetryConfig,
     data: &Dataset,

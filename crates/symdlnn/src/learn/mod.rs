@@ -18,7 +18,7 @@ pub mod shaping;
 pub mod symmetry;
 mod trainer;
 
-pub use fit::{discover_symmetries, fit, trainer, AnyObjective, FitError, FitOptions};
+pub use fit::{fit, trainer, AnyObjective, FitError, FitOptions};
 pub use learned::LearnedLd;
 pub use pairs::PairBatch;
 pub use parametrisation::{InputMap, Parametrisation};

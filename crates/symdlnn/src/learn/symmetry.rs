@@ -475,15 +475,22 @@ pub fn discover(
     pairs: &[f64],
 ) -> Result<Symmetries, SymmetryError> {
     let n = ld.dim();
+    let rows = pairs.len() / (2 * n);
+    check_sizes(basis, k, n, rows)?;
+    null_space(normalised_rows(ld, basis, pairs), None, basis, n, k, rows).map(|f| f.0)
+}
+
+/// The conditions of every solver: `1 ≤ k ≤` the basis size, and at least
+/// as many equations (`rows`) as basis fields.
+fn check_sizes(basis: SymmetryBasis, k: usize, n: usize, rows: usize) -> Result<(), SymmetryError> {
     let len = basis.len(n);
     if k == 0 || k > len {
         return Err(SymmetryError::TooMany { k, len, basis, n });
     }
-    let rows = pairs.len() / (2 * n);
     if rows < len {
         return Err(SymmetryError::TooFewPairs { pairs: rows, len });
     }
-    null_space(normalised_rows(ld, basis, pairs), None, basis, n, k, rows).map(|f| f.0)
+    Ok(())
 }
 
 /// `A` of [`discover`] at `pairs`, each row divided by `h |det J|^{1/n}`.
@@ -641,7 +648,7 @@ pub fn discover_variational<G: GenericDiscreteLagrangian>(
     data: &Dataset,
 ) -> Result<Symmetries, SymmetryError> {
     let n = ld.dim();
-    check_variational(basis, k, n, data)?;
+    check_sizes(basis, k, n, triple_count(data) * n)?;
     let (a, reference) = variational_rows(ld, basis, data);
     let rows = a.nrows();
     null_space(a, Some(reference), basis, n, k, rows).map(|f| f.0)
@@ -653,25 +660,6 @@ fn triple_count(data: &Dataset) -> usize {
         .iter()
         .map(|t| t.len().saturating_sub(2))
         .sum()
-}
-
-/// [`discover_variational`]'s conditions: `1 ≤ k ≤` the basis size, and at
-/// least as many equations as basis fields.
-fn check_variational(
-    basis: SymmetryBasis,
-    k: usize,
-    n: usize,
-    data: &Dataset,
-) -> Result<(), SymmetryError> {
-    let len = basis.len(n);
-    if k == 0 || k > len {
-        return Err(SymmetryError::TooMany { k, len, basis, n });
-    }
-    let rows = triple_count(data) * n;
-    if rows < len {
-        return Err(SymmetryError::TooFewPairs { pairs: rows, len });
-    }
-    Ok(())
 }
 
 /// The rows of [`discover_variational`] and the scale its spectrum is
@@ -751,6 +739,16 @@ fn variational_rows<G: GenericDiscreteLagrangian>(
     (a, middle.singular_values().max())
 }
 
+/// What [`discover_jointly`] finds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JointSymmetries {
+    /// The generators shared by all the models.
+    pub joint: Symmetries,
+    /// Each model's own, as [`discover`] or [`discover_variational`] finds
+    /// them (the same bits), in the models' order.
+    pub alone: Vec<Symmetries>,
+}
+
 /// Generators shared by several learned `Ld`s of one system — networks
 /// trained from different seeds: each model's matrix of `solver`
 /// ([`discover`]'s rows at `pairs`, or [`discover_variational`]'s on
@@ -758,8 +756,9 @@ fn variational_rows<G: GenericDiscreteLagrangian>(
 /// reference) so that every model weighs the same, stacked, and the null
 /// space of the stack taken. A direction that one network makes small by
 /// accident is not small for the others; a true symmetry is small for all.
-/// With one model it is that model's discovery (to rounding). The paper's
-/// solver trains coefficients with one network and has no joint form.
+/// Each model's own generators come from the same matrices. With one model
+/// the joint generators are that model's (to rounding). The paper's solver
+/// trains coefficients with one network and has no joint form.
 pub fn discover_jointly<G: GenericDiscreteLagrangian>(
     lds: &[&G],
     solver: DiscoverySolver,
@@ -767,54 +766,50 @@ pub fn discover_jointly<G: GenericDiscreteLagrangian>(
     k: usize,
     data: &Dataset,
     pairs: &[f64],
-) -> Result<Symmetries, SymmetryError> {
+) -> Result<JointSymmetries, SymmetryError> {
     let n = lds.first().map_or(data.n, |ld| ld.dim());
     let len = basis.len(n);
-    let blocks: Vec<DMatrix<f64>> = match solver {
+    // Each model's matrix, the scale its spectrum is reported in (as its
+    // single discovery does) and the weight it is divided by in the stack.
+    let matrices: Vec<(DMatrix<f64>, Option<f64>, f64)> = match solver {
         DiscoverySolver::Nullspace => {
-            if k == 0 || k > len {
-                return Err(SymmetryError::TooMany { k, len, basis, n });
-            }
-            let rows = pairs.len() / (2 * n);
-            if rows < len {
-                return Err(SymmetryError::TooFewPairs { pairs: rows, len });
-            }
-            lds.iter()
+            check_sizes(basis, k, n, pairs.len() / (2 * n))?;
+            (lds.iter())
                 .map(|ld| {
                     let a = normalised_rows(*ld, basis, pairs);
-                    let f = a.norm();
-                    if f > 0.0 && f.is_finite() {
-                        a / f
-                    } else {
-                        a
-                    }
+                    let weight = a.norm();
+                    (a, None, weight)
                 })
                 .collect()
         }
         DiscoverySolver::Variational => {
-            check_variational(basis, k, n, data)?;
-            lds.iter()
+            check_sizes(basis, k, n, triple_count(data) * n)?;
+            (lds.iter())
                 .map(|ld| {
                     let (a, reference) = variational_rows(*ld, basis, data);
-                    if reference > 0.0 && reference.is_finite() {
-                        a / reference
-                    } else {
-                        a
-                    }
+                    (a, Some(reference), reference)
                 })
                 .collect()
         }
         DiscoverySolver::Paper => return Err(SymmetryError::NoJointForm),
     };
-    let rows: usize = blocks.iter().map(|b| b.nrows()).sum();
+    let rows: usize = matrices.iter().map(|m| m.0.nrows()).sum();
     let mut stack = DMatrix::<f64>::zeros(rows, len);
+    let mut alone = Vec::with_capacity(matrices.len());
     let mut r = 0;
-    for b in &blocks {
-        stack.rows_mut(r, b.nrows()).copy_from(b);
-        r += b.nrows();
+    for (a, scale, weight) in matrices {
+        let mut block = stack.rows_mut(r, a.nrows());
+        block.copy_from(&a);
+        if weight > 0.0 && weight.is_finite() {
+            block /= weight;
+        }
+        r += a.nrows();
+        let own_rows = a.nrows();
+        alone.push(null_space(a, scale, basis, n, k, own_rows)?.0);
     }
     let scale = (solver == DiscoverySolver::Variational).then_some(1.0);
-    null_space(stack, scale, basis, n, k, rows).map(|f| f.0)
+    let joint = null_space(stack, scale, basis, n, k, rows)?.0;
+    Ok(JointSymmetries { joint, alone })
 }
 
 /// A readable name for the affine field `M q + w`.
@@ -992,26 +987,22 @@ mod tests {
         };
         for ld in &lds {
             let one = discover(ld, basis, 1, &pairs).unwrap();
-            let joint =
+            let found =
                 discover_jointly(&[ld], DiscoverySolver::Nullspace, basis, 1, &data, &pairs)
                     .unwrap();
-            assert!(
-                close(&one, &joint) < 1e-12,
-                "null space: {}",
-                close(&one, &joint)
-            );
+            assert_eq!(found.alone, std::slice::from_ref(&one));
+            let gap = close(&one, &found.joint);
+            assert!(gap < 1e-12, "null space: {gap}");
             let one = discover_variational(ld, basis, 1, &data).unwrap();
-            let joint =
+            let found =
                 discover_jointly(&[ld], DiscoverySolver::Variational, basis, 1, &data, &pairs)
                     .unwrap();
-            assert!(
-                close(&one, &joint) < 1e-12,
-                "variational: {}",
-                close(&one, &joint)
-            );
+            assert_eq!(found.alone, std::slice::from_ref(&one));
+            let gap = close(&one, &found.joint);
+            assert!(gap < 1e-12, "variational: {gap}");
         }
         let both: Vec<&Midpoint<&System>> = lds.iter().collect();
-        let joint =
+        let found =
             discover_jointly(&both, DiscoverySolver::Nullspace, basis, 1, &data, &pairs).unwrap();
         let blocks: Vec<DMatrix<f64>> = lds
             .iter()
@@ -1025,9 +1016,10 @@ mod tests {
             let c = nalgebra::DVector::from_column_slice(c);
             blocks.iter().map(|b| (b * &c).norm_squared()).sum()
         };
-        let best = stacked(&joint.generators[0].coefficients);
-        for ld in &lds {
+        let best = stacked(&found.joint.generators[0].coefficients);
+        for (ld, alone) in lds.iter().zip(&found.alone) {
             let own = discover(ld, basis, 1, &pairs).unwrap();
+            assert_eq!(*alone, own);
             let theirs = stacked(&own.generators[0].coefficients);
             assert!(best <= theirs * (1.0 + 1e-12), "{best} > {theirs}");
         }
