@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{fails_with, numbers, ok, ok_json, simulate, symdlnn};
+use common::{edited_model, fails_with, numbers, ok, ok_json, simulate, symdlnn};
 
 #[test]
 fn discover_repeats_the_trainings_discovery_and_tries_other_settings() {
@@ -97,21 +97,15 @@ fn discover_repeats_the_trainings_discovery_and_tries_other_settings() {
 
     // A model file from before generators recorded their basis reads as
     // affine; one whose generator does not fit its basis is refused.
-    let edited = d.join("edited");
-    std::fs::create_dir(&edited).unwrap();
-    std::fs::copy(
-        d.join("m/weights.safetensors"),
-        edited.join("weights.safetensors"),
-    )
-    .unwrap();
-    let mut v: serde_json::Value = serde_json::from_slice(&model_json).unwrap();
-    let generator = &mut v["symmetries"]["generators"][0];
-    generator.as_object_mut().unwrap().remove("basis");
-    std::fs::write(edited.join("model.json"), v.to_string()).unwrap();
+    edited_model(d, "m", "edited", |v| {
+        let generator = &mut v["symmetries"]["generators"][0];
+        generator.as_object_mut().unwrap().remove("basis");
+    });
     let old: serde_json::Value = ok_json(&symdlnn(&["inspect", "--model", "edited", "--json"], d));
     assert_eq!(old["generators"], stored["generators"]);
-    v["symmetries"]["generators"][0]["basis"] = serde_json::json!({ "polynomial": 2 });
-    std::fs::write(edited.join("model.json"), v.to_string()).unwrap();
+    edited_model(d, "m", "edited", |v| {
+        v["symmetries"]["generators"][0]["basis"] = serde_json::json!({ "polynomial": 2 });
+    });
     fails_with(
         &symdlnn(&["inspect", "--model", "edited"], d),
         "invalid symmetries: generator 0 has 6 coefficients, 4 entries of M and 2 of w; the polynomial:2 basis in dimension 2 has 12, 4, 2",
@@ -197,37 +191,44 @@ fn discover_repeats_the_trainings_discovery_and_tries_other_settings() {
         "t,q0,q1\n0,1,0\n0.2,0.9,0.3\n0.4,0.7,0.6\n",
     )
     .unwrap();
-    let discover = |extra: &[&str]| {
-        let mut a = vec!["discover", "--model", "m", "--data", "k.csv"];
-        a.extend_from_slice(extra);
-        symdlnn(&a, d)
-    };
-    fails_with(
-        &symdlnn(&["discover", "--model", "lnn", "--data", "k.csv"], d),
-        "lnn: an LNN has no discrete Lagrangian to find symmetries of",
-    );
-    fails_with(
-        &symdlnn(&["discover", "--model", "m", "--data", "coarse.csv"], d),
-        "coarse.csv: the data's time step 0.2 differs from the step 0.1 of m",
-    );
-    fails_with(
-        &symdlnn(&["discover", "--model", "m", "--data", "o.csv"], d),
-        "the model m: o.csv: the data have dimension 1, expected 2",
-    );
-    fails_with(
-        &discover(&["--sym-solver", "paper"]),
-        "invalid value 'paper' for '--sym-solver <SYM_SOLVER>'",
-    );
-    fails_with(
-        &discover(&["--symmetries", "7"]),
-        "--symmetries must be between 1 and 6 (the affine basis in dimension 2)",
-    );
-    fails_with(
-        &discover(&["--sym-points", "box:0"]),
-        "--sym-points: 'box:0' is not train, box:N or train+box:N",
-    );
-    fails_with(
-        &discover(&["--truth", "double-pendulum"]),
-        "--truth double-pendulum: the system has no known symmetry to compare with",
-    );
+    let cases: [(&[&str], &str); 7] = [
+        (
+            &["--model", "lnn", "--data", "k.csv"],
+            "lnn: an LNN has no discrete Lagrangian to find symmetries of",
+        ),
+        (
+            &["--model", "m", "--data", "coarse.csv"],
+            "coarse.csv: the data's time step 0.2 differs from the step 0.1 of m",
+        ),
+        (
+            &["--model", "m", "--data", "o.csv"],
+            "the model m: o.csv: the data have dimension 1, expected 2",
+        ),
+        (
+            &["--model", "m", "--data", "k.csv", "--sym-solver", "paper"],
+            "invalid value 'paper' for '--sym-solver <SYM_SOLVER>'",
+        ),
+        (
+            &["--model", "m", "--data", "k.csv", "--symmetries", "7"],
+            "--symmetries must be between 1 and 6 (the affine basis in dimension 2)",
+        ),
+        (
+            &["--model", "m", "--data", "k.csv", "--sym-points", "box:0"],
+            "--sym-points: 'box:0' is not train, box:N or train+box:N",
+        ),
+        (
+            &[
+                "--model",
+                "m",
+                "--data",
+                "k.csv",
+                "--truth",
+                "double-pendulum",
+            ],
+            "--truth double-pendulum: the system has no known symmetry to compare with",
+        ),
+    ];
+    for (args, expect) in cases {
+        fails_with(&symdlnn(&[&["discover"], args].concat(), d), expect);
+    }
 }

@@ -2,7 +2,9 @@
 
 mod common;
 
-use common::{fails_with, json_file, numbers, ok, ok_json, read_csv, simulate, symdlnn};
+use common::{
+    edited_model, fails_with, json_file, numbers, ok, ok_json, read_csv, simulate, symdlnn,
+};
 
 #[test]
 fn train_predict_inspect_on_a_small_kepler_run() {
@@ -653,20 +655,10 @@ fn angle_coordinates_make_the_model_periodic_and_bad_uses_are_refused() {
         "{text}"
     );
     // A model file whose parametrisation does not fit its network is refused.
-    let json = std::fs::read_to_string(d.join("m/model.json")).unwrap();
-    let edited = d.join("edited");
-    std::fs::create_dir(&edited).unwrap();
-    std::fs::copy(
-        d.join("m/weights.safetensors"),
-        edited.join("weights.safetensors"),
-    )
-    .unwrap();
-    let mut v: serde_json::Value = serde_json::from_str(&json).unwrap();
-    v["parametrisation"]["input_map"]
-        .as_object_mut()
-        .unwrap()
-        .remove("angles");
-    std::fs::write(edited.join("model.json"), v.to_string()).unwrap();
+    edited_model(d, "m", "edited", |v| {
+        let map = &mut v["parametrisation"]["input_map"];
+        map.as_object_mut().unwrap().remove("angles");
+    });
     fails_with(
         &symdlnn(&["inspect", "--model", "edited"], d),
         "the parametrisation (n = 2, 4 network inputs) does not fit the model (n = 2, 5 inputs)",

@@ -87,3 +87,19 @@ pub fn numbers(v: &serde_json::Value) -> Vec<f64> {
         .map(|x| x.as_f64().unwrap())
         .collect()
 }
+
+/// Write `dir/to` as a copy of the model `dir/from` whose model.json has
+/// been changed by `edit` (the weights copied as they are).
+#[track_caller]
+pub fn edited_model(dir: &Path, from: &str, to: &str, edit: impl FnOnce(&mut serde_json::Value)) {
+    let (from, to) = (dir.join(from), dir.join(to));
+    std::fs::create_dir_all(&to).unwrap();
+    std::fs::copy(
+        from.join("weights.safetensors"),
+        to.join("weights.safetensors"),
+    )
+    .unwrap();
+    let mut v = json_file(&from.join("model.json"));
+    edit(&mut v);
+    std::fs::write(to.join("model.json"), v.to_string()).unwrap();
+}
