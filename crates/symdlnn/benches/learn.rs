@@ -12,11 +12,11 @@ use criterion::{criterion_group, criterion_main, Criterion};
 
 mod common;
 use common::peer_data;
-use symdlnn::learn::dlnn::Recipe;
-use symdlnn::learn::lnn::LnnData;
-use symdlnn::learn::shaping::{CoefficientConfig, ShapingConfig};
 use symdlnn::learn::symmetry::{DiscoverySolver, EvaluationPoints, SymmetryBasis};
-use symdlnn::learn::{dlnn_trainer, trainer, LnnConfig, SymmetryConfig, TrainConfig};
+use symdlnn::learn::{
+    dlnn_trainer, trainer, CoefficientConfig, JacobianStride, LnnConfig, LnnData, Recipe,
+    ShapingConfig, SymmetryConfig, TrainConfig,
+};
 
 fn dlnn_step(c: &mut Criterion) {
     let data = peer_data();
@@ -42,22 +42,20 @@ fn dlnn_step(c: &mut Criterion) {
     ] {
         let mut cfg = TrainConfig::new(recipe, 1_000_000);
         cfg.threads = threads;
-        cfg.loss.jacobian_every = every;
+        cfg.dlnn_mut().unwrap().loss.jacobian_every = JacobianStride::from(every);
         let mut t = dlnn_trainer(&cfg, &data).unwrap();
         c.bench_function(name, |b| b.iter(|| t.step().map(|_| ()).unwrap()));
     }
     // The default step with the second coordinate an angle (`--angles 1`):
     // one more input, four Hessian tangents instead of two at the J pairs.
     let mut cfg = TrainConfig::new(Recipe::Robust, 1_000_000);
-    cfg.angles = vec![1];
+    cfg.dlnn_mut().unwrap().angles = vec![1];
     let mut t = dlnn_trainer(&cfg, &data).unwrap();
     c.bench_function("dlnn_step_robust_angle_2threads", |b| {
         b.iter(|| t.step().map(|_| ()).unwrap())
     });
     // SymDLNN with the shaping term active (train + 200 box pairs).
-    let mut cfg = TrainConfig::new(Recipe::Robust, 1_000_000);
-    cfg.method = "symdlnn".into();
-    cfg.symmetry = Some(SymmetryConfig {
+    let sym = SymmetryConfig {
         generators: 1,
         basis: SymmetryBasis::Affine,
         points: EvaluationPoints {
@@ -70,7 +68,10 @@ fn dlnn_step(c: &mut Criterion) {
         }),
         solver: DiscoverySolver::Variational,
         coefficients: None,
-    });
+    };
+    let mut cfg = TrainConfig::new(Recipe::Robust, 1_000_000)
+        .with_symmetry(sym.clone())
+        .unwrap();
     let mut t = trainer(&cfg, &data, None).unwrap();
     c.bench_function("symdlnn_shaping_step_robust_2threads", |b| {
         b.iter(|| t.step().map(|_| ()).unwrap())
@@ -78,34 +79,38 @@ fn dlnn_step(c: &mut Criterion) {
     // The same with `J` at every training pair, beside
     // `dlnn_step_robust_all_jacobians_2threads`: the box pairs' cost
     // relative to the step the peer does.
-    cfg.loss.jacobian_every = 1;
+    cfg.dlnn_mut().unwrap().loss.jacobian_every = JacobianStride::ALL;
     let mut t = trainer(&cfg, &data, None).unwrap();
     c.bench_function("symdlnn_shaping_step_robust_all_jacobians_2threads", |b| {
         b.iter(|| t.step().map(|_| ()).unwrap())
     });
-    cfg.loss.jacobian_every = 0;
+    cfg.dlnn_mut().unwrap().loss.jacobian_every = JacobianStride::Auto;
     // The paper's solver: the same pairs, its coefficients trained with the network.
-    if let Some(sym) = cfg.symmetry.as_mut() {
-        sym.solver = DiscoverySolver::Paper;
-        sym.coefficients = Some(CoefficientConfig {
+    let paper = SymmetryConfig {
+        solver: DiscoverySolver::Paper,
+        coefficients: Some(CoefficientConfig {
             alpha: 1.0,
             beta: 1.0,
             init: CoefficientConfig::random(1, 6, 0),
             init_name: "random".into(),
-        });
-    }
+        }),
+        ..sym
+    };
+    let cfg = cfg.with_symmetry(paper).unwrap();
     let mut t = trainer(&cfg, &data, None).unwrap();
     c.bench_function("symdlnn_paper_solver_step_robust_2threads", |b| {
         b.iter(|| t.step().map(|_| ()).unwrap())
     });
     // The LNN baseline on the same data (199 interior samples, positions mode).
-    let mut cfg = TrainConfig::new(Recipe::Robust, 1_000_000);
-    cfg.set_lnn(LnnConfig {
-        data: LnnData::Positions,
-        system: None,
-        standardise: true,
-        kinetic_prior: true,
-    });
+    let cfg = TrainConfig::lnn(
+        LnnConfig {
+            data: LnnData::Positions,
+            system: None,
+            standardise: true,
+            kinetic_prior: true,
+        },
+        1_000_000,
+    );
     let mut t = trainer(&cfg, &data, None).unwrap();
     c.bench_function("lnn_step_2threads", |b| {
         b.iter(|| t.step().map(|_| ()).unwrap())

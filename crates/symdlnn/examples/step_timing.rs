@@ -14,10 +14,8 @@ use std::time::Instant;
 mod common;
 use common::peer_data;
 
-use symdlnn::learn::dlnn::Recipe;
-use symdlnn::learn::shaping::ShapingConfig;
 use symdlnn::learn::symmetry::{DiscoverySolver, EvaluationPoints, SymmetryBasis};
-use symdlnn::learn::{trainer, SymmetryConfig, TrainConfig};
+use symdlnn::learn::{trainer, JacobianStride, Recipe, ShapingConfig, SymmetryConfig, TrainConfig};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -38,10 +36,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let data = peer_data();
     let mut cfg = TrainConfig::new(recipe, 1_000_000);
     cfg.threads = threads;
-    cfg.loss.jacobian_every = every;
+    if let Some(d) = cfg.dlnn_mut() {
+        d.loss.jacobian_every = JacobianStride::from(every);
+    }
     if let Some(boxed) = boxed {
-        cfg.method = "symdlnn".into();
-        cfg.symmetry = Some(SymmetryConfig {
+        cfg = cfg.with_symmetry(SymmetryConfig {
             generators: 1,
             basis: SymmetryBasis::Affine,
             points: EvaluationPoints { train: true, boxed },
@@ -51,7 +50,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }),
             solver: DiscoverySolver::Variational,
             coefficients: None,
-        });
+        })?;
     }
     let mut t = trainer(&cfg, &data, None)?;
     for _ in 0..100 {

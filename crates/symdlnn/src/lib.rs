@@ -86,7 +86,7 @@
 //!
 //! ```
 //! use symdlnn::data::{generate, Dataset, Trajectory};
-//! use symdlnn::learn::{dlnn::Recipe, dlnn_trainer, LearnedLd, TrainConfig};
+//! use symdlnn::learn::{dlnn_trainer, LearnedLd, Recipe, TrainConfig};
 //! use symdlnn::mechanics::{Convergence, System, TimeGrid, VariationalIntegrator};
 //!
 //! let osc = System::from_name("oscillator").unwrap();
@@ -116,7 +116,7 @@
 //!
 //! ```
 //! use symdlnn::data::{generate, Dataset, Trajectory};
-//! use symdlnn::learn::{dlnn::Recipe, dlnn_trainer, LearnedLd, TrainConfig};
+//! use symdlnn::learn::{dlnn_trainer, LearnedLd, Recipe, TrainConfig};
 //! use symdlnn::mechanics::{Convergence, DiscreteLagrangian, System};
 //!
 //! let cart = System::from_name("cartpend").unwrap();
@@ -125,7 +125,7 @@
 //! let data = Dataset { n: 2, dt: 0.01, trajectories: vec![Trajectory::from_positions(2, 0.0, 0.01, truth.q.clone())] };
 //! let mut config = TrainConfig::new(Recipe::Robust, 20);
 //! config.hidden = vec![16, 16];
-//! config.angles = vec![1]; // `train --angles 1`
+//! config.dlnn_mut().unwrap().angles = vec![1]; // `train --angles 1`
 //! let mut trainer = dlnn_trainer(&config, &data).unwrap();
 //! for _ in 0..20 {
 //!     trainer.step().unwrap();

@@ -3,8 +3,7 @@
 
 use symdlnn::data::{generate, Dataset, Trajectory};
 use symdlnn::eval::metrics::{position_scale, rmse};
-use symdlnn::learn::dlnn::Recipe;
-use symdlnn::learn::{dlnn_trainer, fit, model_dir, FitOptions, LearnedLd, TrainConfig};
+use symdlnn::learn::{dlnn_trainer, fit, model_dir, FitOptions, LearnedLd, Recipe, TrainConfig};
 use symdlnn::mechanics::{Convergence, Lagrangian, System, VariationalIntegrator};
 
 /// Ground truth of `system` for `steps` steps from its default initial
@@ -33,8 +32,8 @@ fn paper_solver_from_guess(
     boxed: usize,
     warmup: usize,
 ) -> symdlnn::learn::SymmetryConfig {
-    use symdlnn::learn::shaping::{CoefficientConfig, ShapingConfig};
     use symdlnn::learn::symmetry::{DiscoverySolver, EvaluationPoints, SymmetryBasis};
+    use symdlnn::learn::{CoefficientConfig, ShapingConfig};
     symdlnn::learn::SymmetryConfig {
         generators: 1,
         basis: SymmetryBasis::Affine,
@@ -70,7 +69,7 @@ fn rollout_errors(ld: &LearnedLd, full: &Trajectory, train: usize) -> (f64, f64)
 fn train(data: &Dataset, epochs: usize, seed: u64, time_reversible: bool) -> (LearnedLd, f64, f64) {
     let mut cfg = TrainConfig::new(Recipe::Robust, epochs);
     cfg.seed = seed;
-    cfg.time_reversible = time_reversible;
+    cfg.dlnn_mut().unwrap().time_reversible = time_reversible;
     let mut t = dlnn_trainer(&cfg, data).unwrap();
     let del0 = t.current_loss().terms[0].1;
     for _ in 0..epochs {
@@ -201,13 +200,14 @@ fn save_load_predict_is_bit_identical_and_resume_matches_an_uninterrupted_run() 
 /// move from their initial guess.
 #[test]
 fn paper_solver_coefficients_train_and_resume_bit_identically() {
-    use symdlnn::learn::shaping::CoefficientConfig;
+    use symdlnn::learn::CoefficientConfig;
     let (_, data) = truth("kepler", 30, 30);
     let mut cfg = TrainConfig::new(Recipe::Robust, 30);
     cfg.hidden = vec![16, 16];
-    cfg.method = "symdlnn".into();
     let init = CoefficientConfig::paper_guess("kepler").unwrap();
-    cfg.symmetry = Some(paper_solver_from_guess("kepler", 20, 5));
+    let cfg = cfg
+        .with_symmetry(paper_solver_from_guess("kepler", 20, 5))
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
     let opts = FitOptions {
@@ -260,10 +260,9 @@ fn paper_solver_from_the_papers_guess_on_the_cart_pendulum() {
         let (rec_dlnn, _) = rollout_errors(&dlnn, &full, 200);
         let mut cfg = TrainConfig::new(Recipe::Robust, 3000);
         cfg.seed = seed;
-        cfg.method = "symdlnn".into();
         let sym = paper_solver_from_guess("cartpend", 200, 900);
         let points = sym.points;
-        cfg.symmetry = Some(sym);
+        let cfg = cfg.with_symmetry(sym).unwrap();
         let mut t = trainer(&cfg, &data, None).unwrap();
         for _ in 0..3000 {
             t.step().unwrap();
@@ -299,29 +298,29 @@ fn paper_solver_from_the_papers_guess_on_the_cart_pendulum() {
 /// (it would reject every step and freeze training).
 #[test]
 fn the_step_guard_forgets_losses_from_before_the_shaping_warm_up() {
-    use symdlnn::learn::shaping::ShapingConfig;
     use symdlnn::learn::symmetry::{DiscoverySolver, EvaluationPoints, SymmetryBasis};
-    use symdlnn::learn::{trainer, SymmetryConfig};
+    use symdlnn::learn::{trainer, ShapingConfig, SymmetryConfig};
     let (_, data) = truth("kepler", 30, 30);
     let mut cfg = TrainConfig::new(Recipe::Robust, 40);
     cfg.hidden = vec![16, 16];
-    cfg.method = "symdlnn".into();
-    cfg.symmetry = Some(SymmetryConfig {
-        generators: 1,
-        basis: SymmetryBasis::Affine,
-        points: EvaluationPoints {
-            train: true,
-            boxed: 20,
-        },
-        // A weight large enough that switching the term on raises the loss
-        // by more than the guard's threshold (3).
-        shaping: Some(ShapingConfig {
-            weight: 1e4,
-            warmup: 10,
-        }),
-        solver: DiscoverySolver::Variational,
-        coefficients: None,
-    });
+    let cfg = cfg
+        .with_symmetry(SymmetryConfig {
+            generators: 1,
+            basis: SymmetryBasis::Affine,
+            points: EvaluationPoints {
+                train: true,
+                boxed: 20,
+            },
+            // A weight large enough that switching the term on raises the loss
+            // by more than the guard's threshold (3).
+            shaping: Some(ShapingConfig {
+                weight: 1e4,
+                warmup: 10,
+            }),
+            solver: DiscoverySolver::Variational,
+            coefficients: None,
+        })
+        .unwrap();
     let mut t = trainer(&cfg, &data, None).unwrap();
     for _ in 0..11 {
         t.step().unwrap();

@@ -2,9 +2,8 @@
 //! rolling the learned L out with the variational integrator.
 
 use symdlnn::data::{generate, Dataset, Trajectory};
-use symdlnn::learn::dlnn::Recipe;
-use symdlnn::learn::lnn::LnnData;
-use symdlnn::learn::{trainer, LearnedLd, LnnConfig, TrainConfig};
+use symdlnn::learn::lnn::{Lnn, LnnSamples};
+use symdlnn::learn::{trainer, LearnedLd, LnnConfig, LnnData, TrainConfig};
 use symdlnn::mechanics::{Convergence, System, TimeGrid, VariationalIntegrator};
 
 #[test]
@@ -28,21 +27,25 @@ fn lnn_in_truth_mode_learns_the_harmonic_oscillator() {
         dt: 0.1,
         trajectories: vec![train],
     };
-    let mut cfg = TrainConfig::new(Recipe::Robust, 2000);
-    cfg.set_lnn(LnnConfig {
-        data: LnnData::Truth,
-        system: Some("oscillator".into()),
-        standardise: true,
-        kinetic_prior: true,
-    });
-    // Angle coordinates belong to the DLNN's input map: an LNN
-    // configuration that names one is refused, not trained on a network of
-    // the wrong width.
-    let angled = TrainConfig {
-        angles: vec![0],
-        ..cfg.clone()
-    };
-    let err = trainer(&angled, &data, None).err().expect("refused");
+    let cfg = TrainConfig::lnn(
+        LnnConfig {
+            data: LnnData::Truth,
+            system: Some("oscillator".into()),
+            standardise: true,
+            kinetic_prior: true,
+        },
+        2000,
+    );
+    // Angle coordinates belong to the DLNN's input map (an LNN
+    // configuration cannot name one): an LNN handed a parametrisation with
+    // an angle is refused, not trained on a network of the wrong width.
+    let samples = LnnSamples::new(&data, LnnData::Truth, Some(&s)).unwrap();
+    let angled = samples
+        .parametrisation(data.dt, true, true)
+        .with_angles(vec![0], &data.trajectories[0].q)
+        .unwrap();
+    let mlp = symdlnn::nn::Mlp::new(3, &[4], symdlnn::nn::Activation::Tanh, 0).unwrap();
+    let err = Lnn::new(&mlp, samples, angled, 1).err().expect("refused");
     assert_eq!(
         err.to_string(),
         "the LNN baseline does not take angle coordinates"

@@ -6,7 +6,7 @@ use symdlnn::learn::symmetry::{
     agreement, agreement_of, conserved_quantity, discover, discover_variational, EvaluationPoints,
     Symmetries, SymmetryBasis,
 };
-use symdlnn::learn::{dlnn::Recipe, dlnn_trainer, LearnedLd, TrainConfig};
+use symdlnn::learn::{dlnn_trainer, LearnedLd, Recipe, TrainConfig};
 use symdlnn::mechanics::{Convergence, Lagrangian, Midpoint, System};
 
 fn data(system: &System, trajectories: usize) -> Dataset {
@@ -418,7 +418,7 @@ fn twenty_turning_cart_pendulum_trajectories_with_an_angle_coordinate() {
     for seed in 0..3 {
         let mut config = TrainConfig::new(Recipe::Robust, 3000);
         config.hidden = vec![64, 64];
-        config.angles = vec![1];
+        config.dlnn_mut().unwrap().angles = vec![1];
         config.seed = seed;
         let (a, _) = learned_variational(&config, &s, 20);
         println!("seed {seed}: agreement {a}");
@@ -469,7 +469,7 @@ fn single_trajectory_null_space(system: &str, config: &TrainConfig, points: &str
 #[ignore = "5 seeds × 6 000 epochs of the 3 × 128 network: ~1 minute in release; run with --ignored"]
 fn one_kepler_trajectory_gives_the_rotation_to_the_null_space_of_a_time_reversible_ld() {
     let mut config = TrainConfig::new(Recipe::Robust, 6000);
-    config.time_reversible = true;
+    config.dlnn_mut().unwrap().time_reversible = true;
     let found = single_trajectory_null_space("kepler", &config, "train+box:200");
     // The goal, 0.99; the measured minimum is 0.99146.
     assert!(found.iter().all(|&a| a >= 0.99), "{found:?}");
@@ -484,8 +484,8 @@ fn one_kepler_trajectory_gives_the_rotation_to_the_null_space_of_a_time_reversib
 #[ignore = "5 seeds × 3 000 epochs of the 3 × 128 network: ~2 minutes in release; run with --ignored"]
 fn one_cart_pendulum_trajectory_gives_the_translation_with_an_angle_and_time_reversal() {
     let mut config = TrainConfig::new(Recipe::Robust, 3000);
-    config.time_reversible = true;
-    config.angles = vec![1];
+    config.dlnn_mut().unwrap().time_reversible = true;
+    config.dlnn_mut().unwrap().angles = vec![1];
     let found = single_trajectory_null_space("cartpend", &config, "train+box:1000");
     // The goal, 0.997; the measured minimum is 0.99715.
     assert!(found.iter().all(|&a| a >= 0.997), "{found:?}");

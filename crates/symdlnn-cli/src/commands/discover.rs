@@ -9,7 +9,7 @@ use clap::{Args, ValueEnum};
 use symdlnn::data::{io, Dataset};
 use symdlnn::learn::model_dir::{self, ModelFile};
 use symdlnn::learn::symmetry::{agreement_between, discover_jointly, DiscoverySolver, Symmetries};
-use symdlnn::learn::{check_angles, LearnedLd};
+use symdlnn::learn::{check_unwrapped, LearnedLd, MethodKind};
 use symdlnn::mechanics::System;
 
 use super::inspect::{agreement_with, print_agreement, print_symmetries, truth_for};
@@ -81,7 +81,7 @@ struct Loaded {
 /// `data` (dimension, step, unwrapped angles).
 fn load(path: &Path, data: &Dataset, source: &str) -> anyhow::Result<Loaded> {
     let (model, mlp) = model_dir::load(path)?;
-    if model.method == "lnn" {
+    if model.method == MethodKind::Lnn {
         anyhow::bail!(
             "{}: an LNN has no discrete Lagrangian to find symmetries of (train with --method dlnn or symdlnn)",
             path.display()
@@ -97,7 +97,7 @@ fn load(path: &Path, data: &Dataset, source: &str) -> anyhow::Result<Loaded> {
             path.display()
         );
     }
-    check_angles(model.parametrisation.angles(), data).with_context(|| source.to_string())?;
+    check_unwrapped(model.parametrisation.angles(), data).with_context(|| source.to_string())?;
     let ld = LearnedLd::new(mlp, model.parametrisation.clone());
     Ok(Loaded {
         path: path.to_path_buf(),
@@ -116,7 +116,7 @@ pub fn run(a: DiscoverArgs) -> anyhow::Result<()> {
     let truth = (a.truth.as_deref())
         .map(|t| truth_for(t, first.n))
         .transpose()?;
-    let own = first.training.symmetry.as_ref();
+    let own = first.training.method.symmetry();
     let k = a.symmetries.or(own.map(|s| s.generators)).unwrap_or(1);
     let basis = (a.sym_basis.clone())
         .or(own.map(|s| s.basis.to_string()))

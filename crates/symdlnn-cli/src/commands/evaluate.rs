@@ -107,10 +107,10 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<()> {
         )],
     };
     io::write(&a.out.join("rollout.csv"), &rollout)?;
-    let label = model.method.to_uppercase().replace("SYM", "Sym");
+    let label = model.method.label().to_string();
     let curves = [Curve {
         label: label.clone(),
-        color: report::method_color(&model.method),
+        color: report::method_color(model.method.name()),
         eval: &evaluation,
     }];
     let histories: Vec<(String, String)> =

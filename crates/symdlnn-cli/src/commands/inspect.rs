@@ -2,7 +2,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use symdlnn::learn::symmetry::{DiscoverySolver, Symmetries};
-use symdlnn::learn::{model_dir, symmetry};
+use symdlnn::learn::{model_dir, symmetry, JacobianStride};
 use symdlnn::mechanics::{Lagrangian, System};
 
 #[derive(Args)]
@@ -50,10 +50,9 @@ pub fn run(a: InspectArgs) -> anyhow::Result<()> {
         m.symdlnn_version,
         m.format
     );
-    println!(
-        "  method {} ({:?} recipe), n = {}, h = {}",
-        m.method, m.training.recipe, m.n, m.h
-    );
+    let recipe =
+        (m.training.dlnn()).map_or(String::new(), |d| format!(" ({:?} recipe)", d.recipe()));
+    println!("  method {}{recipe}, n = {}, h = {}", m.method, m.n, m.h);
     println!(
         "  network {} {} ({} parameters), seed {}",
         arch.join("-"),
@@ -111,7 +110,8 @@ pub fn run(a: InspectArgs) -> anyhow::Result<()> {
             }
         );
         let pairs = m.data.samples.saturating_sub(m.data.trajectories);
-        let stride = m.training.loss.jacobian_stride(pairs);
+        let every = (m.training.dlnn()).map_or(JacobianStride::ALL, |d| d.loss.jacobian_every);
+        let stride = every.resolve(pairs).get();
         println!(
             "  det J in training: {}{} (the statistics above: every pair)",
             if stride == 1 {
@@ -119,7 +119,7 @@ pub fn run(a: InspectArgs) -> anyhow::Result<()> {
             } else {
                 format!("1 pair in {stride}")
             },
-            if m.training.loss.jacobian_every == 0 {
+            if every == JacobianStride::Auto {
                 ", automatic"
             } else {
                 ""
@@ -127,7 +127,7 @@ pub fn run(a: InspectArgs) -> anyhow::Result<()> {
         );
     }
     if let Some(sym) = &m.symmetries {
-        let solver = m.training.symmetry.as_ref().map(|c| c.solver);
+        let solver = m.training.method.symmetry().map(|c| c.solver);
         print_symmetries(sym, solver.unwrap_or_default());
     }
     if let (Some(ag), Some(s)) = (&agreement, &truth) {

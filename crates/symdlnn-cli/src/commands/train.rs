@@ -2,18 +2,20 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
-use symdlnn::data::io;
-use symdlnn::learn::dlnn::Recipe;
-use symdlnn::learn::lnn::LnnData;
-use symdlnn::learn::shaping::{CoefficientConfig, ShapingConfig};
-use symdlnn::learn::symmetry::{DiscoverySolver, EvaluationPoints, SymmetryBasis, BASIS_FORMS};
-use symdlnn::learn::{fit, FitOptions, LnnConfig, SymmetryConfig, TrainConfig};
-use symdlnn::nn::{Activation, Schedule};
+use symdlnn::data::{io, Dataset};
+use symdlnn::learn::model_dir::ModelFile;
+use symdlnn::learn::symmetry::{DiscoverySolver, EvaluationPoints, SymmetryBasis};
+use symdlnn::learn::{
+    check_generator_count, fit, CoefficientConfig, CoefficientInit, DlnnConfig, EpochRecord,
+    FitOptions, JacobianStride, LnnConfig, LnnData, Method, Recipe, ScheduleSpec, ShapingConfig,
+    SymmetryConfig, TrainConfig,
+};
+use symdlnn::nn::Activation;
 
 use crate::args;
 
 #[derive(Clone, Copy, ValueEnum, PartialEq)]
-enum Method {
+enum MethodArg {
     /// Discrete Lagrangian neural network
     Dlnn,
     /// DLNN plus null-space discovery of K symmetry generators
@@ -73,7 +75,7 @@ steps:E1=LR1,E2=LR2,… (lr until E1, then LR1, …).")]
 pub struct TrainArgs {
     /// Learning method
     #[arg(long, value_enum, default_value = "dlnn")]
-    method: Method,
+    method: MethodArg,
     /// Training trajectories (.csv or .npy)
     #[arg(long)]
     data: PathBuf,
@@ -104,9 +106,9 @@ pub struct TrainArgs {
     /// Power m of det J in the paper's degeneracy term (1 or 2)
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=2))]
     degeneracy_power: u32,
-    /// Evaluate det J (degeneracy term, barrier) at every K-th pair only (1: all pairs; default: robust recipe the largest K ≤ 10 that keeps ≥ 20 pairs, paper recipe 1)
-    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u64).range(1..))]
-    jacobian_every: Option<u64>,
+    /// Evaluate det J (degeneracy term, barrier) at every K-th pair only (1: all pairs; auto or default: robust recipe the largest K ≤ 10 that keeps ≥ 20 pairs, paper recipe 1)
+    #[arg(long, value_name = "K")]
+    jacobian_every: Option<JacobianStride>,
     /// Kinetic prior h|v|²/2 in Ld, ½|q̇|² in the LNN's L (robust recipe and LNN; default on)
     #[arg(long, value_enum)]
     kinetic_prior: Option<OnOff>,
@@ -172,103 +174,12 @@ pub struct TrainArgs {
     json: bool,
 }
 
-fn parse_schedule(s: &str, lr: f64, epochs: usize) -> anyhow::Result<Schedule> {
-    Ok(match s {
-        "cosine" => Schedule::Cosine {
-            lr,
-            lr_min: 1e-5,
-            epochs,
-        },
-        "constant" => Schedule::Constant { lr },
-        "reference" => Schedule::Reference,
-        _ => match s.strip_prefix("steps:") {
-            Some(list) => {
-                let mut boundaries = Vec::new();
-                let mut values = Vec::new();
-                for item in list.split(',') {
-                    let (e, v) = item
-                        .split_once('=')
-                        .with_context(|| format!("--schedule: '{item}' is not EPOCH=LR"))?;
-                    boundaries.push(
-                        e.trim()
-                            .parse::<usize>()
-                            .with_context(|| format!("--schedule: bad epoch '{e}'"))?,
-                    );
-                    let v: f64 = v
-                        .trim()
-                        .parse()
-                        .with_context(|| format!("--schedule: bad rate '{v}'"))?;
-                    if !(v.is_finite() && v >= 0.0) {
-                        bail!("--schedule: rate {v} must be ≥ 0");
-                    }
-                    values.push(v);
-                }
-                if boundaries.windows(2).any(|w| w[0] >= w[1]) {
-                    bail!("--schedule: epochs must increase");
-                }
-                Schedule::Steps {
-                    lr,
-                    boundaries,
-                    values,
-                }
-            }
-            None => bail!(
-                "--schedule: unknown schedule '{s}' (cosine, constant, reference, steps:E=LR,…)"
-            ),
-        },
-    })
-}
-
 /// Refuse the first flag given (`true`) that applies to `scope` only.
 fn refuse_given(flags: &[(bool, &str)], scope: &str) -> anyhow::Result<()> {
     match flags.iter().find(|(given, _)| *given) {
         Some((_, flag)) => bail!("{flag} applies to {scope} only"),
         None => Ok(()),
     }
-}
-
-/// The paper solver's initial coefficients from `--sym-init`.
-fn initial_coefficients(
-    init: &str,
-    basis: SymmetryBasis,
-    k: usize,
-    n: usize,
-    seed: u64,
-) -> anyhow::Result<Vec<f64>> {
-    let len = basis.len(n);
-    if init == "random" {
-        return Ok(CoefficientConfig::random(k, len, seed));
-    }
-    if let Some(guess) = CoefficientConfig::paper_guess(init) {
-        if basis != SymmetryBasis::Affine || n != 2 || k != 1 {
-            bail!("--sym-init {init}: the paper's guess is one affine generator in dimension 2 (got the {basis} basis, n = {n}, K = {k})");
-        }
-        return Ok(guess);
-    }
-    let values = init
-        .split(',')
-        .map(|x| {
-            x.trim()
-                .parse::<f64>()
-                .ok()
-                .filter(|v| v.is_finite())
-                .with_context(|| format!("--sym-init: '{x}' is not a finite number (or use random, cartpend, kepler)"))
-        })
-        .collect::<anyhow::Result<Vec<f64>>>()?;
-    if values.len() != k * len {
-        bail!(
-            "--sym-init: {} values given, K × basis size = {k} × {len} = {} needed",
-            values.len(),
-            k * len
-        );
-    }
-    if values
-        .chunks_exact(len)
-        .any(|c| c.iter().all(|x| *x == 0.0))
-    {
-        bail!("--sym-init: a generator's coefficients are all zero");
-    }
-    Ok(values)
 }
 
 /// The `--sym-basis` and `--sym-points` flags, checked with `--symmetries k`
@@ -279,192 +190,208 @@ pub fn search_space(
     k: usize,
     n: usize,
 ) -> anyhow::Result<(SymmetryBasis, EvaluationPoints)> {
-    let b = SymmetryBasis::from_name(basis)
-        .with_context(|| format!("--sym-basis: unknown basis '{basis}' ({BASIS_FORMS})"))?;
-    let p = EvaluationPoints::parse(points)
-        .with_context(|| format!("--sym-points: '{points}' is not train, box:N or train+box:N"))?;
-    let len = b.len(n);
-    if k == 0 || k > len {
-        bail!("--symmetries must be between 1 and {len} (the {basis} basis in dimension {n})");
-    }
+    let b: SymmetryBasis = basis.parse().context("--sym-basis")?;
+    let p: EvaluationPoints = points.parse().context("--sym-points")?;
+    check_generator_count(b, k, n)?;
     Ok((b, p))
 }
 
-pub fn run(a: TrainArgs) -> anyhow::Result<()> {
-    let data = io::read(&a.data, a.dt)?;
-    let symmetry = match a.method {
-        Method::Dlnn | Method::Lnn => {
-            refuse_given(
-                &[
-                    (a.sym_weight.is_some(), "--sym-weight"),
-                    (a.sym_warmup.is_some(), "--sym-warmup"),
-                    (a.sym_init.is_some(), "--sym-init"),
-                    (a.sym_alpha.is_some(), "--sym-alpha"),
-                    (a.sym_beta.is_some(), "--sym-beta"),
-                ],
-                "--method symdlnn",
-            )?;
-            None
-        }
-        Method::Symdlnn => {
-            let solver = match a.sym_solver {
-                SymSolver::Variational => DiscoverySolver::Variational,
-                SymSolver::Nullspace => DiscoverySolver::Nullspace,
-                SymSolver::Paper => DiscoverySolver::Paper,
-            };
-            let (basis, points) = search_space(&a.sym_basis, &a.sym_points, a.symmetries, data.n)?;
-            let paper = solver == DiscoverySolver::Paper;
-            let weight = a.sym_weight.unwrap_or(if paper { 1.0 } else { 0.0 });
-            if paper && weight == 0.0 {
-                bail!(
-                    "--sym-weight must be > 0 with --sym-solver paper (it trains the coefficients)"
-                );
-            }
-            let shaping = (weight > 0.0).then(|| ShapingConfig {
-                weight,
-                warmup: a
-                    .sym_warmup
-                    .unwrap_or((a.epochs as f64 * 0.3).round() as usize),
-            });
-            let coefficients = if paper {
-                let init = a.sym_init.as_deref().unwrap_or("random");
-                Some(CoefficientConfig {
-                    alpha: a.sym_alpha.unwrap_or(1.0),
-                    beta: a.sym_beta.unwrap_or(1.0),
-                    init: initial_coefficients(init, basis, a.symmetries, data.n, a.seed)?,
-                    init_name: match init {
-                        "random" | "cartpend" | "kepler" => init.to_string(),
-                        _ => "given".into(),
-                    },
-                })
-            } else {
-                refuse_given(
-                    &[
-                        (a.sym_init.is_some(), "--sym-init"),
-                        (a.sym_alpha.is_some(), "--sym-alpha"),
-                        (a.sym_beta.is_some(), "--sym-beta"),
-                    ],
-                    "--sym-solver paper",
-                )?;
-                None
-            };
-            Some(SymmetryConfig {
-                generators: a.symmetries,
-                basis,
-                points,
-                shaping,
-                solver,
-                coefficients,
-            })
-        }
-    };
-    if a.epochs == 0 {
-        bail!("--epochs must be at least 1");
-    }
-    let recipe = if a.recipe == RecipeArg::Paper {
-        Recipe::Paper
-    } else {
-        Recipe::Robust
-    };
-    let mut config = TrainConfig::new(recipe, a.epochs);
-    config.hidden = a.hidden.0.clone();
-    config.activation = a.activation;
-    config.schedule = match &a.schedule {
-        Some(s) => parse_schedule(s, a.lr, a.epochs)?,
-        None => match recipe {
-            Recipe::Robust => Schedule::Cosine {
-                lr: a.lr,
-                lr_min: 1e-5,
-                epochs: a.epochs,
+impl TrainArgs {
+    /// The run these flags describe, for data of dimension `n` (checked by
+    /// the library when it trains).
+    fn config(&self, n: usize) -> anyhow::Result<TrainConfig> {
+        let recipe = match self.recipe {
+            RecipeArg::Robust => Recipe::Robust,
+            RecipeArg::Paper => Recipe::Paper,
+        };
+        let method = self.method(recipe, n)?;
+        let spec = match &self.schedule {
+            Some(s) => s.parse().context("--schedule")?,
+            None => ScheduleSpec::default_for(recipe),
+        };
+        let base = match method {
+            Method::Lnn(lnn) => TrainConfig::lnn(lnn, self.epochs),
+            method => TrainConfig {
+                method,
+                ..TrainConfig::new(recipe, self.epochs)
             },
-            Recipe::Paper => Schedule::Constant { lr: a.lr },
-        },
-    };
-    config.loss.degeneracy_weight = a.degeneracy_weight;
-    config.loss.degeneracy_power = a.degeneracy_power;
-    if let Some(k) = a.jacobian_every {
-        config.loss.jacobian_every = k as usize;
+        };
+        Ok(TrainConfig {
+            hidden: self.hidden.0.clone(),
+            activation: self.activation,
+            schedule: spec.schedule(self.lr, self.epochs),
+            seed: self.seed,
+            threads: self.threads as usize,
+            ..base
+        })
     }
-    if let Some(k) = a.kinetic_prior {
-        if recipe == Recipe::Paper && matches!(k, OnOff::On) {
-            bail!("--kinetic-prior on belongs to the robust recipe (the paper's has none)");
+
+    /// `--method` with the settings it reads; flags of another method are refused.
+    fn method(&self, recipe: Recipe, n: usize) -> anyhow::Result<Method> {
+        let symmetry_flags = [
+            (self.sym_weight.is_some(), "--sym-weight"),
+            (self.sym_warmup.is_some(), "--sym-warmup"),
+            (self.sym_init.is_some(), "--sym-init"),
+            (self.sym_alpha.is_some(), "--sym-alpha"),
+            (self.sym_beta.is_some(), "--sym-beta"),
+        ];
+        match self.method {
+            MethodArg::Dlnn => {
+                refuse_given(&symmetry_flags, "--method symdlnn")?;
+                Ok(Method::Dlnn(self.dlnn(recipe)))
+            }
+            MethodArg::Symdlnn => Ok(Method::SymDlnn {
+                dlnn: self.dlnn(recipe),
+                symmetry: self.symmetry(n)?,
+            }),
+            MethodArg::Lnn => {
+                refuse_given(&symmetry_flags, "--method symdlnn")?;
+                self.lnn(recipe).map(Method::Lnn)
+            }
         }
-        config.kinetic_prior = matches!(k, OnOff::On);
     }
-    config.time_reversible = a.time_reversible;
-    if let Some(args::Indices(angles)) = &a.angles {
-        if recipe == Recipe::Paper {
-            bail!("--angles belongs to the robust recipe (the paper's feeds raw positions to the network)");
+
+    fn dlnn(&self, recipe: Recipe) -> DlnnConfig {
+        let mut d = DlnnConfig::new(recipe);
+        d.loss.degeneracy_weight = self.degeneracy_weight;
+        d.loss.degeneracy_power = self.degeneracy_power;
+        if let Some(k) = self.jacobian_every {
+            d.loss.jacobian_every = k;
         }
-        if a.method == Method::Lnn {
-            bail!("--angles applies to --method dlnn and symdlnn only");
+        if let Some(k) = self.kinetic_prior {
+            d.kinetic_prior = matches!(k, OnOff::On);
         }
-        config.angles = angles.clone();
+        d.time_reversible = self.time_reversible;
+        d.angles = self.angles.as_ref().map_or(vec![], |a| a.0.clone());
+        d
     }
-    config.seed = a.seed;
-    config.threads = a.threads as usize;
-    if symmetry.is_some() {
-        config.method = "symdlnn".into();
-    }
-    config.symmetry = symmetry;
-    if a.method == Method::Lnn {
+
+    fn lnn(&self, recipe: Recipe) -> anyhow::Result<LnnConfig> {
         if recipe == Recipe::Paper {
             bail!(
                 "--recipe applies to DLNN; the LNN's options are --lnn-data and --lnn-raw-inputs"
             );
         }
-        let data_mode = match a.lnn_data {
-            LnnDataArg::Positions => LnnData::Positions,
-            LnnDataArg::Truth => LnnData::Truth,
-            LnnDataArg::Reference => LnnData::Reference,
-        };
-        if let Some(name) = &a.system {
-            symdlnn::mechanics::System::from_name(name)?;
-        }
-        config.set_lnn(LnnConfig {
-            data: data_mode,
-            system: a.system.clone(),
-            standardise: !a.lnn_raw_inputs,
-            kinetic_prior: !matches!(a.kinetic_prior, Some(OnOff::Off)),
-        });
+        refuse_given(
+            &[
+                (self.angles.is_some(), "--angles"),
+                (self.time_reversible, "--time-reversible"),
+                (self.jacobian_every.is_some(), "--jacobian-every"),
+            ],
+            "--method dlnn and symdlnn",
+        )?;
+        Ok(LnnConfig {
+            data: match self.lnn_data {
+                LnnDataArg::Positions => LnnData::Positions,
+                LnnDataArg::Truth => LnnData::Truth,
+                LnnDataArg::Reference => LnnData::Reference,
+            },
+            system: self.system.clone(),
+            standardise: !self.lnn_raw_inputs,
+            kinetic_prior: !matches!(self.kinetic_prior, Some(OnOff::Off)),
+        })
     }
+
+    fn symmetry(&self, n: usize) -> anyhow::Result<SymmetryConfig> {
+        let solver = match self.sym_solver {
+            SymSolver::Variational => DiscoverySolver::Variational,
+            SymSolver::Nullspace => DiscoverySolver::Nullspace,
+            SymSolver::Paper => DiscoverySolver::Paper,
+        };
+        let (basis, points) = search_space(&self.sym_basis, &self.sym_points, self.symmetries, n)?;
+        let paper = solver == DiscoverySolver::Paper;
+        let weight = self.sym_weight.unwrap_or(if paper { 1.0 } else { 0.0 });
+        let shaping = (weight > 0.0).then(|| ShapingConfig {
+            weight,
+            warmup: (self.sym_warmup).unwrap_or((self.epochs as f64 * 0.3).round() as usize),
+        });
+        let coefficients = if paper {
+            let init: CoefficientInit = (self.sym_init.as_deref().unwrap_or("random"))
+                .parse()
+                .context("--sym-init")?;
+            let (init, init_name) = init.resolve(basis, self.symmetries, n, self.seed)?;
+            Some(CoefficientConfig {
+                alpha: self.sym_alpha.unwrap_or(1.0),
+                beta: self.sym_beta.unwrap_or(1.0),
+                init,
+                init_name,
+            })
+        } else {
+            refuse_given(
+                &[
+                    (self.sym_init.is_some(), "--sym-init"),
+                    (self.sym_alpha.is_some(), "--sym-alpha"),
+                    (self.sym_beta.is_some(), "--sym-beta"),
+                ],
+                "--sym-solver paper",
+            )?;
+            None
+        };
+        Ok(SymmetryConfig {
+            generators: self.symmetries,
+            basis,
+            points,
+            shaping,
+            solver,
+            coefficients,
+        })
+    }
+}
+
+pub fn run(a: TrainArgs) -> anyhow::Result<()> {
+    let data = io::read(&a.data, a.dt)?;
+    let config = a.config(data.n)?;
     if a.out.exists() && !a.resume && a.out.join("model.json").exists() {
         // Overwriting a model is allowed; say so.
         eprintln!("note: overwriting the model in {}", a.out.display());
     }
+    let model = train(&config, &data, &a)?;
+    warn(&model);
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&model)?);
+    } else {
+        println!("{}", summary(&model, &a));
+    }
+    Ok(())
+}
+
+/// `fit` with a progress bar.
+fn train(config: &TrainConfig, data: &Dataset, a: &TrainArgs) -> anyhow::Result<ModelFile> {
     let options = FitOptions {
         checkpoint_every: a.checkpoint_every,
         resume: a.resume,
         source: a.data.display().to_string(),
     };
-    let bar = crate::progress::bar(a.epochs as u64, "epochs");
+    let bar = crate::progress::bar(config.epochs as u64, "epochs");
     let start = std::time::Instant::now();
-    let mut on_epoch = |r: &symdlnn::learn::EpochRecord| {
-        if r.epoch.is_multiple_of(10) || r.epoch + 1 == a.epochs {
+    let mut on_epoch = |r: &EpochRecord| {
+        if r.epoch.is_multiple_of(10) || r.epoch + 1 == config.epochs {
             let eps = (r.epoch + 1) as f64 / start.elapsed().as_secs_f64().max(1e-9);
-            let terms: Vec<String> = r
-                .report
-                .terms
-                .iter()
-                .map(|(k, v)| format!("{k} {v:.3e}"))
-                .collect();
-            let det = r.report.det.map_or(String::new(), |d| {
-                format!(
-                    "; |det hJ| min {:.2e} median {:.2e}, {} minority-sign",
-                    d.min_abs_hdet, d.median_abs_hdet, d.sign_changes
-                )
-            });
-            bar.set_message(format!(
-                "loss {:.4e} ({}{det}) {eps:.0} epochs/s",
-                r.report.total,
-                terms.join(", ")
-            ));
+            bar.set_message(format!("{} {eps:.0} epochs/s", progress_line(r)));
         }
         bar.set_position(r.epoch as u64 + 1);
     };
-    let result = fit(&config, &data, &a.out, &options, &mut on_epoch);
+    let result = fit(config, data, &a.out, &options, &mut on_epoch);
     bar.finish_and_clear();
-    let (model, _) = result?;
+    Ok(result?.0)
+}
+
+/// An epoch's loss, terms and `det J` statistics, for the progress bar.
+fn progress_line(r: &EpochRecord) -> String {
+    let terms: Vec<String> = (r.report.terms.iter())
+        .map(|(k, v)| format!("{k} {v:.3e}"))
+        .collect();
+    let det = r.report.det.map_or(String::new(), |d| {
+        format!(
+            "; |det hJ| min {:.2e} median {:.2e}, {} minority-sign",
+            d.min_abs_hdet, d.median_abs_hdet, d.sign_changes
+        )
+    });
+    format!("loss {:.4e} ({}{det})", r.report.total, terms.join(", "))
+}
+
+/// Warnings and notes about the trained model, on standard error.
+fn warn(model: &ModelFile) {
     if model.near_degenerate {
         eprintln!(
             "warning: the learned Ld is near-degenerate (det J: min |det(hJ)| {:.3e}, median {:.3e}, {} pairs with the minority sign); predictions may fail",
@@ -473,53 +400,46 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
             model.det_j.map_or(0, |d| d.sign_changes)
         );
     }
-    if let Some(sym) = &model.symmetries {
-        let paper = model
-            .training
-            .symmetry
-            .as_ref()
-            .is_some_and(|s| s.solver == DiscoverySolver::Paper);
-        let sigma = if paper { "‖Ac‖/σmax" } else { "σ" };
-        for (j, g) in sym.generators.iter().enumerate() {
-            eprintln!(
-                "generator {j}: {} ({sigma} {:.2e}); identifiability gap {:.2e}",
-                g.description,
-                g.singular_value,
-                sym.gap.unwrap_or(f64::NAN)
-            );
-        }
-        let reads_ld = model
-            .training
-            .symmetry
-            .as_ref()
-            .is_some_and(|s| s.solver != DiscoverySolver::Variational);
-        if reads_ld && !model.parametrisation.time_reversible {
-            eprintln!(
-                "note: this solver reads ξ·∇Ld, which a gauge term Φ(q1) − Φ(q0) of the learned Ld can mislead; --time-reversible removes it (right when L is even in q̇)"
-            );
-        }
-    }
-    if a.json {
-        println!("{}", serde_json::to_string_pretty(&model)?);
+    let (Some(sym), Some(config)) = (&model.symmetries, model.training.method.symmetry()) else {
+        return;
+    };
+    let sigma = if config.solver == DiscoverySolver::Paper {
+        "‖Ac‖/σmax"
     } else {
-        let losses: Vec<String> = model
-            .final_losses
-            .iter()
-            .map(|(k, v)| format!("{k} {v:.4e}"))
-            .collect();
-        let what = match &model.training.lnn {
-            Some(l) => format!("lnn ({:?} data)", l.data),
-            None => format!("{} ({:?} recipe)", model.method, model.training.recipe),
-        };
-        println!(
-            "trained {} for {} epochs in {:.1} s ({:.0} epochs/s): {}; model in {}",
-            what,
-            model.epochs_done,
-            model.training_seconds,
-            model.epochs_done as f64 / model.training_seconds.max(1e-9),
-            losses.join(", "),
-            a.out.display()
+        "σ"
+    };
+    for (j, g) in sym.generators.iter().enumerate() {
+        eprintln!(
+            "generator {j}: {} ({sigma} {:.2e}); identifiability gap {:.2e}",
+            g.description,
+            g.singular_value,
+            sym.gap.unwrap_or(f64::NAN)
         );
     }
-    Ok(())
+    if config.solver != DiscoverySolver::Variational && !model.parametrisation.time_reversible {
+        eprintln!(
+            "note: this solver reads ξ·∇Ld, which a gauge term Φ(q1) − Φ(q0) of the learned Ld can mislead; --time-reversible removes it (right when L is even in q̇)"
+        );
+    }
+}
+
+/// The one-line result.
+fn summary(model: &ModelFile, a: &TrainArgs) -> String {
+    let losses: Vec<String> = (model.final_losses.iter())
+        .map(|(k, v)| format!("{k} {v:.4e}"))
+        .collect();
+    let what = match (&model.training.method, model.training.dlnn()) {
+        (Method::Lnn(l), _) => format!("lnn ({:?} data)", l.data),
+        (_, Some(d)) => format!("{} ({:?} recipe)", model.method, d.recipe()),
+        (_, None) => model.method.to_string(),
+    };
+    format!(
+        "trained {} for {} epochs in {:.1} s ({:.0} epochs/s): {}; model in {}",
+        what,
+        model.epochs_done,
+        model.training_seconds,
+        model.epochs_done as f64 / model.training_seconds.max(1e-9),
+        losses.join(", "),
+        a.out.display()
+    )
 }

@@ -27,6 +27,7 @@ use crate::data::Trajectory;
 use crate::learn::model_dir::ModelFile;
 use crate::learn::symmetry::{agreement_of, conserved_quantity, Generator};
 use crate::learn::LearnedLd;
+use crate::learn::MethodKind;
 use crate::mechanics::{
     AffineGenerator, Convergence, Lagrangian, LagrangianDerivatives, System, VariationalIntegrator,
     VectorField,
@@ -202,7 +203,7 @@ pub fn evaluate(
     let central = system.map(|_| central_velocities(n, h, &path.q));
 
     // Energy along the rollout.
-    let is_lnn = model.method == "lnn";
+    let is_lnn = model.method == MethodKind::Lnn;
     let (energy_label, energy, energy_scale) = if is_lnn {
         match (system, &central) {
             (Some(s), Some(v)) => {
@@ -237,7 +238,7 @@ pub fn evaluate(
     let learned: &[Generator] = model.symmetries.as_ref().map_or(&[], |s| &s.generators[..]);
     let true_generators = system.map(|s| s.symmetries()).unwrap_or_default();
     let use_learned = match tracked {
-        Tracked::Auto => model.method == "symdlnn" && !learned.is_empty(),
+        Tracked::Auto => model.method == MethodKind::SymDlnn && !learned.is_empty(),
         Tracked::True => false,
         Tracked::Learned => true,
     };
@@ -341,7 +342,7 @@ pub fn evaluate(
         .then(|| agreement_of(learned, &true_generators));
     let s = path.stats;
     let metrics = Metrics {
-        method: model.method.clone(),
+        method: model.method.to_string(),
         train_steps,
         total_steps: len - 1,
         scale,

@@ -19,10 +19,11 @@ use serde::{Deserialize, Serialize};
 
 use super::evaluation::{evaluate, EvalError, Evaluation, Metrics, Tracked};
 use crate::data::{generate, io, Dataset, Trajectory};
-use crate::learn::dlnn::Recipe;
-use crate::learn::shaping::{CoefficientConfig, ShapingConfig};
 use crate::learn::symmetry::{agreement_of, DiscoverySolver, EvaluationPoints, SymmetryBasis};
-use crate::learn::{fit, FitError, FitOptions, LnnConfig, SymmetryConfig, TrainConfig};
+use crate::learn::{
+    fit, CoefficientConfig, DlnnConfig, FitError, FitOptions, LnnConfig, LnnData, Method, Recipe,
+    ShapingConfig, SymmetryConfig, TrainConfig,
+};
 use crate::mechanics::{Convergence, System, TimeGrid};
 
 /// How much of the paper's protocol to run.
@@ -346,12 +347,7 @@ pub fn run(
     let mut trained: Vec<Trained> = vec![];
     let mut configs: Vec<(&'static str, String, TrainConfig)> = vec![];
     for &recipe in &settings.recipes {
-        let mut c = TrainConfig::new(recipe, exp.epochs);
-        c.hidden = settings.hidden.clone();
-        c.seed = settings.seed;
-        c.threads = threads;
-        c.method = "symdlnn".into();
-        c.symmetry = Some(SymmetryConfig {
+        let symmetry = SymmetryConfig {
             generators: true_generators.len().max(1),
             basis: SymmetryBasis::Affine,
             points: EvaluationPoints {
@@ -361,40 +357,57 @@ pub fn run(
             shaping: None,
             coefficients: None,
             solver: DiscoverySolver::Variational,
-        });
+        };
+        let base = TrainConfig {
+            hidden: settings.hidden.clone(),
+            seed: settings.seed,
+            threads,
+            ..TrainConfig::new(recipe, exp.epochs)
+        };
+        let symdlnn = |symmetry| TrainConfig {
+            method: Method::SymDlnn {
+                dlnn: DlnnConfig::new(recipe),
+                symmetry,
+            },
+            ..base.clone()
+        };
         if let (Some(guess), 1) = (
             CoefficientConfig::paper_guess(&exp.system),
             true_generators.len(),
         ) {
-            let mut p = c.clone();
-            if let Some(sym) = p.symmetry.as_mut() {
-                sym.solver = DiscoverySolver::Paper;
+            let paper = SymmetryConfig {
+                solver: DiscoverySolver::Paper,
                 // The paper's 5 000 epochs of warm-up, at most the CLI's 30 %.
-                sym.shaping = Some(ShapingConfig {
+                shaping: Some(ShapingConfig {
                     weight: 1.0,
                     warmup: (exp.epochs * 3 / 10).min(5000),
-                });
-                sym.coefficients = Some(CoefficientConfig {
+                }),
+                coefficients: Some(CoefficientConfig {
                     alpha: 1.0,
                     beta: 1.0,
                     init: guess,
                     init_name: exp.system.clone(),
-                });
-            }
-            configs.push(("symdlnn-paper", recipe_name(recipe).into(), p));
+                }),
+                ..symmetry.clone()
+            };
+            configs.push(("symdlnn-paper", recipe_name(recipe).into(), symdlnn(paper)));
         }
-        configs.push(("symdlnn", recipe_name(recipe).into(), c));
+        configs.push(("symdlnn", recipe_name(recipe).into(), symdlnn(symmetry)));
     }
-    let mut lnn = TrainConfig::new(Recipe::Robust, exp.epochs);
-    lnn.hidden = settings.hidden.clone();
-    lnn.seed = settings.seed;
-    lnn.threads = threads;
-    lnn.set_lnn(LnnConfig {
-        data: crate::learn::lnn::LnnData::Positions,
-        system: None,
-        standardise: true,
-        kinetic_prior: true,
-    });
+    let lnn = TrainConfig {
+        hidden: settings.hidden.clone(),
+        seed: settings.seed,
+        threads,
+        ..TrainConfig::lnn(
+            LnnConfig {
+                data: LnnData::Positions,
+                system: None,
+                standardise: true,
+                kinetic_prior: true,
+            },
+            exp.epochs,
+        )
+    };
     configs.push(("lnn", "positions".into(), lnn));
     for (method, recipe, config) in &configs {
         let dir = format!("models/{name}-{method}-{recipe}");

@@ -8,7 +8,7 @@
 //! * [`Recipe::Paper`]: `mean|r|² + w · mean(1 − sigmoid(κ d^m))`, `κ = 0.01`,
 //!   `m ∈ {1, 2}`. From a standard initialisation `d ≈ 3e−6`, the sigmoid sits
 //!   on its plateau and the DEL term drives `Ld` towards a degenerate
-//!   near-constant function (measured; DESIGN §3). Kept faithful for
+//!   near-constant function (`docs/method.md`). Kept faithful for
 //!   reproduction; the diagnostics show the collapse.
 //! * [`Recipe::Robust`]: `log(mean|r|²) − (2/n) mean φ(s₀ d)` with `s₀` the
 //!   sign of `det J` at initialisation and `φ = log` continued linearly below
@@ -16,155 +16,16 @@
 //!   (steeply penalised) at a degenerate or sign-flipped `J`, and its bias
 //!   vanishes as the residual → 0.
 
-use serde::{Deserialize, Serialize};
+use std::num::NonZeroUsize;
 
+use super::config::{DlnnLoss, Recipe};
+use super::det::{det_cofactor, median_abs, median_abs_index, stats_of, DetStats};
+use super::objective::{LossReport, Objective};
 use super::pairs::PairBatch;
 use super::parametrisation::Parametrisation;
 use super::shaping::{Shaping, ShapingAdjoints};
-use super::trainer::{LossReport, Objective};
 use crate::data::Dataset;
 use crate::nn::Mlp;
-
-/// Which DLNN loss.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Recipe {
-    /// The paper's, exactly.
-    Paper,
-    /// Scale-invariant, standardised inputs, kinetic prior (the default).
-    Robust,
-}
-
-/// Settings of the DLNN loss.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct DlnnLoss {
-    pub recipe: Recipe,
-    /// Weight `w` of the paper's degeneracy term.
-    pub degeneracy_weight: f64,
-    /// Power `m` of `d` in the paper's degeneracy term (1 or 2).
-    pub degeneracy_power: u32,
-    /// Sigmoid slope `κ` of the paper's degeneracy term.
-    pub kappa: f64,
-    /// Evaluate `J` (degeneracy term, barrier) at every this-many-th pair
-    /// only; 1 is all pairs (the paper's recipe's default); 0 (the robust
-    /// recipe's default) picks the stride from the data, see
-    /// [`DlnnLoss::jacobian_stride`].
-    #[serde(default = "all_pairs")]
-    pub jacobian_every: usize,
-}
-
-fn all_pairs() -> usize {
-    1
-}
-
-impl DlnnLoss {
-    /// Defaults of a recipe.
-    pub fn new(recipe: Recipe) -> Self {
-        Self {
-            recipe,
-            degeneracy_weight: 1.0,
-            degeneracy_power: 1,
-            kappa: 0.01,
-            jacobian_every: match recipe {
-                Recipe::Paper => 1,
-                Recipe::Robust => 0,
-            },
-        }
-    }
-
-    /// The automatic stride: `J` at every K-th pair with K as large as
-    /// possible up to this …
-    pub const AUTO_MAX_STRIDE: usize = 10;
-    /// … while keeping at least this many pairs with `J`.
-    pub const AUTO_MIN_JACOBIAN_PAIRS: usize = 20;
-
-    /// The stride `K` for `pairs` training pairs: `jacobian_every`, or when
-    /// that is 0, `⌊pairs / 20⌋` clamped to `1 ..= 10`. The Jacobian is the
-    /// step's costliest part (it triples the engine's rows); measured on the
-    /// paper's cart–pendulum (3 000 epochs, seeds 0–4) `K = 10` fits as well
-    /// as `K = 1` (recreation 1.0e-5–1.8e-5, prediction 0.016–0.062, against
-    /// 9e-6–1.6e-5 and 0.025–0.072; with time-reversal symmetrisation
-    /// 3.7e-6–1.1e-5 and 0.0015–0.037 against 3.7e-6–1.5e-5 and
-    /// 0.0009–0.061) at half the step time; on 20 cart–pendulum
-    /// trajectories (2 × 64, seeds 0–5) either setting fits two or three
-    /// seeds in six well, the median DEL residual 2× higher with the
-    /// stride (README, *Symmetries*). The floor keeps the barrier
-    /// on enough pairs of small data sets (Kepler's 50 pairs get `K = 2`;
-    /// recreation over seeds 0–2 was 2.7e-5–5.8e-5 with `K = 2`,
-    /// 2.9e-5–4.5e-5 with `K = 10` and 1.1e-5–4.4e-5 with `K = 1`: within
-    /// the seeds' spread).
-    pub fn jacobian_stride(&self, pairs: usize) -> usize {
-        match self.jacobian_every {
-            0 => (pairs / Self::AUTO_MIN_JACOBIAN_PAIRS).clamp(1, Self::AUTO_MAX_STRIDE),
-            k => k,
-        }
-    }
-}
-
-/// Statistics of `det J` over the training pairs.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct DetStats {
-    /// `min |det(hJ)|`.
-    pub min_abs_hdet: f64,
-    /// `median |det(hJ)|`.
-    pub median_abs_hdet: f64,
-    /// Pairs where `det J` has the sign opposite to the median's: a `J` that
-    /// changes sign between points is an indefinite, unphysical `Ld`.
-    pub sign_changes: usize,
-}
-
-impl DetStats {
-    /// `|det(hJ)|` below this (relative to the median) counts as near-degenerate.
-    pub const NEAR_DEGENERATE: f64 = 1e-6;
-
-    /// Whether `Ld` looks near-degenerate (an absolute `|det(hJ)|` this
-    /// small means `Ld` barely depends on the velocity; or any sign flip).
-    pub fn near_degenerate(&self) -> bool {
-        self.sign_changes > 0
-            || self.median_abs_hdet < 1e-8
-            || self.min_abs_hdet < Self::NEAR_DEGENERATE * self.median_abs_hdet
-    }
-}
-
-/// `det A` and its cofactor matrix `∂det/∂A` for a row-major `n × n` matrix.
-pub fn det_cofactor(n: usize, a: &[f64], cof: &mut [f64]) -> f64 {
-    match n {
-        1 => {
-            cof[0] = 1.0;
-            a[0]
-        }
-        2 => {
-            cof.copy_from_slice(&[a[3], -a[2], -a[1], a[0]]);
-            a[0] * a[3] - a[1] * a[2]
-        }
-        3 => {
-            let m = |i: usize, j: usize| a[i * 3 + j];
-            for i in 0..3 {
-                for j in 0..3 {
-                    let (i1, i2) = ((i + 1) % 3, (i + 2) % 3);
-                    let (j1, j2) = ((j + 1) % 3, (j + 2) % 3);
-                    cof[i * 3 + j] = m(i1, j1) * m(i2, j2) - m(i1, j2) * m(i2, j1);
-                }
-            }
-            (0..3).map(|j| a[j] * cof[j]).sum()
-        }
-        _ => {
-            let mat = nalgebra::DMatrix::from_row_slice(n, n, a);
-            let det = mat.clone().lu().determinant();
-            match mat.try_inverse() {
-                Some(inv) => {
-                    for i in 0..n {
-                        for j in 0..n {
-                            cof[i * n + j] = det * inv[(j, i)];
-                        }
-                    }
-                }
-                None => cof.fill(0.0),
-            }
-            det
-        }
-    }
-}
 
 /// The DLNN objective on a dataset.
 pub struct Dlnn {
@@ -203,7 +64,7 @@ impl Dlnn {
             .iter()
             .map(|t| t.len().saturating_sub(1))
             .sum();
-        let every = loss.jacobian_stride(pairs);
+        let every = loss.jacobian_every.resolve(pairs);
         let mut batch = PairBatch::new(mlp, param, pairs, threads, Some(every));
         let jac_pairs = batch.jacobian_pairs();
         let mut triples = Vec::new();
@@ -292,7 +153,7 @@ impl Dlnn {
         let param = self.batch.parametrisation().clone();
         let (n, h) = (param.n, param.h);
         let pairs = self.batch.len();
-        let mut all = PairBatch::new(mlp, param, pairs, 1, Some(1));
+        let mut all = PairBatch::new(mlp, param, pairs, 1, Some(NonZeroUsize::MIN));
         for (p, row) in self.pair_data.chunks_exact(2 * n).enumerate() {
             all.set_pair(p, &row[..n], &row[n..]);
         }
@@ -305,36 +166,6 @@ impl Dlnn {
             .collect();
         stats_of(&dets, h.powi(n as i32))
     }
-}
-
-/// Statistics of `det J` values, `|det(hJ)| = h^n |det J|`.
-fn stats_of(dets: &[f64], hn: f64) -> DetStats {
-    let m = median_abs(dets, true);
-    DetStats {
-        min_abs_hdet: dets.iter().map(|d| d.abs()).fold(f64::INFINITY, f64::min) * hn,
-        median_abs_hdet: median_abs(dets, false) * hn,
-        sign_changes: dets.iter().filter(|d| **d * m <= 0.0).count(),
-    }
-}
-
-/// The index of the median of `|x|` (the element [`median_abs`] returns).
-fn median_abs_index(x: &[f64]) -> Option<usize> {
-    let mut order: Vec<usize> = (0..x.len()).collect();
-    order.sort_by(|&a, &b| x[a].abs().total_cmp(&x[b].abs()));
-    order.get(x.len() / 2).copied()
-}
-
-/// Median of `|x|` (or of `x` itself when `signed`).
-fn median_abs(x: &[f64], signed: bool) -> f64 {
-    let mut v: Vec<f64> = x
-        .iter()
-        .map(|a| if signed { *a } else { a.abs() })
-        .collect();
-    v.sort_by(f64::total_cmp);
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v[v.len() / 2]
 }
 
 impl Objective for Dlnn {
@@ -357,13 +188,55 @@ impl Objective for Dlnn {
     }
 
     fn evaluate(&mut self, mlp: &Mlp, grad: Option<&mut [f64]>) -> LossReport {
-        let n = self.batch.parametrisation().n;
-        let net = mlp.params().len();
         self.batch.evaluate(mlp);
         self.compute_dets();
-        let k_count = self.triples.len().max(1) as f64;
-        let p_count = self.dets.len().max(1) as f64;
-        // DEL residuals.
+        let del = self.mean_del();
+        let mut term = match self.loss.recipe {
+            Recipe::Paper => self.degeneracy_term(del),
+            Recipe::Robust => self.barrier_term(del),
+        };
+        let mut grad = grad;
+        if grad.is_some() {
+            self.residual_adjoints(term.r_scale);
+        }
+        let mut terms = vec![("del", del), term.named];
+        if let Some(value) = self.add_shaping(mlp, &mut term, grad.as_deref_mut()) {
+            terms.push(("symmetry", value));
+        }
+        if let Some(grad) = grad {
+            self.backprop(mlp, &term, &mut grad[..mlp.params().len()]);
+        }
+        LossReport {
+            total: term.total,
+            terms,
+            det: Some(self.det_stats()),
+        }
+    }
+}
+
+/// The loss assembled from the DEL mean and the `det J` term, with what
+/// the backward pass needs.
+struct DetTerm {
+    /// The loss so far.
+    total: f64,
+    /// The `det J` term's name and value (`degeneracy` or `logdet`).
+    named: (&'static str, f64),
+    /// `∂loss/∂r_k = r_scale · r_k`.
+    r_scale: f64,
+    /// `∂loss/∂d_p`, before `barrier_weight`.
+    dbar: Vec<f64>,
+    /// Scales `dbar` (the paper solver's symmetry term, normalised by the
+    /// robust barrier's scale, adds to the barrier's part).
+    barrier_weight: f64,
+    /// The barrier `mean log|det J|` (robust recipe), which the shaping
+    /// term is normalised by.
+    log_scale: Option<f64>,
+}
+
+impl Dlnn {
+    /// `mean_k |r_k|²` over the triples.
+    fn mean_del(&self) -> f64 {
+        let n = self.batch.parametrisation().n;
         let mut del = 0.0;
         for &(l, r) in &self.triples {
             for i in 0..n {
@@ -371,129 +244,140 @@ impl Objective for Dlnn {
                 del += x * x;
             }
         }
-        del /= k_count;
-        // `barrier_weight · dbar[p]`: the derivative of the loss with respect
-        // to `d_p` (the paper solver's symmetry term, normalised by the
-        // robust barrier's scale, scales the barrier's part).
-        let (mut total, second, r_scale, dbar, mut barrier_weight, log_scale);
-        match self.loss.recipe {
-            Recipe::Paper => {
-                let (w, m, kappa) = (
-                    self.loss.degeneracy_weight,
-                    self.loss.degeneracy_power as i32,
-                    self.loss.kappa,
-                );
-                let mut deg = 0.0;
-                let mut db = vec![0.0; self.dets.len()];
-                for (p, &d) in self.dets.iter().enumerate() {
-                    let s = 1.0 / (1.0 + (-kappa * d.powi(m)).exp());
-                    deg += 1.0 - s;
-                    db[p] = -w / p_count * s * (1.0 - s) * kappa * m as f64 * d.powi(m - 1);
-                }
-                deg /= p_count;
-                total = del + w * deg;
-                second = ("degeneracy", deg);
-                r_scale = 2.0 / k_count;
-                dbar = db;
-                barrier_weight = 1.0;
-                log_scale = None;
-            }
-            Recipe::Robust => {
-                // The threshold moves with the median `|d|` (one pair's), and
-                // the linear continuation with the threshold: its derivative
-                // goes to that pair.
-                let med = median_abs_index(&self.dets);
-                let x_min =
-                    DetStats::NEAR_DEGENERATE * med.map_or(f64::NAN, |m| self.dets[m].abs());
-                let mut barrier = 0.0;
-                let mut d_x_min = 0.0;
-                let mut db = vec![0.0; self.dets.len()];
-                let c = -(2.0 / n as f64) / p_count;
-                for (p, &d) in self.dets.iter().enumerate() {
-                    let x = self.sign0 * d;
-                    let (phi, dphi) = if x >= x_min && x > 0.0 {
-                        (x.ln(), 1.0 / x)
-                    } else {
-                        d_x_min += 1.0 / x_min - x / (x_min * x_min);
-                        (x_min.ln() + (x - x_min) / x_min, 1.0 / x_min)
-                    };
-                    barrier += phi;
-                    db[p] = c * dphi * self.sign0;
-                }
-                if let Some(m) = med.filter(|_| d_x_min != 0.0) {
-                    db[m] += c * d_x_min * DetStats::NEAR_DEGENERATE * self.dets[m].signum();
-                }
-                barrier /= p_count;
-                total = del.ln() - (2.0 / n as f64) * barrier;
-                second = ("logdet", barrier);
-                r_scale = 2.0 / (k_count * del);
-                dbar = db;
-                barrier_weight = 1.0;
-                log_scale = Some(barrier);
-            }
+        del / self.triples.len().max(1) as f64
+    }
+
+    /// The paper's recipe: `del + w · mean(1 − sigmoid(κ d^m))`.
+    fn degeneracy_term(&self, del: f64) -> DetTerm {
+        let (w, m, kappa) = (
+            self.loss.degeneracy_weight,
+            self.loss.degeneracy_power as i32,
+            self.loss.kappa,
+        );
+        let p_count = self.dets.len().max(1) as f64;
+        let mut deg = 0.0;
+        let mut db = vec![0.0; self.dets.len()];
+        for (p, &d) in self.dets.iter().enumerate() {
+            let s = 1.0 / (1.0 + (-kappa * d.powi(m)).exp());
+            deg += 1.0 - s;
+            db[p] = -w / p_count * s * (1.0 - s) * kappa * m as f64 * d.powi(m - 1);
         }
-        // The shaping term (always reported; trained after its warm-up).
-        let active = self
-            .shaping
-            .as_ref()
-            .is_some_and(|(s, _)| s.active(self.epoch));
-        let mut grad = grad;
-        if grad.is_some() {
-            self.d1bar.fill(0.0);
-            self.d2bar.fill(0.0);
-            for &(l, r) in &self.triples {
-                for i in 0..n {
-                    self.resid[i] = self.batch.d2[l * n + i] + self.batch.d1[r * n + i];
-                    self.d2bar[l * n + i] += r_scale * self.resid[i];
-                    self.d1bar[r * n + i] += r_scale * self.resid[i];
-                }
-            }
+        deg /= p_count;
+        DetTerm {
+            total: del + w * deg,
+            named: ("degeneracy", deg),
+            r_scale: 2.0 / self.triples.len().max(1) as f64,
+            dbar: db,
+            barrier_weight: 1.0,
+            log_scale: None,
         }
-        let mut terms = vec![("del", del), second];
-        if let Some((shaping, use_train)) = self.shaping.as_mut() {
-            let train_pairs: &[f64] = if *use_train { &self.pair_data } else { &[] };
-            let adjoints = match (active, grad.as_deref_mut()) {
-                (true, Some(g)) => {
-                    let (network, own) = g.split_at_mut(net);
-                    Some(ShapingAdjoints {
-                        d1bar: &mut self.d1bar[..],
-                        d2bar: &mut self.d2bar[..],
-                        network,
-                        own,
-                    })
-                }
-                _ => None,
+    }
+
+    /// The robust recipe: `log(del) − (2/n) mean φ(s₀ d)`. The threshold
+    /// of `φ`'s linear continuation moves with the median `|d|` (one
+    /// pair's), and its derivative goes to that pair.
+    fn barrier_term(&self, del: f64) -> DetTerm {
+        let n = self.batch.parametrisation().n;
+        let p_count = self.dets.len().max(1) as f64;
+        let med = median_abs_index(&self.dets);
+        let x_min = DetStats::NEAR_DEGENERATE * med.map_or(f64::NAN, |m| self.dets[m].abs());
+        let mut barrier = 0.0;
+        let mut d_x_min = 0.0;
+        let mut db = vec![0.0; self.dets.len()];
+        let c = -(2.0 / n as f64) / p_count;
+        for (p, &d) in self.dets.iter().enumerate() {
+            let x = self.sign0 * d;
+            let (phi, dphi) = if x >= x_min && x > 0.0 {
+                (x.ln(), 1.0 / x)
+            } else {
+                d_x_min += 1.0 / x_min - x / (x_min * x_min);
+                (x_min.ln() + (x - x_min) / x_min, 1.0 / x_min)
             };
-            let r = shaping.evaluate(
-                mlp,
-                train_pairs,
-                &self.batch.d1,
-                &self.batch.d2,
-                log_scale,
-                adjoints,
-            );
-            if active {
-                total += shaping.weight() * r.value;
-                // The barrier enters the loss as −(2/n)·barrier.
-                barrier_weight += shaping.weight() * r.d_log_scale / (-2.0 / n as f64);
+            barrier += phi;
+            db[p] = c * dphi * self.sign0;
+        }
+        if let Some(m) = med.filter(|_| d_x_min != 0.0) {
+            db[m] += c * d_x_min * DetStats::NEAR_DEGENERATE * self.dets[m].signum();
+        }
+        barrier /= p_count;
+        DetTerm {
+            total: del.ln() - (2.0 / n as f64) * barrier,
+            named: ("logdet", barrier),
+            r_scale: 2.0 / (self.triples.len().max(1) as f64 * del),
+            dbar: db,
+            barrier_weight: 1.0,
+            log_scale: Some(barrier),
+        }
+    }
+
+    /// `D̄1`, `D̄2` of the DEL term: `r_scale · r_k` into both pairs of a triple.
+    fn residual_adjoints(&mut self, r_scale: f64) {
+        let n = self.batch.parametrisation().n;
+        self.d1bar.fill(0.0);
+        self.d2bar.fill(0.0);
+        for &(l, r) in &self.triples {
+            for i in 0..n {
+                self.resid[i] = self.batch.d2[l * n + i] + self.batch.d1[r * n + i];
+                self.d2bar[l * n + i] += r_scale * self.resid[i];
+                self.d1bar[r * n + i] += r_scale * self.resid[i];
             }
-            terms.push(("symmetry", r.value));
         }
-        if let Some(grad) = grad {
-            let grad = &mut grad[..net];
-            for (p, db) in dbar.iter().enumerate() {
-                for k in 0..n * n {
-                    self.jbar[p * n * n + k] = barrier_weight * db * self.cofs[p * n * n + k];
-                }
+    }
+
+    /// The shaping term, if any: always evaluated and reported (its value
+    /// is returned); added to the loss, and its adjoints to `grad`, from
+    /// its warm-up on.
+    fn add_shaping(
+        &mut self,
+        mlp: &Mlp,
+        term: &mut DetTerm,
+        grad: Option<&mut [f64]>,
+    ) -> Option<f64> {
+        let n = self.batch.parametrisation().n;
+        let net = mlp.params().len();
+        let epoch = self.epoch;
+        let (shaping, use_train) = self.shaping.as_mut()?;
+        let active = shaping.active(epoch);
+        let train_pairs: &[f64] = if *use_train { &self.pair_data } else { &[] };
+        let adjoints = match (active, grad) {
+            (true, Some(g)) => {
+                let (network, own) = g.split_at_mut(net);
+                Some(ShapingAdjoints {
+                    d1bar: &mut self.d1bar[..],
+                    d2bar: &mut self.d2bar[..],
+                    network,
+                    own,
+                })
             }
-            self.batch
-                .backprop(mlp, &self.d1bar, &self.d2bar, &self.jbar, grad);
+            _ => None,
+        };
+        let r = shaping.evaluate(
+            mlp,
+            train_pairs,
+            &self.batch.d1,
+            &self.batch.d2,
+            term.log_scale,
+            adjoints,
+        );
+        if active {
+            term.total += shaping.weight() * r.value;
+            // The barrier enters the loss as −(2/n)·barrier.
+            term.barrier_weight += shaping.weight() * r.d_log_scale / (-2.0 / n as f64);
         }
-        LossReport {
-            total,
-            terms,
-            det: Some(self.det_stats()),
+        Some(r.value)
+    }
+
+    /// The network's gradient: `J̄ = barrier_weight · d̄ · cof(J)` and the
+    /// residual adjoints through the engine.
+    fn backprop(&mut self, mlp: &Mlp, term: &DetTerm, grad: &mut [f64]) {
+        let nn = self.batch.parametrisation().n.pow(2);
+        for (p, db) in term.dbar.iter().enumerate() {
+            for k in 0..nn {
+                self.jbar[p * nn + k] = term.barrier_weight * db * self.cofs[p * nn + k];
+            }
         }
+        self.batch
+            .backprop(mlp, &self.d1bar, &self.d2bar, &self.jbar, grad);
     }
 }
 
@@ -520,34 +404,6 @@ mod tests {
     }
 
     #[test]
-    fn det_cofactor_is_the_derivative_of_the_determinant() {
-        for n in 1..=4 {
-            let a: Vec<f64> = (0..n * n)
-                .map(|k| {
-                    ((k * 7 % 5) as f64 - 1.7) * 0.3 + if k % (n + 1) == 0 { 2.0 } else { 0.0 }
-                })
-                .collect();
-            let mut cof = vec![0.0; n * n];
-            let det = det_cofactor(n, &a, &mut cof);
-            let m = nalgebra::DMatrix::from_row_slice(n, n, &a);
-            assert!((det - m.determinant()).abs() < 1e-12 * (1.0 + det.abs()));
-            for k in 0..n * n {
-                let (mut p, mut q) = (a.clone(), a.clone());
-                p[k] += 1e-6;
-                q[k] -= 1e-6;
-                let mut scratch = vec![0.0; n * n];
-                let fd =
-                    (det_cofactor(n, &p, &mut scratch) - det_cofactor(n, &q, &mut scratch)) / 2e-6;
-                assert!(
-                    (cof[k] - fd).abs() < 1e-7 * (1.0 + fd.abs()),
-                    "n={n} k={k}: {} vs {fd}",
-                    cof[k]
-                );
-            }
-        }
-    }
-
-    #[test]
     fn det_statistics_cover_all_pairs_even_when_the_loss_uses_a_subset() {
         let d = data(2);
         let mlp = Mlp::new(4, &[8, 6], Activation::Softplus, 2).unwrap();
@@ -561,7 +417,7 @@ mod tests {
             2,
         );
         let mut loss = DlnnLoss::new(Recipe::Paper);
-        loss.jacobian_every = 5;
+        loss.jacobian_every = 5.into();
         let mut sub = Dlnn::new(&mlp, param, &d, loss, None, 2);
         let full = all.evaluate(&mlp, None).det.unwrap();
         assert_eq!(all.full_det_stats(&mlp), full);
@@ -615,11 +471,11 @@ mod tests {
                     let mut loss = DlnnLoss::new(recipe);
                     loss.degeneracy_power = 2;
                     loss.kappa = 30.0; // off the sigmoid's plateau so the term matters
-                    loss.jacobian_every = every;
+                    loss.jacobian_every = every.into();
                     let mut obj = Dlnn::new(&mlp, param.clone(), &d, loss, None, 2);
                     let what =
                         format!("{recipe:?} tr={tr} angles={angles} n={n} jacobian_every={every}");
-                    crate::learn::trainer::assert_gradient_matches_fd(
+                    crate::learn::objective::assert_gradient_matches_fd(
                         &mut obj, &mut mlp, 3, 2e-5, 1e-3, &what,
                     );
                 }
@@ -642,7 +498,7 @@ mod tests {
         };
         let mut mlp = Mlp::new(2 * n, &[8, 6], Activation::Softplus, 5).unwrap();
         let mut loss = DlnnLoss::new(recipe);
-        loss.jacobian_every = every;
+        loss.jacobian_every = every.into();
         let mut obj = Dlnn::new(&mlp, param.clone(), &d, loss, None, 2);
         let boxed = EvaluationPoints {
             train: false,
@@ -661,7 +517,9 @@ mod tests {
             "{:?} {recipe:?} {:?} K={} train={} jacobian_every={every}",
             sym.solver, sym.basis, sym.generators, sym.points.train
         );
-        crate::learn::trainer::assert_gradient_matches_fd(&mut obj, &mut mlp, 3, 2e-5, 1e-3, &what);
+        crate::learn::objective::assert_gradient_matches_fd(
+            &mut obj, &mut mlp, 3, 2e-5, 1e-3, &what,
+        );
     }
 
     /// The paper's solver: the symmetry term's gradient with respect to the
@@ -670,7 +528,7 @@ mod tests {
     /// agrees with finite differences of the total loss.
     #[test]
     fn paper_solver_gradient_agrees_with_finite_differences() {
-        use crate::learn::shaping::{CoefficientConfig, ShapingConfig};
+        use crate::learn::config::{CoefficientConfig, ShapingConfig};
         for recipe in [Recipe::Robust, Recipe::Paper] {
             for (basis, k, train, every) in [
                 (SymmetryBasis::Affine, 1, true, 1),
@@ -708,7 +566,7 @@ mod tests {
     /// pairs, each basis) agrees with finite differences of the total loss.
     #[test]
     fn shaping_term_gradient_agrees_with_finite_differences() {
-        use crate::learn::shaping::ShapingConfig;
+        use crate::learn::config::ShapingConfig;
         for recipe in [Recipe::Robust, Recipe::Paper] {
             for (basis, k, train) in [
                 (SymmetryBasis::Affine, 1, true),

@@ -4,13 +4,14 @@
 use std::path::Path;
 use std::time::Instant;
 
-use super::dlnn::{DetStats, Dlnn};
-use super::lnn::{Lnn, LnnError, LnnSamples};
+use super::assemble::{trainer, AnyObjective};
+use super::config::{SymmetryConfig, TrainConfig};
+use super::error::FitError;
 use super::model_dir::{self, Architecture, DataSummary, ModelError, ModelFile, FORMAT};
-use super::parametrisation::Parametrisation;
-use super::symmetry::DiscoverySolver;
-use super::trainer::{check_dlnn, LnnConfig, Objective};
-use super::trainer::{EpochRecord, LossReport, TrainConfig, TrainError, Trainer};
+use super::objective::{LossReport, Objective};
+use super::symmetry::{DiscoverySolver, Symmetries, SymmetryError};
+use super::trainer::{EpochRecord, Trainer};
+use super::LearnedLd;
 use crate::data::Dataset;
 use crate::nn::Mlp;
 
@@ -23,162 +24,6 @@ pub struct FitOptions {
     pub resume: bool,
     /// Name of the data source, recorded in `model.json`.
     pub source: String,
-}
-
-/// Why a run failed.
-#[derive(Debug, thiserror::Error)]
-pub enum FitError {
-    #[error(transparent)]
-    Train(#[from] TrainError),
-    #[error(transparent)]
-    Model(#[from] ModelError),
-    #[error("symmetry discovery: {0}")]
-    Symmetry(#[from] super::symmetry::SymmetryError),
-    #[error(transparent)]
-    Lnn(#[from] LnnError),
-    #[error("unknown system: {0}")]
-    System(#[from] crate::mechanics::UnknownSystem),
-    #[error("cannot resume: {0}")]
-    Resume(String),
-    /// Training stopped (e.g. a non-finite loss); the last checkpoint is intact.
-    #[error("{error}; {}", match checkpoint { Some(e) => format!("the last good checkpoint (epoch {e}) is in {dir}"), None => "no checkpoint was written".to_string() })]
-    Stopped {
-        error: TrainError,
-        checkpoint: Option<usize>,
-        dir: String,
-    },
-}
-
-/// The objective of a run: DLNN (and SymDLNN) or the LNN baseline.
-// One value per training run: the size difference is irrelevant.
-#[allow(clippy::large_enum_variant)]
-pub enum AnyObjective {
-    Dlnn(Dlnn),
-    Lnn(Lnn),
-}
-
-impl Objective for AnyObjective {
-    fn evaluate(&mut self, mlp: &Mlp, grad: Option<&mut [f64]>) -> LossReport {
-        match self {
-            Self::Dlnn(o) => o.evaluate(mlp, grad),
-            Self::Lnn(o) => o.evaluate(mlp, grad),
-        }
-    }
-
-    fn begin_epoch(&mut self, epoch: usize) -> bool {
-        match self {
-            Self::Dlnn(o) => o.begin_epoch(epoch),
-            Self::Lnn(o) => o.begin_epoch(epoch),
-        }
-    }
-
-    fn own_params(&self) -> &[f64] {
-        match self {
-            Self::Dlnn(o) => o.own_params(),
-            Self::Lnn(o) => o.own_params(),
-        }
-    }
-
-    fn own_params_mut(&mut self) -> &mut [f64] {
-        match self {
-            Self::Dlnn(o) => o.own_params_mut(),
-            Self::Lnn(o) => o.own_params_mut(),
-        }
-    }
-}
-
-impl AnyObjective {
-    /// The learned discrete Lagrangian's parametrisation.
-    pub fn parametrisation(&self) -> &Parametrisation {
-        match self {
-            Self::Dlnn(o) => o.parametrisation(),
-            Self::Lnn(o) => o.parametrisation(),
-        }
-    }
-
-    /// `det J` statistics over all training pairs (DLNN), at `mlp`.
-    pub fn final_det_stats(&mut self, mlp: &Mlp) -> Option<DetStats> {
-        match self {
-            Self::Dlnn(o) => Some(o.full_det_stats(mlp)),
-            Self::Lnn(_) => None,
-        }
-    }
-
-    /// Sign of `det J` at initialisation (DLNN's barrier side; 1 for LNN).
-    pub fn sign0(&self) -> f64 {
-        match self {
-            Self::Dlnn(o) => o.sign0(),
-            Self::Lnn(_) => 1.0,
-        }
-    }
-}
-
-/// The trainer of a run: a fresh network from the seed, or `resume = (network, sign0)`.
-pub fn trainer(
-    config: &TrainConfig,
-    data: &Dataset,
-    resume: Option<(Mlp, f64)>,
-) -> Result<Trainer<AnyObjective>, FitError> {
-    let (mlp, sign0) = match resume {
-        Some((mlp, sign0)) => (mlp, Some(sign0)),
-        None => (config.fresh_network(data).map_err(TrainError::from)?, None),
-    };
-    let objective = match &config.lnn {
-        None => {
-            check_dlnn(config, data)?;
-            let param = config.parametrisation(data)?;
-            let mut dlnn = Dlnn::new(&mlp, param, data, config.loss, sign0, config.threads);
-            if let Some(sym) = &config.symmetry {
-                if sym.solver == DiscoverySolver::Paper && sym.shaping.is_none() {
-                    return Err(TrainError::Invalid(
-                        "the paper's symmetry solver trains its coefficients with the network: it needs a symmetry weight > 0".into(),
-                    )
-                    .into());
-                }
-                if let Some(shaping) = sym.shaping {
-                    let box_only = super::symmetry::EvaluationPoints {
-                        train: false,
-                        ..sym.points
-                    };
-                    if sym.solver == DiscoverySolver::Paper && sym.coefficients.is_none() {
-                        return Err(TrainError::Invalid(
-                            "the paper's symmetry solver needs its initial coefficients".into(),
-                        )
-                        .into());
-                    }
-                    let term = super::shaping::Shaping::new(
-                        &mlp,
-                        dlnn.parametrisation(),
-                        sym,
-                        shaping,
-                        box_only.pairs(data, config.seed),
-                        config.threads,
-                    );
-                    dlnn.set_shaping(term, sym.points.train);
-                }
-            }
-            AnyObjective::Dlnn(dlnn)
-        }
-        Some(LnnConfig {
-            data: mode,
-            system,
-            standardise,
-            kinetic_prior,
-        }) => {
-            // The LNN's inputs are (q, q̇); its network was sized without angles.
-            if !config.angles.is_empty() {
-                return Err(LnnError::Angles.into());
-            }
-            let system = system
-                .as_deref()
-                .map(crate::mechanics::System::from_name)
-                .transpose()?;
-            let samples = LnnSamples::new(data, *mode, system.as_ref())?;
-            let param = samples.parametrisation(data.dt, *standardise, *kinetic_prior);
-            AnyObjective::Lnn(Lnn::new(&mlp, samples, param, config.threads)?)
-        }
-    };
-    Ok(config.trainer(mlp, objective))
 }
 
 /// The history as CSV text.
@@ -236,7 +81,7 @@ fn describe(
     ModelFile {
         format: FORMAT,
         symdlnn_version: env!("CARGO_PKG_VERSION").into(),
-        method: config.method.clone(),
+        method: config.method.kind(),
         n: data.n,
         h: data.dt,
         architecture: Architecture {
@@ -263,9 +108,19 @@ fn describe(
     }
 }
 
-/// Train a DLNN on `data` into the model directory `out`. `on_epoch` sees
-/// every epoch's record. A non-finite loss or gradient stops the run with an
-/// error; the last checkpoint is left as it was.
+/// A run in progress: its configuration, trainer, history and the
+/// training time so far.
+struct Run {
+    config: TrainConfig,
+    trainer: Trainer<AnyObjective>,
+    history: History,
+    seconds: f64,
+}
+
+/// Train a model on `data` into the model directory `out`. `on_epoch` sees
+/// every epoch's record. The configuration is validated before anything is
+/// written. A non-finite loss or gradient stops the run with an error; the
+/// last checkpoint is left as it was.
 pub fn fit(
     config: &TrainConfig,
     data: &Dataset,
@@ -273,102 +128,159 @@ pub fn fit(
     options: &FitOptions,
     on_epoch: &mut dyn FnMut(&EpochRecord),
 ) -> Result<(ModelFile, Mlp), FitError> {
-    let (config, mut trainer, mut history, mut seconds) = if options.resume {
-        let cp = model_dir::load_checkpoint(out)?;
-        let (model, mlp) = (cp.model, cp.mlp);
-        let summary = (data.trajectories.len(), data.samples(), data.dt);
-        let stored = (model.data.trajectories, model.data.samples, model.data.dt);
-        if summary != stored {
-            return Err(FitError::Resume(format!(
-                "the data ({} trajectories, {} samples, dt {}) differ from the checkpoint's ({}, {}, {})",
-                summary.0, summary.1, summary.2, stored.0, stored.1, stored.2
-            )));
-        }
-        let config = model.training.clone();
-        let mut trainer = trainer(&config, data, Some((mlp, model.sign0)))?;
-        let own = trainer.objective.own_params_mut();
-        if own.len() != cp.own_params.len() {
-            return Err(FitError::Resume(format!(
-                "the checkpoint has {} symmetry coefficients, the configuration {}",
-                cp.own_params.len(),
-                own.len()
-            )));
-        }
-        own.copy_from_slice(&cp.own_params);
-        trainer.adam = cp.adam;
-        trainer.guard = cp.guard;
-        trainer.epoch = model.epochs_done;
-        (
-            config,
-            trainer,
-            History {
-                text: cp.history_csv,
-            },
-            model.training_seconds,
-        )
+    let mut run = if options.resume {
+        resume(data, out)?
     } else {
-        // A stale checkpoint of an earlier run must not be resumed later.
-        let stale = model_dir::checkpoint_dir(out);
-        if stale.is_dir() {
-            std::fs::remove_dir_all(&stale).map_err(|error| ModelError::Io {
-                path: stale.display().to_string(),
-                error,
-            })?;
-        }
-        let mut trainer = trainer(config, data, None)?;
-        let history = History::new(&trainer.current_loss());
-        (config.clone(), trainer, history, 0.0)
+        start(config, data, out)?
     };
+    train_epochs(&mut run, data, out, options, on_epoch)?;
+    finish(run, data, out, options)
+}
+
+/// A fresh run (a stale checkpoint of an earlier run is removed, so that it
+/// cannot be resumed later).
+fn start(config: &TrainConfig, data: &Dataset, out: &Path) -> Result<Run, FitError> {
+    let mut trainer = trainer(config, data, None)?;
+    let stale = model_dir::checkpoint_dir(out);
+    if stale.is_dir() {
+        std::fs::remove_dir_all(&stale).map_err(|error| ModelError::Io {
+            path: stale.display().to_string(),
+            error,
+        })?;
+    }
+    let history = History::new(&trainer.current_loss());
+    Ok(Run {
+        config: config.clone(),
+        trainer,
+        history,
+        seconds: 0.0,
+    })
+}
+
+/// The run stored in `out/checkpoint`, with its configuration, on the same data.
+fn resume(data: &Dataset, out: &Path) -> Result<Run, FitError> {
+    let cp = model_dir::load_checkpoint(out)?;
+    let (model, mlp) = (cp.model, cp.mlp);
+    let summary = (data.trajectories.len(), data.samples(), data.dt);
+    let stored = (model.data.trajectories, model.data.samples, model.data.dt);
+    if summary != stored {
+        return Err(FitError::Resume(format!(
+            "the data ({} trajectories, {} samples, dt {}) differ from the checkpoint's ({}, {}, {})",
+            summary.0, summary.1, summary.2, stored.0, stored.1, stored.2
+        )));
+    }
+    let config = model.training.clone();
+    let mut trainer = trainer(&config, data, Some((mlp, model.sign0)))?;
+    let own = trainer.objective.own_params_mut();
+    if own.len() != cp.own_params.len() {
+        return Err(FitError::Resume(format!(
+            "the checkpoint has {} symmetry coefficients, the configuration {}",
+            cp.own_params.len(),
+            own.len()
+        )));
+    }
+    own.copy_from_slice(&cp.own_params);
+    trainer.adam = cp.adam;
+    trainer.guard = cp.guard;
+    trainer.epoch = model.epochs_done;
+    Ok(Run {
+        config,
+        trainer,
+        history: History {
+            text: cp.history_csv,
+        },
+        seconds: model.training_seconds,
+    })
+}
+
+/// Train to the configuration's epochs, with checkpoints.
+fn train_epochs(
+    run: &mut Run,
+    data: &Dataset,
+    out: &Path,
+    options: &FitOptions,
+    on_epoch: &mut dyn FnMut(&EpochRecord),
+) -> Result<(), FitError> {
     let mut last = Instant::now();
-    let mut last_checkpoint = options.resume.then_some(trainer.epoch);
-    while trainer.epoch < config.epochs {
-        let record = match trainer.step() {
-            Ok(r) => r,
-            Err(error) => {
-                let dir = model_dir::checkpoint_dir(out).display().to_string();
-                return Err(FitError::Stopped {
-                    error,
-                    checkpoint: last_checkpoint,
-                    dir,
-                });
-            }
-        };
-        history.push(record);
+    let mut last_checkpoint = options.resume.then_some(run.trainer.epoch);
+    let epochs = run.config.epochs;
+    while run.trainer.epoch < epochs {
+        let record = run.trainer.step().map_err(|error| FitError::Stopped {
+            error,
+            checkpoint: last_checkpoint,
+            dir: model_dir::checkpoint_dir(out).display().to_string(),
+        })?;
+        run.history.push(record);
         on_epoch(record);
+        let epoch = run.trainer.epoch;
         if let Some(k) = options.checkpoint_every.filter(|k| *k > 0) {
-            if trainer.epoch.is_multiple_of(k) && trainer.epoch < config.epochs {
-                seconds += last.elapsed().as_secs_f64();
+            if epoch.is_multiple_of(k) && epoch < epochs {
+                run.seconds += last.elapsed().as_secs_f64();
                 last = Instant::now();
-                let model = describe(&config, data, &options.source, &mut trainer, seconds);
-                model_dir::save_checkpoint(
-                    out,
-                    &model,
-                    &trainer.mlp,
-                    trainer.objective.own_params(),
-                    &trainer.adam,
-                    trainer.guard.as_ref(),
-                    &history.text,
-                )?;
-                last_checkpoint = Some(trainer.epoch);
+                checkpoint(run, data, out, options)?;
+                last_checkpoint = Some(epoch);
             }
         }
     }
-    seconds += last.elapsed().as_secs_f64();
-    let mut model = describe(&config, data, &options.source, &mut trainer, seconds);
-    if let Some(sym) = &config.symmetry {
-        let ld = super::LearnedLd::new(trainer.mlp.clone(), model.parametrisation.clone());
+    run.seconds += last.elapsed().as_secs_f64();
+    Ok(())
+}
+
+/// Write `out/checkpoint`.
+fn checkpoint(
+    run: &mut Run,
+    data: &Dataset,
+    out: &Path,
+    options: &FitOptions,
+) -> Result<(), FitError> {
+    let model = describe(
+        &run.config,
+        data,
+        &options.source,
+        &mut run.trainer,
+        run.seconds,
+    );
+    let t = &run.trainer;
+    model_dir::save_checkpoint(
+        out,
+        &model,
+        &t.mlp,
+        t.objective.own_params(),
+        &t.adam,
+        t.guard.as_ref(),
+        &run.history.text,
+    )?;
+    Ok(())
+}
+
+/// Discover the symmetries (SymDLNN) and write the model directory.
+fn finish(
+    mut run: Run,
+    data: &Dataset,
+    out: &Path,
+    options: &FitOptions,
+) -> Result<(ModelFile, Mlp), FitError> {
+    let mut model = describe(
+        &run.config,
+        data,
+        &options.source,
+        &mut run.trainer,
+        run.seconds,
+    );
+    if let Some(sym) = run.config.method.symmetry() {
+        let ld = LearnedLd::new(run.trainer.mlp.clone(), model.parametrisation.clone());
         model.symmetries = Some(discover_symmetries(
             &ld,
             sym,
             data,
-            config.seed,
-            trainer.objective.own_params(),
+            run.config.seed,
+            run.trainer.objective.own_params(),
         )?);
     }
-    model_dir::save(out, &model, &trainer.mlp)?;
-    crate::data::io::write_atomic(&out.join("history.csv"), history.text.as_bytes())
+    model_dir::save(out, &model, &run.trainer.mlp)?;
+    crate::data::io::write_atomic(&out.join("history.csv"), run.history.text.as_bytes())
         .map_err(ModelError::from)?;
-    Ok((model, trainer.mlp))
+    Ok((model, run.trainer.mlp))
 }
 
 /// The generators of a learned `ld` by `sym`'s solver and search space, on
@@ -378,12 +290,12 @@ pub fn fit(
 /// against the evaluation pairs. (`symdlnn discover` reruns the first two
 /// on saved models through [`super::symmetry::discover_jointly`].)
 fn discover_symmetries(
-    ld: &super::LearnedLd,
-    sym: &super::SymmetryConfig,
+    ld: &LearnedLd,
+    sym: &SymmetryConfig,
     data: &Dataset,
     seed: u64,
     coefficients: &[f64],
-) -> Result<super::symmetry::Symmetries, super::symmetry::SymmetryError> {
+) -> Result<Symmetries, SymmetryError> {
     use super::symmetry::{discover, discover_variational, from_coefficients};
     match sym.solver {
         DiscoverySolver::Nullspace => {

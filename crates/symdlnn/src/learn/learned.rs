@@ -3,6 +3,8 @@
 
 use std::sync::Mutex;
 
+use std::num::NonZeroUsize;
+
 use super::pairs::PairBatch;
 use super::parametrisation::Parametrisation;
 use crate::mechanics::{DiscreteLagrangian, GenericDiscreteLagrangian, PairDerivatives, Scalar};
@@ -33,7 +35,13 @@ impl std::fmt::Debug for LearnedLd {
 impl LearnedLd {
     /// Wrap a network and its parametrisation.
     pub fn new(mlp: Mlp, param: Parametrisation) -> Self {
-        let single = Mutex::new(PairBatch::new(&mlp, param.clone(), 1, 1, Some(1)));
+        let single = Mutex::new(PairBatch::new(
+            &mlp,
+            param.clone(),
+            1,
+            1,
+            Some(NonZeroUsize::MIN),
+        ));
         Self { mlp, param, single }
     }
 

@@ -9,10 +9,8 @@
 //! blocks. Inputs are standardised as the robust DLNN's (`((q − μ)/σ_q,
 //! q̇/σ_v)`; raw with `standardise = false`, as the reference LNN), and a
 //! kinetic prior `½|q̇|²` is added to `L` as in the robust DLNN recipe
-//! (measured on the paper's cart–pendulum, truth mode, 3 000 epochs: without
-//! it the acceleration MSE stalls at 437, the mean square of the targets —
-//! the network's random `∂²L/∂q̇²` gives accelerations of 1e4 at
-//! initialisation and training never recovers).
+//! (without it the network's random `∂²L/∂q̇²` gives huge accelerations at
+//! initialisation, from which training does not recover).
 //!
 //! Data ([`LnnData`]): `positions` — `q̇`, `q̈` by central differences of
 //! positions (the information DLNN gets; the default); `truth` — `q̇` from
@@ -25,22 +23,12 @@
 //! the robust DLNN parametrisation without prior, so the learned `L` is a
 //! [`super::LearnedLd`] and the same variational integrator rolls it out.
 
-use serde::{Deserialize, Serialize};
-
+use super::config::LnnData;
+use super::objective::{LossReport, Objective};
 use super::parametrisation::{InputMap, Parametrisation};
-use super::trainer::{LossReport, Objective};
 use crate::data::Dataset;
 use crate::mechanics::{solve_dense, LagrangianDerivatives, LagrangianJet, System};
 use crate::nn::{Engine, Jets, Mlp};
-
-/// Where the LNN's velocities and accelerations come from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LnnData {
-    Positions,
-    Truth,
-    Reference,
-}
 
 /// Training samples `(q, q̇, q̈*)`, row-major `N × n` each.
 #[derive(Clone, Debug, PartialEq)]
@@ -353,7 +341,7 @@ mod tests {
             let mut obj = Lnn::new(&mlp, samples, param, 2).unwrap();
             assert!(obj.evaluate(&mlp, None).total > 0.0);
             let what = format!("n={n}");
-            crate::learn::trainer::assert_gradient_matches_fd(
+            crate::learn::objective::assert_gradient_matches_fd(
                 &mut obj, &mut mlp, 2, 1e-5, 1e-4, &what,
             );
         }

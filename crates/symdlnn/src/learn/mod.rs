@@ -1,28 +1,48 @@
 //! Learning discrete Lagrangians from positions.
 //!
-//! [`Parametrisation`] turns a network into `Ld`; [`PairBatch`] evaluates
-//! `D1 Ld`, `D2 Ld` and `J` at many pairs and back-propagates through them;
-//! [`dlnn`] is the DLNN loss (the paper's recipe and the robust one);
-//! [`Trainer`] runs Adam with checkpoints; [`LearnedLd`] is a trained model
-//! as a [`crate::mechanics::DiscreteLagrangian`]; [`model_dir`] saves and
-//! loads models.
+//! A run is described by a [`TrainConfig`] (what is learned: a [`Method`];
+//! how: network, schedule, seed), checked once by
+//! [`TrainConfig::validate`]. [`assemble`](trainer) builds its objective —
+//! [`dlnn`] (the DLNN loss, the paper's recipe and the robust one), with
+//! [`shaping`] for SymDLNN, or [`lnn`] — over a [`PairBatch`] that
+//! evaluates `D1 Ld`, `D2 Ld` and `J` of a [`Parametrisation`] of the
+//! network. [`Trainer`] runs Adam on any [`Objective`]; [`fit`] is a whole
+//! run with checkpoints and the model directory ([`model_dir`]);
+//! [`LearnedLd`] is a trained model as a
+//! [`crate::mechanics::DiscreteLagrangian`]; [`symmetry`] discovers the
+//! generators that leave it invariant.
+//!
+//! Imports run one way: settings ([`config`]) and helpers ([`det`],
+//! [`objective`], [`parametrisation`](Parametrisation), [`symmetry`]) below
+//! the objectives, the objectives below assembly, assembly below [`fit`].
 
+mod assemble;
+pub mod config;
+pub mod det;
 pub mod dlnn;
+mod error;
 mod fit;
 mod learned;
 pub mod lnn;
 pub mod model_dir;
+pub mod objective;
 mod pairs;
 mod parametrisation;
 pub mod shaping;
 pub mod symmetry;
 mod trainer;
 
-pub use fit::{fit, trainer, AnyObjective, FitError, FitOptions};
-pub use learned::LearnedLd;
-pub use pairs::PairBatch;
-pub use parametrisation::{InputMap, Parametrisation};
-pub use trainer::{
-    check_angles, dlnn_trainer, EpochRecord, LnnConfig, LossReport, Objective, Snapshot, StepGuard,
-    SymmetryConfig, TrainConfig, TrainError, Trainer,
+pub use assemble::{dlnn_trainer, trainer, AnyObjective};
+pub use config::{
+    check_generator_count, check_unwrapped, CoefficientConfig, CoefficientInit, ConfigError,
+    DlnnConfig, DlnnLoss, JacobianStride, LnnConfig, LnnData, Method, MethodKind, Recipe,
+    ScheduleSpec, ShapingConfig, SymmetryConfig, TrainConfig,
 };
+pub use det::DetStats;
+pub use error::FitError;
+pub use fit::{fit, FitOptions};
+pub use learned::LearnedLd;
+pub use objective::{LossReport, Objective};
+pub use pairs::PairBatch;
+pub use parametrisation::{check_angle_indices, InputMap, ParamError, Parametrisation};
+pub use trainer::{EpochRecord, Snapshot, StepGuard, TrainError, Trainer};

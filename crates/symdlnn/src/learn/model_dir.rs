@@ -12,9 +12,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::dlnn::DetStats;
+use super::config::{MethodKind, TrainConfig};
+use super::det::DetStats;
 use super::parametrisation::Parametrisation;
-use super::trainer::{Snapshot, StepGuard, TrainConfig};
+use super::trainer::{Snapshot, StepGuard};
 use crate::data::io::write_atomic;
 use crate::nn::{load_mlp, save_mlp, Activation, Adam, Mlp};
 
@@ -43,7 +44,7 @@ pub struct DataSummary {
 pub struct ModelFile {
     pub format: u32,
     pub symdlnn_version: String,
-    pub method: String,
+    pub method: MethodKind,
     pub n: usize,
     pub h: f64,
     pub architecture: Architecture,

@@ -7,6 +7,8 @@
 //! engine's first inputs (their normal rows, then their swapped rows), the
 //! others follow (normal rows, then swapped rows).
 
+use std::num::NonZeroUsize;
+
 use super::parametrisation::Parametrisation;
 use crate::nn::{Engine, Jets, Mlp};
 
@@ -48,17 +50,17 @@ pub struct PairBatch {
 
 impl PairBatch {
     /// A batch for `pairs` pairs of dimension `param.n`, with `J` at every
-    /// `jacobian_every`-th pair (`Some(1)`: every pair; `None`: none, and
+    /// `jacobian_every`-th pair (`Some(NonZeroUsize::MIN)`: every pair; `None`: none, and
     /// `backprop` ignores `jbar`).
     pub fn new(
         mlp: &Mlp,
         param: Parametrisation,
         pairs: usize,
         threads: usize,
-        jacobian_every: Option<usize>,
+        jacobian_every: Option<NonZeroUsize>,
     ) -> Self {
         let (n, d, tm) = (param.n, param.input_dim(), param.tangent_count());
-        let every = jacobian_every.map(|k| k.max(1));
+        let every = jacobian_every.map(NonZeroUsize::get);
         let jp = every.map_or(0, |k| pairs.div_ceil(k));
         let m = if every.is_some() { tm } else { 0 };
         let copies = if param.time_reversible { 2 } else { 1 };

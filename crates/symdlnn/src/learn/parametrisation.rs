@@ -13,11 +13,8 @@
 //!   `2π`-periodic in it, and for data in a narrow range of the angle the
 //!   first input is the linear map's `(q̄ − μ)/σ` to leading order;
 //! * kinetic prior `K = Σ_i c_i (q1_i − q0_i)²/2` with `c_i = 1/h`, i.e.
-//!   `h |v|²/2` in the data's units (the network can cancel it). DESIGN §3
-//!   writes `h |v/σ_v|²/2`; measured on the paper's cart–pendulum (3 000
-//!   epochs, seed 0) that standardised prior gives prediction error 0.95
-//!   against 0.040 for `h |v|²/2`, which is also what the JAX measurements
-//!   behind DESIGN used (`jax_dlnn_explore.py`, `KIN=fixed`);
+//!   `h |v|²/2` in the data's units (the network can cancel it; why not the
+//!   standardised `h |v/σ_v|²/2`: `docs/design.md`);
 //! * optional time-reversal symmetrisation `½ (f(u(q0, q1)) + f(u(q1, q0)))`.
 //!   Off by default: it is wrong for gyroscopic or magnetic systems.
 //!
@@ -35,6 +32,71 @@
 use serde::{Deserialize, Serialize};
 
 use crate::mechanics::Scalar;
+
+/// Why a parametrisation cannot be built, or a stored one is inconsistent.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ParamError {
+    /// Angles with the paper's raw input map.
+    #[error(
+        "--angles belongs to the robust recipe (the paper's feeds raw positions to the network)"
+    )]
+    AnglesNeedRobust,
+    /// An angle index at or beyond `n`.
+    #[error("angle coordinate {index} does not exist (the data have {})", coordinates(*n))]
+    NoSuchAngle {
+        /// The index given.
+        index: usize,
+        /// The dimension.
+        n: usize,
+    },
+    /// An angle index given twice.
+    #[error("an angle coordinate is named twice")]
+    AngleTwice,
+    /// A time step that is not a positive number.
+    #[error("time step {0} is not positive")]
+    TimeStep(f64),
+    /// A kinetic prior of the wrong length.
+    #[error("{len} kinetic prior coefficients for {n} coordinates")]
+    PriorLength {
+        /// Coefficients stored.
+        len: usize,
+        /// The dimension.
+        n: usize,
+    },
+    /// Input statistics of the wrong length.
+    #[error("input statistics do not have {0} entries each")]
+    Statistics(usize),
+    /// Stored angles out of order or range.
+    #[error("angle coordinates {angles:?} are not ascending indices below {n}")]
+    AngleList {
+        /// The stored angles.
+        angles: Vec<usize>,
+        /// The dimension.
+        n: usize,
+    },
+}
+
+/// `n` coordinates, for messages: "1 coordinate, index 0" or "n coordinates, 0–(n−1)".
+fn coordinates(n: usize) -> String {
+    if n == 1 {
+        "1 coordinate, index 0".to_string()
+    } else {
+        format!("{n} coordinates, 0–{}", n.saturating_sub(1))
+    }
+}
+
+/// Angle indices must name distinct coordinates below `n`.
+pub fn check_angle_indices(angles: &[usize], n: usize) -> Result<(), ParamError> {
+    let mut sorted = angles.to_vec();
+    sorted.sort_unstable();
+    if let Some(&index) = sorted.iter().find(|&&i| i >= n) {
+        return Err(ParamError::NoSuchAngle { index, n });
+    }
+    if sorted.windows(2).any(|w| w[0] == w[1]) {
+        return Err(ParamError::AngleTwice);
+    }
+    Ok(())
+}
 
 /// The input map of the network (linear but for angle coordinates).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -127,7 +189,11 @@ impl Parametrisation {
 
     /// Make coordinates `angles` periodic (robust recipe only), with their
     /// circular statistics from `positions` (row-major `T × n`).
-    pub fn with_angles(mut self, angles: Vec<usize>, positions: &[f64]) -> Result<Self, String> {
+    pub fn with_angles(
+        mut self,
+        angles: Vec<usize>,
+        positions: &[f64],
+    ) -> Result<Self, ParamError> {
         let n = self.n;
         let InputMap::MidpointVelocity {
             angles: a,
@@ -136,23 +202,11 @@ impl Parametrisation {
             ..
         } = &mut self.input_map
         else {
-            return Err("angle coordinates need the robust recipe (the paper's feeds raw positions to the network)".into());
+            return Err(ParamError::AnglesNeedRobust);
         };
+        check_angle_indices(&angles, n)?;
         let mut sorted = angles;
         sorted.sort_unstable();
-        if let Some(&i) = sorted.iter().find(|&&i| i >= n) {
-            let have = if n == 1 {
-                "1 coordinate, index 0".to_string()
-            } else {
-                format!("{n} coordinates, 0–{}", n - 1)
-            };
-            return Err(format!(
-                "angle coordinate {i} does not exist (the data have {have})"
-            ));
-        }
-        if sorted.windows(2).any(|w| w[0] == w[1]) {
-            return Err("an angle coordinate is named twice".into());
-        }
         let t = (positions.len() / n).max(1) as f64;
         for &i in &sorted {
             let (s, c) = positions
@@ -169,16 +223,16 @@ impl Parametrisation {
     /// Whether the fields fit together (a model file read from disk is
     /// checked before use): every per-coordinate vector has `n` entries
     /// (the prior: `n` or none), angles ascending and below `n`, `h > 0`.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), ParamError> {
         let n = self.n;
         if !(self.h.is_finite() && self.h > 0.0) {
-            return Err(format!("time step {} is not positive", self.h));
+            return Err(ParamError::TimeStep(self.h));
         }
         if !self.kinetic_prior.is_empty() && self.kinetic_prior.len() != n {
-            return Err(format!(
-                "{} kinetic prior coefficients for {n} coordinates",
-                self.kinetic_prior.len()
-            ));
+            return Err(ParamError::PriorLength {
+                len: self.kinetic_prior.len(),
+                n,
+            });
         }
         if let InputMap::MidpointVelocity {
             mu_q,
@@ -188,12 +242,13 @@ impl Parametrisation {
         } = &self.input_map
         {
             if [mu_q, sd_q, sd_v].iter().any(|v| v.len() != n) {
-                return Err(format!("input statistics do not have {n} entries each"));
+                return Err(ParamError::Statistics(n));
             }
             if angles.windows(2).any(|w| w[0] >= w[1]) || angles.iter().any(|&i| i >= n) {
-                return Err(format!(
-                    "angle coordinates {angles:?} are not ascending indices below {n}"
-                ));
+                return Err(ParamError::AngleList {
+                    angles: angles.clone(),
+                    n,
+                });
             }
         }
         Ok(())

@@ -27,68 +27,16 @@
 //! `Φ(q1) − Φ(q0)`) and `Ξ_j = c_jᵀ Q c_j`, `Q` the mean Gram matrix of the
 //! basis fields at the evaluation points (`mean |ξ_j(q)|²`): the term is
 //! unchanged by `Ld → c·Ld` and cannot be lowered by inflating the gradient
-//! with a gauge term (DESIGN §3). The orthogonality term is squared: the
+//! with a gauge term. The orthogonality term is squared: the
 //! paper's unsquared `⟨c_j, c_k⟩` is minimised by antiparallel generators.
 
 use nalgebra::{DMatrix, SymmetricEigen};
-use serde::{Deserialize, Serialize};
 
+use super::config::{CoefficientConfig, ShapingConfig, SymmetryConfig};
 use super::pairs::PairBatch;
 use super::parametrisation::Parametrisation;
 use super::symmetry::{DiscoverySolver, SymmetryBasis};
-use super::trainer::SymmetryConfig;
 use crate::nn::Mlp;
-
-/// Settings of the shaping term.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ShapingConfig {
-    /// `λ`.
-    pub weight: f64,
-    /// The term is added from this epoch on (before: reported, not trained).
-    pub warmup: usize,
-}
-
-/// The paper's trainable-coefficient solver: its constants and initial guess.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct CoefficientConfig {
-    /// Weight `α` of `(|c_j|² − 1)²`.
-    pub alpha: f64,
-    /// Weight `β` of `⟨c_j, c_k⟩²`.
-    pub beta: f64,
-    /// The initial coefficients, `K × len` row-major (in the basis).
-    pub init: Vec<f64>,
-    /// Where they came from (`random`, `cartpend`, `kepler`, `given`).
-    pub init_name: String,
-}
-
-impl CoefficientConfig {
-    /// The paper's initial guesses in the affine basis (`vec(M)` row-major,
-    /// then `w`), by system name.
-    pub fn paper_guess(system: &str) -> Option<Vec<f64>> {
-        match system {
-            "cartpend" => Some(vec![0.1, 0.1, 0.1, 0.1, 1.5, 0.5]),
-            "kepler" => Some(vec![0.1, 0.807, -0.607, 0.1, 0.1, 0.1]),
-            _ => None,
-        }
-    }
-
-    /// `k` random unit coefficient vectors of length `len` (standard normal
-    /// entries, normalised) from a ChaCha8 `seed` (stream 3).
-    pub fn random(k: usize, len: usize, seed: u64) -> Vec<f64> {
-        use rand::SeedableRng;
-        use rand_distr::{Distribution, StandardNormal};
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-        rng.set_stream(3);
-        let mut c: Vec<f64> = (0..k * len)
-            .map(|_| StandardNormal.sample(&mut rng))
-            .collect();
-        for cj in c.chunks_exact_mut(len) {
-            let norm = cj.iter().map(|x| x * x).sum::<f64>().sqrt();
-            cj.iter_mut().for_each(|x| *x /= norm);
-        }
-        c
-    }
-}
 
 /// Which symmetry term shapes the network.
 enum Term {
@@ -489,7 +437,7 @@ mod tests {
         let mut log_det = 0.0;
         for (p, pair) in points.chunks_exact(2 * n).enumerate() {
             ld.derivatives(&pair[..n], &pair[n..], &mut der);
-            log_det += crate::learn::dlnn::det_cofactor(n, &der.jac, &mut [0.0; 4])
+            log_det += crate::learn::det::det_cofactor(n, &der.jac, &mut [0.0; 4])
                 .abs()
                 .ln();
             let row = &mut a[p * len..(p + 1) * len];

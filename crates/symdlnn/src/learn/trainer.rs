@@ -6,43 +6,8 @@
 //! fixed order, and a checkpoint stores the exact Adam state, so resuming
 //! gives the same final weights as an uninterrupted run.
 
-use serde::{Deserialize, Serialize};
-
-use super::dlnn::{DetStats, Dlnn, DlnnLoss, Recipe};
-use super::parametrisation::Parametrisation;
-use crate::data::Dataset;
-use crate::nn::{Activation, Adam, Mlp, NnError, Schedule};
-
-/// A loss of the network parameters.
-pub trait Objective {
-    /// The loss at `mlp`; with `grad`, also add its gradient into it: the
-    /// network's parameters first, then the objective's own
-    /// ([`Objective::own_params`]).
-    fn evaluate(&mut self, mlp: &Mlp, grad: Option<&mut [f64]>) -> LossReport;
-    /// Parameters the objective trains beside the network's (the paper's
-    /// symmetry coefficients); none by default.
-    fn own_params(&self) -> &[f64] {
-        &[]
-    }
-    /// Mutable [`Objective::own_params`].
-    fn own_params_mut(&mut self) -> &mut [f64] {
-        &mut []
-    }
-    /// Told the epoch before each training step (terms with a warm-up use
-    /// it); `true` when the loss's definition changes at this epoch, so that
-    /// losses from before are not comparable (the step guard forgets them).
-    fn begin_epoch(&mut self, _epoch: usize) -> bool {
-        false
-    }
-}
-
-/// A loss value, its named terms and `det J` diagnostics.
-#[derive(Clone, Debug, PartialEq)]
-pub struct LossReport {
-    pub total: f64,
-    pub terms: Vec<(&'static str, f64)>,
-    pub det: Option<DetStats>,
-}
+use super::objective::{LossReport, Objective};
+use crate::nn::{Adam, Mlp, NnError, Schedule};
 
 /// One line of the loss history: the loss at the start of `epoch` and the
 /// learning rate then applied.
@@ -65,169 +30,9 @@ pub enum TrainError {
         /// The loss terms, e.g. `, acceleration_mse NaN, singular_mass_matrices 3`.
         terms: String,
     },
-    /// An invalid setting.
-    #[error("invalid training setting: {0}")]
-    Invalid(String),
     /// A network error.
     #[error(transparent)]
     Network(#[from] NnError),
-}
-
-/// Everything that defines a training run (stored in `model.json`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct TrainConfig {
-    pub method: String,
-    pub recipe: Recipe,
-    pub epochs: usize,
-    pub hidden: Vec<usize>,
-    pub activation: Activation,
-    pub schedule: Schedule,
-    pub loss: DlnnLoss,
-    pub kinetic_prior: bool,
-    pub time_reversible: bool,
-    /// Angle coordinates: `Ld` periodic in them (robust recipe).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub angles: Vec<usize>,
-    pub seed: u64,
-    pub threads: usize,
-    /// Step rejection threshold on the loss (see [`StepGuard`]); the robust
-    /// recipe's default is 3.0 (its loss is logarithmic: DEL ×20), the paper's none.
-    #[serde(default)]
-    pub step_guard: Option<f64>,
-    /// SymDLNN: discover this many generators after training.
-    #[serde(default)]
-    pub symmetry: Option<SymmetryConfig>,
-    /// LNN baseline settings (`method = "lnn"`).
-    #[serde(default)]
-    pub lnn: Option<LnnConfig>,
-}
-
-/// Settings of the LNN baseline.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct LnnConfig {
-    pub data: super::lnn::LnnData,
-    /// The true system, for `truth` and `reference` data.
-    pub system: Option<String>,
-    /// Standardise `(q, q̇)` inputs (the reference LNN did not).
-    pub standardise: bool,
-    /// Add `½|q̇|²` to the learned `L`.
-    #[serde(default)]
-    pub kinetic_prior: bool,
-}
-
-/// Settings of symmetry discovery (`--method symdlnn`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct SymmetryConfig {
-    /// Number of generators `K`.
-    pub generators: usize,
-    pub basis: super::symmetry::SymmetryBasis,
-    pub points: super::symmetry::EvaluationPoints,
-    /// Shape the network towards `K` generators while it learns (`None`:
-    /// discovery after training only).
-    #[serde(default)]
-    pub shaping: Option<super::shaping::ShapingConfig>,
-    /// How the generators are found after training (models written before
-    /// this field existed used the null space of the learned `Ld`).
-    #[serde(default)]
-    pub solver: super::symmetry::DiscoverySolver,
-    /// The paper's solver: its constants and initial guess (required by it).
-    #[serde(default)]
-    pub coefficients: Option<super::shaping::CoefficientConfig>,
-}
-
-impl TrainConfig {
-    /// The defaults of a recipe for `epochs` epochs: the paper's network
-    /// (3 × 128 softplus); robust: cosine 3e−3 → 1e−5, kinetic prior on;
-    /// paper: constant 3e−3.
-    pub fn new(recipe: Recipe, epochs: usize) -> Self {
-        let schedule = match recipe {
-            Recipe::Robust => Schedule::Cosine {
-                lr: 3e-3,
-                lr_min: 1e-5,
-                epochs,
-            },
-            Recipe::Paper => Schedule::Constant { lr: 3e-3 },
-        };
-        Self {
-            method: "dlnn".into(),
-            recipe,
-            epochs,
-            hidden: vec![128, 128, 128],
-            activation: Activation::Softplus,
-            schedule,
-            loss: DlnnLoss::new(recipe),
-            kinetic_prior: recipe == Recipe::Robust,
-            time_reversible: false,
-            angles: vec![],
-            seed: 0,
-            threads: 2,
-            step_guard: (recipe == Recipe::Robust).then_some(3.0),
-            symmetry: None,
-            lnn: None,
-        }
-    }
-
-    /// Make this the LNN baseline's configuration: method `lnn`, no step
-    /// guard (the LNN loss is not logarithmic), the kinetic prior as `lnn` says.
-    pub fn set_lnn(&mut self, lnn: LnnConfig) {
-        self.method = "lnn".into();
-        self.step_guard = None;
-        self.kinetic_prior = lnn.kinetic_prior;
-        self.lnn = Some(lnn);
-    }
-
-    /// The network `d → hidden… → 1` initialised from the seed (`d` the
-    /// parametrisation's input dimension).
-    pub fn fresh_network(&self, data: &Dataset) -> Result<Mlp, NnError> {
-        let d = super::parametrisation::input_dim(data.n, self.angles.len());
-        Mlp::new(d, &self.hidden, self.activation, self.seed)
-    }
-
-    /// A trainer for `objective` with this configuration's schedule and step guard.
-    pub fn trainer<O: Objective>(&self, mlp: Mlp, objective: O) -> Trainer<O> {
-        let mut trainer = Trainer::new(mlp, objective, self.schedule.clone());
-        trainer.guard = self.step_guard.map(StepGuard::new);
-        trainer.threads = self.threads;
-        trainer
-    }
-
-    /// The parametrisation this configuration gives on `data`.
-    pub fn parametrisation(&self, data: &Dataset) -> Result<Parametrisation, TrainError> {
-        let n = data.n;
-        let q: Vec<f64> = data
-            .trajectories
-            .iter()
-            .flat_map(|t| t.q.iter().copied())
-            .collect();
-        let p = match self.recipe {
-            Recipe::Paper => Parametrisation {
-                time_reversible: self.time_reversible,
-                ..Parametrisation::raw(n, data.dt)
-            },
-            Recipe::Robust => {
-                let mut v = Vec::new();
-                for t in &data.trajectories {
-                    for k in 0..t.len() - 1 {
-                        let (a, b) = (t.position(k), t.position(k + 1));
-                        v.extend(a.iter().zip(b).map(|(x, y)| (y - x) / data.dt));
-                    }
-                }
-                Parametrisation::midpoint_velocity(
-                    n,
-                    data.dt,
-                    &q,
-                    &v,
-                    self.kinetic_prior,
-                    self.time_reversible,
-                )
-            }
-        };
-        if self.angles.is_empty() {
-            return Ok(p);
-        }
-        p.with_angles(self.angles.clone(), &q)
-            .map_err(TrainError::Invalid)
-    }
 }
 
 /// Adam on an objective.
@@ -252,15 +57,12 @@ pub struct Trainer<O: Objective> {
 /// Step rejection for log-scale losses: when the loss after a step exceeds
 /// the loss before it by more than `max_increase`, the step is undone and
 /// redone with half the learning rate (the factor recovers by ×1.1 per
-/// accepted step, up to 1). Plain Adam at the robust recipe's rate is
-/// occasionally thrown out of a good basin by one step (measured on the
-/// paper's cart–pendulum, 3 000 epochs: seeds 3 and 4 ended at recreation
-/// error 1.15 and 1.6e-3; with a threshold of 3 they reach 1.3e-5 and 9e-6
-/// after 13–14 rejections, while a threshold of 1 rejects ~300 steps and
-/// slows every seed). A step to a non-finite loss or gradient is undone the
-/// same way (while the factor exceeds [`StepGuard::MIN_FACTOR`]): the
-/// symmetry term of the paper's solver, normalised by `det J`, is infinite
-/// where one step flips the sign of a `det J`, and is measured to do so.
+/// accepted step, up to 1). It keeps one bad step of Adam at the robust
+/// recipe's rate from throwing training out of a good basin. A step to a
+/// non-finite loss or gradient is undone the same way (while the factor
+/// exceeds [`StepGuard::MIN_FACTOR`]): the paper solver's symmetry term,
+/// normalised by `det J`, is infinite where one step flips the sign of a
+/// `det J`.
 /// Deterministic; its state is part of a checkpoint.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StepGuard {
@@ -431,105 +233,10 @@ impl<O: Objective> Trainer<O> {
     }
 }
 
-/// A DLNN trainer for `data` under `config`, from a fresh network.
-pub fn dlnn_trainer(config: &TrainConfig, data: &Dataset) -> Result<Trainer<Dlnn>, TrainError> {
-    check_dlnn(config, data)?;
-    let mlp = config.fresh_network(data)?;
-    let objective = Dlnn::new(
-        &mlp,
-        config.parametrisation(data)?,
-        data,
-        config.loss,
-        None,
-        config.threads,
-    );
-    Ok(config.trainer(mlp, objective))
-}
-
-/// Refuse data and settings a DLNN cannot train on.
-pub(crate) fn check_dlnn(config: &TrainConfig, data: &Dataset) -> Result<(), TrainError> {
-    if data.trajectories.iter().all(|t| t.len() < 3) {
-        return Err(TrainError::Invalid("no trajectory has 3 points".into()));
-    }
-    if !matches!(config.loss.degeneracy_power, 1 | 2) {
-        return Err(TrainError::Invalid(format!(
-            "degeneracy power must be 1 or 2, got {}",
-            config.loss.degeneracy_power
-        )));
-    }
-    check_angles(&config.angles, data)
-}
-
-/// Angle coordinates must be unwrapped: a step of more than π between
-/// snapshots is a wrap (the velocity input would see a jump of 2π). The
-/// rest is checked by [`Parametrisation::with_angles`].
-pub fn check_angles(angles: &[usize], data: &Dataset) -> Result<(), TrainError> {
-    for (t, traj) in data.trajectories.iter().enumerate() {
-        for k in 1..traj.len() {
-            for &i in angles.iter().filter(|&&i| i < data.n) {
-                let step = traj.position(k)[i] - traj.position(k - 1)[i];
-                if step.abs() > std::f64::consts::PI {
-                    return Err(TrainError::Invalid(format!(
-                        "angle coordinate {i} jumps by {step:.3} between snapshots {} and {k} of trajectory {t}: unwrap it (e.g. numpy.unwrap) so that steps stay below π",
-                        k - 1
-                    )));
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Test support: check an objective's gradient (network parameters, then
-/// its own) against central finite differences at every `stride`-th
-/// network parameter and every own parameter, with tolerance
-/// `rtol · (|fd| + floor · max(|loss|, 1))`.
-#[cfg(test)]
-#[track_caller]
-pub(crate) fn assert_gradient_matches_fd(
-    obj: &mut impl Objective,
-    mlp: &mut Mlp,
-    stride: usize,
-    rtol: f64,
-    floor: f64,
-    what: &str,
-) {
-    let net = mlp.params().len();
-    let mut grad = vec![0.0; net + obj.own_params().len()];
-    let base = obj.evaluate(mlp, Some(&mut grad)).total;
-    assert!(base.is_finite(), "{what}: loss {base}");
-    let check = |k: usize, adjoint: f64, lp: f64, lm: f64, eps: f64| {
-        let fd = (lp - lm) / (2.0 * eps);
-        let tol = rtol * (fd.abs() + floor * base.abs().max(1.0));
-        assert!(
-            (adjoint - fd).abs() <= tol,
-            "{what} param {k}: adjoint {adjoint} vs FD {fd}"
-        );
-    };
-    // Every `stride`-th network parameter, then every own parameter.
-    fn param<'a>(obj: &'a mut impl Objective, mlp: &'a mut Mlp, k: usize) -> &'a mut f64 {
-        let net = mlp.params().len();
-        if k < net {
-            &mut mlp.params_mut()[k]
-        } else {
-            &mut obj.own_params_mut()[k - net]
-        }
-    }
-    for k in (0..net).step_by(stride).chain(net..grad.len()) {
-        let x0 = *param(obj, mlp, k);
-        let eps = 1e-6 * (1.0 + x0.abs());
-        *param(obj, mlp, k) = x0 + eps;
-        let lp = obj.evaluate(mlp, None).total;
-        *param(obj, mlp, k) = x0 - eps;
-        let lm = obj.evaluate(mlp, None).total;
-        *param(obj, mlp, k) = x0;
-        check(k, grad[k], lp, lm, eps);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nn::Activation;
 
     /// `x²` of its own parameter `x`, infinite below `wall`.
     struct Walled {
