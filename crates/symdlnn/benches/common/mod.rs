@@ -1,4 +1,4 @@
-//! The JAX peer's data (`shared/bench/jax_peer.sh`), shared by the bench
+//! The JAX peer's data (`benches/peer/jax_peer.sh`), shared by the bench
 //! and `examples/step_timing.rs`.
 
 use symdlnn::data::{Dataset, Trajectory};
