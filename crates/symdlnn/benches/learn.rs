@@ -1,6 +1,6 @@
 //! One full DLNN training step (loss + gradient + Adam) on a 201-point 2-D
 //! trajectory with the paper's 4-128-128-128-1 softplus network — the same
-//! work as `shared/bench/jax_peer.sh` (DEL residual + degeneracy term at
+//! work as the JAX peer `benches/peer/jax_peer.sh` (DEL residual + degeneracy term at
 //! every pair), the robust recipe's step (by default `J` at every 10th pair;
 //! and at every pair), a SymDLNN step with the shaping term (training + 200
 //! box pairs; also with `J` at every pair), the same with the paper's

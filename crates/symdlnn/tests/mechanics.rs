@@ -133,8 +133,8 @@ fn kepler_energy_error_is_bounded_over_ten_thousand_steps() {
 
 #[test]
 fn ground_truth_matches_the_independent_jax_implementation() {
-    // truth_*.npy were produced by shared/reference (JAX, Newton with 8 fixed
-    // iterations, the paper's protocol): train + prediction span.
+    // truth_*.npy were produced by an independent JAX implementation of the
+    // paper's protocol (Newton with 8 fixed iterations): train + prediction span.
     let here = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
     for (name, dt, steps) in [("cartpend", 0.01, 300), ("kepler", 0.1, 200)] {
         let reference = io::read_npy(&here.join(format!("truth_{name}.npy")), dt).unwrap();
