@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! # symdlnn
 //!
 //! Learn the dynamics of mechanical systems from position-only snapshots:

@@ -33,9 +33,13 @@ use crate::nn::{Engine, Jets, Mlp};
 /// Training samples `(q, q̇, q̈*)`, row-major `N × n` each.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LnnSamples {
+    /// Dimension of `q`.
     pub n: usize,
+    /// Positions, `N × n`.
     pub q: Vec<f64>,
+    /// Velocities `q̇`, `N × n`.
     pub v: Vec<f64>,
+    /// Target accelerations `q̈*`, `N × n`.
     pub a: Vec<f64>,
 }
 
@@ -43,19 +47,35 @@ pub struct LnnSamples {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum LnnError {
     #[error("--lnn-data {mode} needs the true system (--system)")]
-    NeedsSystem { mode: &'static str },
-    #[error("--lnn-data {mode} needs '{column}' columns in the data file")]
-    NeedsColumns {
+    /// `truth` or `reference` data without `--system`.
+    NeedsSystem {
+        /// The data mode.
         mode: &'static str,
+    },
+    #[error("--lnn-data {mode} needs '{column}' columns in the data file")]
+    /// Data without the columns a mode reads.
+    NeedsColumns {
+        /// The data mode.
+        mode: &'static str,
+        /// The missing column (`v` or `p`).
         column: &'static str,
     },
     #[error("the system has dimension {system}, the data {data}")]
-    Dimension { system: usize, data: usize },
+    /// The system and the data differ in dimension.
+    Dimension {
+        /// The system's dimension.
+        system: usize,
+        /// The data's.
+        data: usize,
+    },
     #[error("the true acceleration is undefined at a sample: {0}")]
+    /// The true system has no acceleration at a sample.
     Truth(String),
     #[error("an LNN needs a (q, q̇) input map (midpoint–velocity), not raw pairs")]
+    /// A raw `(q0, q1)` input map.
     InputMap,
     #[error("the LNN baseline does not take angle coordinates")]
+    /// A parametrisation with angle coordinates.
     Angles,
 }
 

@@ -25,39 +25,61 @@ pub const FORMAT: u32 = 1;
 /// The network's architecture.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Architecture {
+    /// Input width `d`.
     pub input: usize,
+    /// Hidden layer widths.
     pub hidden: Vec<usize>,
+    /// The hidden layers' activation.
     pub activation: Activation,
 }
 
 /// What the model was trained on.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DataSummary {
+    /// The data file (as given to `train`).
     pub source: String,
+    /// Number of trajectories.
     pub trajectories: usize,
+    /// Number of position snapshots.
     pub samples: usize,
+    /// The time step.
     pub dt: f64,
 }
 
 /// The contents of `model.json`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelFile {
+    /// The `model.json` layout version ([`FORMAT`]).
     pub format: u32,
+    /// The crate version that wrote the file.
     pub symdlnn_version: String,
+    /// What was learned.
     pub method: MethodKind,
+    /// Dimension of `q`.
     pub n: usize,
+    /// The time step `h` of `Ld`.
     pub h: f64,
+    /// The network's shape.
     pub architecture: Architecture,
+    /// How the network becomes `Ld`.
     pub parametrisation: Parametrisation,
+    /// The configuration it was trained with.
     pub training: TrainConfig,
+    /// The seed of the run.
     pub seed: u64,
+    /// Epochs trained.
     pub epochs_done: usize,
     /// Sign of `det J` at initialisation (the robust barrier's side).
     pub sign0: f64,
+    /// The loss and its terms after training.
     pub final_losses: BTreeMap<String, f64>,
+    /// `det J` over all training pairs (DLNN).
     pub det_j: Option<DetStats>,
+    /// Whether `det J` looks degenerate.
     pub near_degenerate: bool,
+    /// What it was trained on.
     pub data: DataSummary,
+    /// Wall time of training.
     pub training_seconds: f64,
     /// Discovered symmetries (SymDLNN).
     #[serde(default)]
@@ -70,10 +92,23 @@ pub enum ModelError {
     // The I/O error is part of the message, not a separate cause, so that a
     // chain of causes prints it once.
     #[error("{path}: {error}")]
-    Io { path: String, error: std::io::Error },
+    /// A file could not be read or written.
+    Io {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        error: std::io::Error,
+    },
     #[error("{path}: {problem}")]
-    Invalid { path: String, problem: String },
+    /// A file's contents are inconsistent.
+    Invalid {
+        /// The file.
+        path: String,
+        /// What is wrong with it.
+        problem: String,
+    },
     #[error(transparent)]
+    /// A data file could not be read.
     Data(#[from] crate::data::DataError),
 }
 
@@ -199,12 +234,17 @@ pub fn save_checkpoint(
 
 /// A checkpoint's contents.
 pub struct Checkpoint {
+    /// The model as at the checkpoint.
     pub model: ModelFile,
+    /// The network as at the checkpoint.
     pub mlp: Mlp,
     /// The objective's own parameters (empty unless the paper's symmetry solver).
     pub own_params: Vec<f64>,
+    /// The optimiser's state.
     pub adam: Adam,
+    /// The step guard's state.
     pub guard: Option<StepGuard>,
+    /// The loss history so far, as CSV.
     pub history_csv: String,
 }
 

@@ -108,8 +108,11 @@ pub enum InputMap {
     /// mean `μ̂`, `σ_q` its spread `σ_c` and its inputs are as the module
     /// header says.
     MidpointVelocity {
+        /// Mean of the midpoints (per coordinate).
         mu_q: Vec<f64>,
+        /// Standard deviation of the midpoints.
         sd_q: Vec<f64>,
+        /// Standard deviation of the velocities.
         sd_v: Vec<f64>,
         /// The angle coordinates, ascending (models written before angles
         /// existed have none).
@@ -125,6 +128,7 @@ pub struct Parametrisation {
     pub n: usize,
     /// Time step `h`.
     pub h: f64,
+    /// The network's input map.
     pub input_map: InputMap,
     /// Output scale `s`.
     pub output_scale: f64,

@@ -56,7 +56,9 @@ enum Term {
 /// scale `mean log|det J|` it was normalised by (robust recipe).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ShapingValue {
+    /// The term `R` (before `λ`).
     pub value: f64,
+    /// `∂R/∂(mean log|det J|)`.
     pub d_log_scale: f64,
 }
 
@@ -64,9 +66,13 @@ pub struct ShapingValue {
 /// `D1`, `D2` of the training pairs, the network's gradient (box pairs), and
 /// the coefficients' gradient (paper's solver).
 pub struct ShapingAdjoints<'a> {
+    /// Adjoint of `D1 Ld` at the training pairs.
     pub d1bar: &'a mut [f64],
+    /// Adjoint of `D2 Ld` at the training pairs.
     pub d2bar: &'a mut [f64],
+    /// The network parameters' gradient.
     pub network: &'a mut [f64],
+    /// The coefficients' gradient (paper's solver).
     pub own: &'a mut [f64],
 }
 

@@ -13,8 +13,11 @@ use crate::nn::{Adam, Mlp, NnError, Schedule};
 /// learning rate then applied.
 #[derive(Clone, Debug, PartialEq)]
 pub struct EpochRecord {
+    /// The epoch (from 0).
     pub epoch: usize,
+    /// The learning rate applied.
     pub lr: f64,
+    /// The loss at the start of the epoch.
     pub report: LossReport,
 }
 
@@ -24,8 +27,11 @@ pub enum TrainError {
     /// A loss or gradient was NaN or infinite.
     #[error("non-finite {what} at epoch {epoch} (loss {loss:e}{terms}); training stopped")]
     NonFinite {
+        /// The epoch.
         epoch: usize,
+        /// `loss` or `gradient`.
         what: &'static str,
+        /// The loss value.
         loss: f64,
         /// The loss terms, e.g. `, acceleration_mse NaN, singular_mass_matrices 3`.
         terms: String,
@@ -37,12 +43,17 @@ pub enum TrainError {
 
 /// Adam on an objective.
 pub struct Trainer<O: Objective> {
+    /// The network.
     pub mlp: Mlp,
+    /// The loss.
     pub objective: O,
+    /// Adam's state.
     pub adam: Adam,
+    /// The learning-rate schedule.
     pub schedule: Schedule,
     /// Epochs done.
     pub epoch: usize,
+    /// One record per epoch.
     pub history: Vec<EpochRecord>,
     /// Step rejection (see [`StepGuard`]); `None` for plain Adam.
     pub guard: Option<StepGuard>,
@@ -66,6 +77,7 @@ pub struct Trainer<O: Objective> {
 /// Deterministic; its state is part of a checkpoint.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StepGuard {
+    /// Largest accepted loss increase of a step.
     pub max_increase: f64,
     /// Current learning-rate factor in (0, 1].
     pub factor: f64,
@@ -82,9 +94,13 @@ pub struct Snapshot {
     pub params: Vec<f64>,
     /// The objective's own parameters.
     pub own: Vec<f64>,
+    /// Adam's state.
     pub adam: Adam,
+    /// The gradient of the step.
     pub grad: Vec<f64>,
+    /// The learning rate before the guard's factor.
     pub lr: f64,
+    /// The loss before the step.
     pub loss: f64,
 }
 

@@ -18,6 +18,7 @@ pub struct Generator {
     /// degree ≤ 1 part).
     #[serde(rename = "M")]
     pub m: Vec<f64>,
+    /// The translation part `w` (`n`).
     pub w: Vec<f64>,
     /// What it looks like.
     pub description: String,
@@ -92,7 +93,9 @@ impl VectorField for Generator {
 /// Discovered (or, with the paper's solver, trained) generators.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Symmetries {
+    /// The basis of the generators.
     pub basis: SymmetryBasis,
+    /// The generators, best first.
     pub generators: Vec<Generator>,
     /// All singular values of the normalised `A`, ascending, divided by the largest.
     pub spectrum: Vec<f64>,

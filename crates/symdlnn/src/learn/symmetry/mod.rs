@@ -36,17 +36,30 @@ pub enum SymmetryError {
     #[error("{0}")]
     Parse(String),
     #[error("asked for {k} generators but the {basis} basis has {len} fields in dimension {n}")]
+    /// More generators than basis fields.
     TooMany {
+        /// Generators asked for.
         k: usize,
+        /// Basis size.
         len: usize,
+        /// The basis.
         basis: SymmetryBasis,
+        /// The dimension.
         n: usize,
     },
     #[error("need at least as many evaluation pairs ({pairs}) as basis fields ({len})")]
-    TooFewPairs { pairs: usize, len: usize },
+    /// Fewer equations than basis fields.
+    TooFewPairs {
+        /// Evaluation pairs (or equations).
+        pairs: usize,
+        /// Basis size.
+        len: usize,
+    },
     #[error("the singular value decomposition failed")]
+    /// The SVD did not converge (or met non-finite numbers).
     Svd,
     #[error("the paper's solver trains coefficients with one network: it has no joint form over several models")]
+    /// The paper's solver asked for a joint discovery.
     NoJointForm,
     /// A stored generator whose sizes do not fit its basis and dimension.
     #[error("generator {generator} has {} coefficients, {} entries of M and {} of w; the {basis} basis in dimension {n} has {}, {}, {n}", sizes[0], sizes[1], sizes[2], basis.len(*n), n * n)]
