@@ -66,6 +66,9 @@ pub fn run(a: InspectArgs) -> anyhow::Result<()> {
         symdlnn::learn::InputMap::MidpointVelocity { .. } => {
             "standardised midpoint and velocity".to_string()
         }
+        symdlnn::learn::InputMap::Invariant { .. } => {
+            "standardised invariants of the pair (built-in symmetries)".to_string()
+        }
     }];
     if !p.angles().is_empty() {
         let list: Vec<String> = p.angles().iter().map(|i| format!("q{i}")).collect();

@@ -13,6 +13,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use super::invariant::BuiltIn;
 use super::parametrisation::{check_angle_indices, ParamError, Parametrisation};
 use super::symmetry::{DiscoverySolver, EvaluationPoints, SymmetryBasis};
 use crate::data::Dataset;
@@ -146,6 +147,18 @@ pub struct DlnnConfig {
     pub time_reversible: bool,
     /// Angle coordinates: `Ld` periodic in them (robust recipe).
     pub angles: Vec<usize>,
+    /// Symmetries built into `Ld` (robust recipe): it is invariant under them by construction.
+    pub built_in: Option<BuiltInConfig>,
+}
+
+/// Symmetries built into `Ld`, and where they came from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BuiltInConfig {
+    /// The symmetries.
+    pub symmetry: BuiltIn,
+    /// Where they came from: `declared` (`train --symmetry`) or the
+    /// discovery they were taken from.
+    pub source: String,
 }
 
 impl DlnnConfig {
@@ -157,6 +170,7 @@ impl DlnnConfig {
             kinetic_prior: recipe == Recipe::Robust,
             time_reversible: false,
             angles: vec![],
+            built_in: None,
         }
     }
 
@@ -197,10 +211,22 @@ impl DlnnConfig {
                 )
             }
         };
-        if self.angles.is_empty() {
+        let p = if self.angles.is_empty() {
+            p
+        } else {
+            p.with_angles(self.angles.clone(), &q)?
+        };
+        let Some(b) = &self.built_in else {
             return Ok(p);
+        };
+        let mut pairs = Vec::new();
+        for t in &data.trajectories {
+            for k in 0..t.len() - 1 {
+                pairs.extend_from_slice(t.position(k));
+                pairs.extend_from_slice(t.position(k + 1));
+            }
         }
-        Ok(p.with_angles(self.angles.clone(), &q)?)
+        Ok(p.with_built_in(b.symmetry.clone(), &pairs)?)
     }
 
     /// Refuse settings and data a DLNN cannot train on.
@@ -229,6 +255,23 @@ impl DlnnConfig {
             }
             check_angle_indices(&self.angles, data.n)?;
             check_unwrapped(&self.angles, data)?;
+        }
+        if let Some(b) = &self.built_in {
+            if self.recipe() == Recipe::Paper {
+                return Err(ConfigError::BuiltInNeedsRobust);
+            }
+            let s = &b.symmetry;
+            let dim = s.rest.len() + s.translations.len() + 2 * usize::from(s.rotation.is_some());
+            if dim != data.n
+                || s.rest
+                    .iter()
+                    .chain(&s.translations)
+                    .any(|v| v.len() != data.n)
+            {
+                return Err(ConfigError::BuiltInDimension { n: data.n });
+            }
+            s.check_angles(&self.angles)
+                .map_err(|e| ParamError::BuiltIn(e.to_string()))?;
         }
         Ok(())
     }
@@ -724,7 +767,11 @@ impl TrainConfig {
     /// The network `d → hidden… → 1` initialised from the seed (`d` the
     /// parametrisation's input dimension).
     pub fn fresh_network(&self, data: &Dataset) -> Result<Mlp, NnError> {
-        let d = super::parametrisation::input_dim(data.n, self.method.angles().len());
+        let built_in = self
+            .dlnn()
+            .and_then(|d| d.built_in.as_ref())
+            .map(|b| &b.symmetry);
+        let d = super::parametrisation::input_dim(data.n, self.method.angles().len(), built_in);
         Mlp::new(d, &self.hidden, self.activation, self.seed)
     }
 
@@ -854,6 +901,15 @@ pub enum ConfigError {
         /// The trajectory's index.
         trajectory: usize,
     },
+    /// Built-in symmetries with the paper's raw input map.
+    #[error("--symmetry (a built-in symmetry) belongs to the robust recipe (the paper's feeds raw positions to the network)")]
+    BuiltInNeedsRobust,
+    /// Built-in symmetries of another dimension.
+    #[error("the built-in symmetries are not of the data's dimension {n}")]
+    BuiltInDimension {
+        /// The data's dimension.
+        n: usize,
+    },
     /// A parametrisation setting (angle coordinates).
     #[error(transparent)]
     Param(#[from] ParamError),
@@ -924,6 +980,8 @@ struct StoredConfig {
     time_reversible: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     angles: Vec<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    built_in: Option<BuiltInConfig>,
     seed: u64,
     threads: usize,
     #[serde(default)]
@@ -942,6 +1000,7 @@ impl TryFrom<StoredConfig> for TrainConfig {
             kinetic_prior: s.kinetic_prior,
             time_reversible: s.time_reversible,
             angles: s.angles,
+            built_in: s.built_in,
         };
         let method = match (s.method, s.symmetry, s.lnn) {
             (MethodKind::Dlnn, _, _) => Method::Dlnn(dlnn),
@@ -998,6 +1057,7 @@ impl From<TrainConfig> for StoredConfig {
             kinetic_prior: dlnn.kinetic_prior,
             time_reversible: dlnn.time_reversible,
             angles: dlnn.angles,
+            built_in: dlnn.built_in,
             seed: c.seed,
             threads: c.threads,
             step_guard: c.step_guard,

@@ -22,6 +22,7 @@ pub mod det;
 pub mod dlnn;
 mod error;
 mod fit;
+pub mod invariant;
 mod learned;
 pub mod lnn;
 pub mod model_dir;

@@ -26,10 +26,14 @@ pub struct PairBatch {
     inputs: Vec<f64>,
     tangents: Vec<f64>,
     /// The input map's derivatives at each pair (`Parametrisation::input_derivatives`):
-    /// `A_k, B_k` (`2n × d`), `C` (`n × m`), `M_k` (`n × d`).
+    /// `A_k, B_k` (`2n × d`), `C` (`n × m`), `M_kj` (`n × n × d`).
     cols: Vec<f64>,
     coef: Vec<f64>,
     mixed: Vec<f64>,
+    /// The same at each reversed pair `(q1, q0)`, where they are not the
+    /// pair's own ([`Parametrisation::reversal_shares_derivatives`]): the
+    /// swapped rows' (time reversal).
+    reversed: Option<(Vec<f64>, Vec<f64>, Vec<f64>)>,
     /// Scratch `A_k·(H t_α)` (`n × m`) and `∂²f/∂a_k∂b_j` (`n × n`) of a row.
     ah: Vec<f64>,
     block: Vec<f64>,
@@ -87,7 +91,14 @@ impl PairBatch {
             tangents,
             cols: vec![0.0; pairs * 2 * n * d],
             coef: vec![0.0; pairs * n * tm],
-            mixed: vec![0.0; pairs * n * d],
+            mixed: vec![0.0; pairs * n * n * d],
+            reversed: (param.time_reversible && !param.reversal_shares_derivatives()).then(|| {
+                (
+                    vec![0.0; pairs * 2 * n * d],
+                    vec![0.0; pairs * n * tm],
+                    vec![0.0; pairs * n * n * d],
+                )
+            }),
             ah: vec![0.0; n * tm],
             block: vec![0.0; n * n],
             param,
@@ -145,13 +156,24 @@ impl PairBatch {
                 .input(q0, delta, true, &mut self.inputs[r * d..(r + 1) * d]);
         }
         let m = self.param.tangent_count();
-        self.param.input_derivatives(
-            q0,
-            delta,
+        let (cols, coef, mixed) = (
             &mut self.cols[p * 2 * n * d..(p + 1) * 2 * n * d],
             &mut self.coef[p * n * m..(p + 1) * n * m],
-            &mut self.mixed[p * n * d..(p + 1) * n * d],
+            &mut self.mixed[p * n * n * d..(p + 1) * n * n * d],
         );
+        self.param.input_derivatives(q0, delta, cols, coef, mixed);
+        if let Some((rcols, rcoef, rmixed)) = self.reversed.as_mut() {
+            reverse_derivatives(
+                &self.param.reversal_parity(),
+                n,
+                (cols, mixed),
+                (
+                    &mut rcols[p * 2 * n * d..(p + 1) * 2 * n * d],
+                    &mut rcoef[p * n * m..(p + 1) * n * m],
+                    &mut rmixed[p * n * n * d..(p + 1) * n * n * d],
+                ),
+            );
+        }
         self.deltas[p * n..(p + 1) * n].copy_from_slice(delta);
     }
 
@@ -172,9 +194,17 @@ impl PairBatch {
             let jp = self.jacobian_index(p);
             let cols = &self.cols[p * 2 * n * d..(p + 1) * 2 * n * d];
             let coef = &self.coef[p * n * m..(p + 1) * n * m];
-            let mixed = &self.mixed[p * n * d..(p + 1) * n * d];
+            let mixed = &self.mixed[p * n * n * d..(p + 1) * n * n * d];
             let a = |k: usize| &cols[k * d..(k + 1) * d];
             let b = |k: usize| &cols[(n + k) * d..(n + k + 1) * d];
+            let (rcols, rcoef, rmixed) = swapped_derivatives(
+                &self.reversed,
+                (&self.cols, &self.coef, &self.mixed),
+                (2 * n * d, n * m, n * n * d),
+                p,
+            );
+            let ra = |k: usize| &rcols[k * d..(k + 1) * d];
+            let rb = |k: usize| &rcols[(n + k) * d..(n + k + 1) * d];
             let jets = &self.jets;
             let (ah, block) = (&mut self.ah, &mut self.block);
             let r = self.row[p];
@@ -197,11 +227,11 @@ impl PairBatch {
                 let g = jets.grad(r);
                 value += s * jets.value[r];
                 for k in 0..n {
-                    self.d1[p * n + k] += s * dot(b(k), g);
-                    self.d2[p * n + k] += s * dot(a(k), g);
+                    self.d1[p * n + k] += s * dot(rb(k), g);
+                    self.d2[p * n + k] += s * dot(ra(k), g);
                 }
                 if let Some(e) = jp {
-                    second_block(jets, r, cols, coef, mixed, ah, block);
+                    second_block(jets, r, rcols, rcoef, rmixed, ah, block);
                     for k in 0..n {
                         for j in 0..n {
                             self.jac[(e * n + j) * n + k] += s * block[k * n + j];
@@ -246,8 +276,15 @@ impl PairBatch {
             let jp = self.jacobian_index(p);
             let cols = &self.cols[p * 2 * n * d..(p + 1) * 2 * n * d];
             let coef = &self.coef[p * n * m..(p + 1) * n * m];
-            let mixed = &self.mixed[p * n * d..(p + 1) * n * d];
+            let mixed = &self.mixed[p * n * n * d..(p + 1) * n * n * d];
             let col = |k: usize| &cols[k * d..(k + 1) * d];
+            let (rcols, rcoef, rmixed) = swapped_derivatives(
+                &self.reversed,
+                (&self.cols, &self.coef, &self.mixed),
+                (2 * n * d, n * m, n * n * d),
+                p,
+            );
+            let rcol = |k: usize| &rcols[k * d..(k + 1) * d];
             let (r, rs) = (self.row[p], self.swapped_row[p]);
             for k in 0..2 * n {
                 let c = s * if k < n {
@@ -261,7 +298,7 @@ impl PairBatch {
                 axpy(c, col(k), self.cot.grad_mut(r));
                 if tr {
                     // The swapped row sees q0 through slot b, q1 through a.
-                    axpy(c, col((k + n) % (2 * n)), self.cot.grad_mut(rs));
+                    axpy(c, rcol((k + n) % (2 * n)), self.cot.grad_mut(rs));
                 }
             }
             let Some(e) = jp else {
@@ -269,11 +306,16 @@ impl PairBatch {
             };
             let jb = |k: usize, j: usize| s * jbar[(e * n + k) * n + j];
             for k in 0..n {
-                let c = jb(k, k);
-                if c != 0.0 {
-                    axpy(c, &mixed[k * d..(k + 1) * d], self.cot.grad_mut(r));
-                    if tr {
-                        axpy(c, &mixed[k * d..(k + 1) * d], self.cot.grad_mut(rs));
+                for j in 0..n {
+                    // The swapped row's block enters J transposed.
+                    let (c, cs) = (jb(k, j), jb(j, k));
+                    if c != 0.0 && (k == j || mixed_nonzero(mixed, n, d, k, j)) {
+                        let mkj = &mixed[(k * n + j) * d..(k * n + j + 1) * d];
+                        axpy(c, mkj, self.cot.grad_mut(r));
+                    }
+                    if tr && cs != 0.0 && (k == j || mixed_nonzero(rmixed, n, d, k, j)) {
+                        let mkj = &rmixed[(k * n + j) * d..(k * n + j + 1) * d];
+                        axpy(cs, mkj, self.cot.grad_mut(rs));
                     }
                 }
                 for al in 0..m {
@@ -284,9 +326,9 @@ impl PairBatch {
                         axpy(c, col(k), self.cot.hcol_mut(al, r));
                     }
                     if tr {
-                        let c: f64 = (0..n).map(|j| jb(j, k) * coef[j * m + al]).sum();
+                        let c: f64 = (0..n).map(|j| jb(j, k) * rcoef[j * m + al]).sum();
                         if c != 0.0 {
-                            axpy(c, col(k), self.cot.hcol_mut(al, rs));
+                            axpy(c, rcol(k), self.cot.hcol_mut(al, rs));
                         }
                     }
                 }
@@ -308,7 +350,8 @@ fn second_block(
     ah: &mut [f64],
     block: &mut [f64],
 ) {
-    let (n, d) = (mixed.len() / jets.dim, jets.dim);
+    let d = jets.dim;
+    let n = cols.len() / (2 * d);
     let m = coef.len() / n;
     for k in 0..n {
         for al in 0..m {
@@ -318,13 +361,65 @@ fn second_block(
     for k in 0..n {
         for j in 0..n {
             let h: f64 = (0..m).map(|al| coef[j * m + al] * ah[k * m + al]).sum();
-            block[k * n + j] = if k == j {
-                h + dot(jets.grad(r), &mixed[k * d..(k + 1) * d])
+            let mkj = &mixed[(k * n + j) * d..(k * n + j + 1) * d];
+            block[k * n + j] = if k == j || mkj.iter().any(|x| *x != 0.0) {
+                h + dot(jets.grad(r), mkj)
             } else {
                 h
             };
         }
     }
+}
+
+/// Pair `p`'s swapped-row derivatives `(cols, coef, mixed)` (sizes
+/// `2n·d`, `n·m`, `n²·d` per pair): the reversed pair's when stored, else
+/// the pair's own (`own`).
+fn swapped_derivatives<'a>(
+    reversed: &'a Option<(Vec<f64>, Vec<f64>, Vec<f64>)>,
+    own: (&'a [f64], &'a [f64], &'a [f64]),
+    sizes: (usize, usize, usize),
+    p: usize,
+) -> (&'a [f64], &'a [f64], &'a [f64]) {
+    let (cols, coef, mixed) = match reversed {
+        Some((c, k, x)) => (&c[..], &k[..], &x[..]),
+        None => own,
+    };
+    let (c, k, x) = sizes;
+    (
+        &cols[p * c..(p + 1) * c],
+        &coef[p * k..(p + 1) * k],
+        &mixed[p * x..(p + 1) * x],
+    )
+}
+
+/// The reversed pair's derivatives from the pair's own and the parity `S`
+/// of the map (`u(q1, q0) = S u(q0, q1)`): `A' = S B`, `B' = S A`,
+/// `C' = S A` (the tangents are the unit inputs) and `M'_kj = S M_jk`.
+fn reverse_derivatives(
+    parity: &[f64],
+    n: usize,
+    (cols, mixed): (&[f64], &[f64]),
+    (rcols, rcoef, rmixed): (&mut [f64], &mut [f64], &mut [f64]),
+) {
+    let d = parity.len();
+    for k in 0..n {
+        for e in 0..d {
+            let (a, b) = (cols[k * d + e], cols[(n + k) * d + e]);
+            rcols[k * d + e] = parity[e] * b;
+            rcols[(n + k) * d + e] = parity[e] * a;
+            rcoef[k * d + e] = parity[e] * a;
+            for j in 0..n {
+                rmixed[(k * n + j) * d + e] = parity[e] * mixed[(j * n + k) * d + e];
+            }
+        }
+    }
+}
+
+/// Whether `M_kj` (of an `n × n × d` mixed tensor) has a non-zero entry.
+fn mixed_nonzero(mixed: &[f64], n: usize, d: usize, k: usize, j: usize) -> bool {
+    mixed[(k * n + j) * d..(k * n + j + 1) * d]
+        .iter()
+        .any(|x| *x != 0.0)
 }
 
 /// The entry of pair `p` in `jac` with `J` at every `every`-th pair.

@@ -31,6 +31,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use num_dual::HyperDual64;
+
+use super::invariant::BuiltIn;
 use crate::mechanics::Scalar;
 
 /// Why a parametrisation cannot be built, or a stored one is inconsistent.
@@ -52,6 +55,9 @@ pub enum ParamError {
     /// An angle index given twice.
     #[error("an angle coordinate is named twice")]
     AngleTwice,
+    /// Symmetries that cannot be built in.
+    #[error("{0}")]
+    BuiltIn(String),
     /// A time step that is not a positive number.
     #[error("time step {0} is not positive")]
     TimeStep(f64),
@@ -116,6 +122,24 @@ pub enum InputMap {
         sd_v: Vec<f64>,
         /// The angle coordinates, ascending (models written before angles
         /// existed have none).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        angles: Vec<usize>,
+    },
+    /// Invariants of the pair under built-in symmetries ([`BuiltIn`]):
+    /// `u = ((f_q − μ_q)/σ_q, f_v/σ_v)` with `f_q` the position features
+    /// and `f_v` the velocity features of [`BuiltIn::features`]; an angle
+    /// coordinate's feature enters through `sin`, `cos` as in
+    /// [`InputMap::MidpointVelocity`].
+    Invariant {
+        /// The symmetries and the coordinates they leave alone.
+        built_in: BuiltIn,
+        /// Mean of the position features (an angle's circular mean).
+        mu_q: Vec<f64>,
+        /// Spread of the position features (an angle's circular spread).
+        sd_q: Vec<f64>,
+        /// Standard deviation of the velocity features.
+        sd_v: Vec<f64>,
+        /// The angle coordinates, ascending.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         angles: Vec<usize>,
     },
@@ -187,7 +211,9 @@ impl Parametrisation {
     pub fn angles(&self) -> &[usize] {
         match &self.input_map {
             InputMap::Raw => &[],
-            InputMap::MidpointVelocity { angles, .. } => angles,
+            InputMap::MidpointVelocity { angles, .. } | InputMap::Invariant { angles, .. } => {
+                angles
+            }
         }
     }
 
@@ -255,17 +281,119 @@ impl Parametrisation {
                 });
             }
         }
+        if let InputMap::Invariant {
+            built_in,
+            mu_q,
+            sd_q,
+            sd_v,
+            angles,
+        } = &self.input_map
+        {
+            let p = built_in.position_count();
+            let axes = built_in.rest.len() + built_in.translations.len();
+            let plane = 2 * usize::from(built_in.rotation.is_some());
+            if axes + plane != n || mu_q.len() != p || sd_q.len() != p || sd_v.len() != n {
+                return Err(ParamError::Statistics(n));
+            }
+            if built_in.check_angles(angles).is_err() || angles.windows(2).any(|w| w[0] >= w[1]) {
+                return Err(ParamError::AngleList {
+                    angles: angles.clone(),
+                    n,
+                });
+            }
+        }
         Ok(())
+    }
+
+    /// The symmetries built into the input map, if any.
+    pub fn built_in(&self) -> Option<&BuiltIn> {
+        match &self.input_map {
+            InputMap::Invariant { built_in, .. } => Some(built_in),
+            _ => None,
+        }
+    }
+
+    /// Build `built_in`'s symmetries into a robust parametrisation: its
+    /// input map becomes [`InputMap::Invariant`], standardised by the
+    /// features of the training `pairs` (`(q0, q1)`, `2n` each, row-major),
+    /// keeping its angle coordinates, kinetic prior and time reversal.
+    pub fn with_built_in(self, built_in: BuiltIn, pairs: &[f64]) -> Result<Self, ParamError> {
+        let (n, h) = (self.n, self.h);
+        let InputMap::MidpointVelocity { angles, .. } = &self.input_map else {
+            return Err(ParamError::AnglesNeedRobust);
+        };
+        built_in
+            .check_angles(angles)
+            .map_err(|e| ParamError::BuiltIn(e.to_string()))?;
+        let p = built_in.position_count();
+        let (mut fq, mut fv) = (Vec::new(), Vec::new());
+        let (mut pos, mut vel) = (vec![0.0; p], vec![0.0; n]);
+        for pair in pairs.chunks_exact(2 * n) {
+            let (q0, q1) = pair.split_at(n);
+            let qbar: Vec<f64> = q0.iter().zip(q1).map(|(a, b)| a + 0.5 * (b - a)).collect();
+            let v: Vec<f64> = q0.iter().zip(q1).map(|(a, b)| (b - a) / h).collect();
+            built_in.features(&qbar, &v, &mut pos, &mut vel);
+            fq.extend_from_slice(&pos);
+            fv.extend_from_slice(&vel);
+        }
+        let (mut mu_q, mut sd_q) = mean_std(p, &fq);
+        let sd_v = rms(n, &fv);
+        let t = (fq.len() / p.max(1)).max(1) as f64;
+        for &i in angles {
+            let f = invariant_angle_slot(&built_in, i);
+            let (s, c) = (fq.chunks_exact(p))
+                .map(|x| x[f].sin_cos())
+                .fold((0.0, 0.0), |(s, c), (x, y)| (s + x / t, c + y / t));
+            mu_q[f] = s.atan2(c);
+            sd_q[f] = (1.0 - s * s - c * c).max(0.0).sqrt().max(1e-12);
+        }
+        let angles = angles.clone();
+        Ok(Self {
+            input_map: InputMap::Invariant {
+                built_in,
+                mu_q,
+                sd_q,
+                sd_v,
+                angles,
+            },
+            ..self
+        })
+    }
+
+    /// Whether the reversed pair's input-map derivatives (slot `a` holding
+    /// `q1`) are the pair's own: true for maps of `q̄` and `v` written per
+    /// coordinate; the invariant map's are a sign change of them
+    /// ([`Parametrisation::reversal_parity`]).
+    pub fn reversal_shares_derivatives(&self) -> bool {
+        !matches!(self.input_map, InputMap::Invariant { .. })
+    }
+
+    /// `S` with `u(q1, q0) = S u(q0, q1)`: `+1` for position-like inputs,
+    /// `−1` for velocity-like ones (`d` entries).
+    pub fn reversal_parity(&self) -> Vec<f64> {
+        let d = self.input_dim();
+        let (p, n) = match &self.input_map {
+            InputMap::Raw => return vec![1.0; d],
+            InputMap::MidpointVelocity { .. } => (self.n, self.n),
+            InputMap::Invariant { built_in, .. } => (built_in.position_count(), self.n),
+        };
+        (0..d)
+            .map(|k| if (p..p + n).contains(&k) { -1.0 } else { 1.0 })
+            .collect()
     }
 
     /// Network input dimension `d` ([`input_dim`]).
     pub fn input_dim(&self) -> usize {
-        input_dim(self.n, self.angles().len())
+        input_dim(self.n, self.angles().len(), self.built_in())
     }
 
-    /// Number `m` of Hessian tangents: one per coordinate, three per angle.
+    /// Number `m` of Hessian tangents: one per coordinate, three per angle;
+    /// every input for the invariant map.
     pub fn tangent_count(&self) -> usize {
-        self.n + 2 * self.angles().len()
+        match self.input_map {
+            InputMap::Invariant { .. } => self.input_dim(),
+            _ => self.n + 2 * self.angles().len(),
+        }
     }
 
     /// `u(q0, q0 + δ)`, written with the increment `δ` (no cancellation in
@@ -295,6 +423,32 @@ impl Parametrisation {
                         u[i] = centred / sd_q[i];
                     }
                     u[n + i] = delta[i] * (sign / (self.h * sd_v[i]));
+                }
+            }
+            InputMap::Invariant {
+                built_in,
+                mu_q,
+                sd_q,
+                sd_v,
+                angles,
+            } => {
+                let sign = if swapped { -1.0 } else { 1.0 };
+                let p = built_in.position_count();
+                let qbar: Vec<D> = (0..n).map(|i| q0[i] + delta[i] * 0.5).collect();
+                let v: Vec<D> = (0..n).map(|i| delta[i] * (sign / self.h)).collect();
+                let (mut pos, mut vel) = (vec![D::zero(); p], vec![D::zero(); n]);
+                built_in.features(&qbar, &v, &mut pos, &mut vel);
+                for f in 0..p {
+                    u[f] = (pos[f] - mu_q[f]) / sd_q[f];
+                }
+                for (a, &i) in angles.iter().enumerate() {
+                    let f = invariant_angle_slot(built_in, i);
+                    let centred = pos[f] - mu_q[f];
+                    u[f] = centred.sin() / sd_q[f];
+                    u[p + n + a] = (centred.cos() - rho(sd_q[f])) / sd_q[f];
+                }
+                for k in 0..n {
+                    u[p + k] = vel[k] / sd_v[k];
                 }
             }
         }
@@ -329,14 +483,21 @@ impl Parametrisation {
                     }
                 }
             }
+            InputMap::Invariant { .. } => {
+                for (k, r) in rows.enumerate() {
+                    r[k] = 1.0;
+                }
+            }
         }
         t
     }
 
     /// The input map's derivatives at the pair `(q0, q0 + δ)`, with respect
     /// to its slots, into `cols` (`A_k` then `B_k`, `2n × d`), `coef` (`C`,
-    /// `n × m`) and `mixed` (`M_k`, `n × d`), all overwritten (module
-    /// header). They serve the swapped row too: they depend on `q̄` alone.
+    /// `n × m`) and `mixed` (`M_kj = ∂²u/∂a_k∂b_j`, `n × n × d`), all
+    /// overwritten (module header). For maps of `q̄` and `v` written per
+    /// coordinate they serve the swapped row too
+    /// ([`Parametrisation::reversal_shares_derivatives`]).
     pub fn input_derivatives(
         &self,
         q0: &[f64],
@@ -379,8 +540,8 @@ impl Parametrisation {
                             cols[col + cos_in] = -0.5 * s;
                         }
                         // ∂²/∂a∂b of sin and cos of q̄ = (a + b)/2.
-                        mixed[i * d + i] = -0.25 * s;
-                        mixed[i * d + cos_in] = -0.25 * c;
+                        mixed[(i * n + i) * d + i] = -0.25 * s;
+                        mixed[(i * n + i) * d + cos_in] = -0.25 * c;
                         coef[i * m + alpha] = 0.5 * c;
                         coef[i * m + alpha + 1] = -0.5 * s;
                         coef[i * m + alpha + 2] = v;
@@ -391,6 +552,44 @@ impl Parametrisation {
                         coef[i * m + alpha] = 1.0;
                         alpha += 1;
                     }
+                }
+            }
+            InputMap::Invariant { .. } => self.derivatives_by_duals(q0, delta, cols, coef, mixed),
+        }
+    }
+
+    /// [`Parametrisation::input_derivatives`] by hyper-dual numbers: for
+    /// each `(k, j)`, `ε1` on slot `a_k` and `ε2` on `b_j` give `∂u/∂a_k`,
+    /// `∂u/∂b_j` and `∂²u/∂a_k∂b_j`. The tangents are the unit inputs, so
+    /// `C = B`.
+    fn derivatives_by_duals(
+        &self,
+        q0: &[f64],
+        delta: &[f64],
+        cols: &mut [f64],
+        coef: &mut [f64],
+        mixed: &mut [f64],
+    ) {
+        let (n, d) = (self.n, self.input_dim());
+        let mut u = vec![HyperDual64::from(0.0); d];
+        for k in 0..n {
+            for j in 0..n {
+                // a_k carries ε1, b_j = a_j + δ_j carries ε2: δ_j gets +ε2, −ε1 if j = k.
+                let x0: Vec<HyperDual64> = (0..n)
+                    .map(|i| HyperDual64::new(q0[i], f64::from(i == k), 0.0, 0.0))
+                    .collect();
+                let dx: Vec<HyperDual64> = (0..n)
+                    .map(|i| {
+                        let e1 = if i == k { -1.0 } else { 0.0 };
+                        HyperDual64::new(delta[i], e1, f64::from(i == j), 0.0)
+                    })
+                    .collect();
+                self.input(&x0, &dx, false, &mut u);
+                for (e, x) in u.iter().enumerate() {
+                    cols[k * d + e] = x.eps1;
+                    cols[(n + j) * d + e] = x.eps2;
+                    coef[j * d + e] = x.eps2;
+                    mixed[(k * n + j) * d + e] = x.eps1eps2;
                 }
             }
         }
@@ -416,9 +615,28 @@ impl Parametrisation {
 }
 
 /// The network input dimension of `n` coordinates of which `angles` are
-/// angles: `2n`, plus one (the `cos` input) per angle.
-pub fn input_dim(n: usize, angles: usize) -> usize {
-    2 * n + angles
+/// angles: `2n` (with built-in symmetries: their position features and
+/// `n` velocities), plus one (the `cos` input) per angle.
+pub fn input_dim(n: usize, angles: usize, built_in: Option<&BuiltIn>) -> usize {
+    built_in.map_or(n, BuiltIn::position_count) + n + angles
+}
+
+/// The position feature of angle coordinate `i` under `built_in` (it is an
+/// axis of [`BuiltIn::rest`], checked when the map is built).
+fn invariant_angle_slot(built_in: &BuiltIn, i: usize) -> usize {
+    usize::from(built_in.rotation.is_some()) + built_in.rest_axis(i).unwrap_or(0)
+}
+
+/// Per-coordinate root mean square, with a floor.
+fn rms(n: usize, rows: &[f64]) -> Vec<f64> {
+    let t = (rows.len() / n.max(1)).max(1) as f64;
+    let mut s = vec![0.0; n];
+    for r in rows.chunks(n) {
+        for i in 0..n {
+            s[i] += r[i] * r[i] / t;
+        }
+    }
+    s.iter().map(|x| x.sqrt().max(1e-12)).collect()
 }
 
 /// Each coordinate `i < n` with its place among the (ascending) angles,
