@@ -23,7 +23,7 @@ use crate::learn::dlnn::Recipe;
 use crate::learn::shaping::{CoefficientConfig, ShapingConfig};
 use crate::learn::symmetry::{agreement_of, DiscoverySolver, EvaluationPoints, SymmetryBasis};
 use crate::learn::{fit, FitError, FitOptions, LnnConfig, SymmetryConfig, TrainConfig};
-use crate::mechanics::{Convergence, System, TimeGrid};
+use crate::mechanics::{AffineGenerator, Convergence, System, TimeGrid};
 
 /// How much of the paper's protocol to run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -183,8 +183,19 @@ pub enum ExperimentError {
         experiment: String,
         source: EvalError,
     },
-    #[error("{0}")]
-    Other(String),
+    /// The experiment names a system that does not exist.
+    #[error("{experiment}: {source}")]
+    System {
+        experiment: String,
+        source: crate::mechanics::UnknownSystem,
+    },
+    /// An output directory could not be created.
+    #[error("{experiment}: cannot create {path}: {error}")]
+    CreateDir {
+        experiment: String,
+        path: String,
+        error: std::io::Error,
+    },
 }
 
 /// What a run reports as it goes.
@@ -264,7 +275,16 @@ struct Trained {
     method: &'static str,
     recipe: String,
     dir: String,
-    result: Result<(crate::learn::model_dir::ModelFile, crate::nn::Mlp), String>,
+    result: Result<(crate::learn::model_dir::ModelFile, crate::nn::Mlp), FitError>,
+}
+
+/// An experiment's data: what the models train on and the long true paths
+/// they are evaluated against.
+struct ExperimentData {
+    /// Training positions, `N + 1` points per trajectory (noisy if asked).
+    train: Dataset,
+    /// `("train" | "test", truth)` over `N + N_extra` steps.
+    truths: [(&'static str, Trajectory); 2],
 }
 
 /// Generate, train and evaluate one experiment into `out` (`out/data`,
@@ -278,21 +298,56 @@ pub fn run(
 ) -> Result<ExperimentRun, ExperimentError> {
     let start = Instant::now();
     let name = exp.name.as_str();
-    let system =
-        System::from_name(&exp.system).map_err(|e| ExperimentError::Other(e.to_string()))?;
-    let gen_err = |source| ExperimentError::Generate {
+    let system = System::from_name(&exp.system).map_err(|source| ExperimentError::System {
         experiment: name.into(),
         source,
-    };
-    let data_err = |source| ExperimentError::Data {
-        experiment: name.into(),
-        source,
-    };
+    })?;
     progress(Progress::Stage {
         experiment: name,
         stage: "generating data".into(),
     });
-    // Training data: positions only, N + 1 points per trajectory.
+    let data = generate_data(exp, settings, &system)?;
+    write_data(exp, &data, out)?;
+
+    // Training: SymDLNN (= DLNN + discovery) per recipe, and the LNN.
+    let true_generators = system.symmetries();
+    let configs = train_configs(exp, settings, threads, &true_generators);
+    let trained = train_all(exp, &data.train, &configs, out, progress);
+
+    // Evaluation on both initial conditions.
+    progress(Progress::Stage {
+        experiment: name,
+        stage: "evaluating".into(),
+    });
+    let generators = learned_generators(&trained, &true_generators);
+    let (rows, evaluations) = evaluate_all(exp, &system, &data.truths, &trained)?;
+    Ok(ExperimentRun {
+        result: ExperimentResult {
+            experiment: exp.clone(),
+            rows,
+            generators,
+            true_generators: true_generators.iter().map(|g| g.label.clone()).collect(),
+            figures: vec![],
+            seconds: start.elapsed().as_secs_f64(),
+        },
+        evaluations,
+        histories: histories(&trained, out),
+        coordinate_names: system.coordinate_names(),
+    })
+}
+
+/// Generate the training data (positions only, `N + 1` points per
+/// trajectory, noise added when the experiment has it) and the true paths
+/// from the training and the test initial condition.
+fn generate_data(
+    exp: &Experiment,
+    settings: &Settings,
+    system: &System,
+) -> Result<ExperimentData, ExperimentError> {
+    let gen_err = |source| ExperimentError::Generate {
+        experiment: exp.name.clone(),
+        source,
+    };
     let mut ics = vec![exp.train.clone()];
     if exp.trajectories > 1 {
         ics.extend(generate::sample_initial_conditions(
@@ -302,7 +357,7 @@ pub fn run(
         ));
     }
     let conv = Convergence::default();
-    let full = generate::dataset(&system, &ics, exp.grid, conv).map_err(gen_err)?;
+    let full = generate::dataset(system, &ics, exp.grid, conv).map_err(gen_err)?;
     let mut train = Dataset {
         n: full.n,
         dt: full.dt,
@@ -320,19 +375,33 @@ pub fn run(
         ..exp.grid
     };
     let truth_of =
-        |ic: &(Vec<f64>, Vec<f64>)| generate::trajectory(&system, &ic.0, &ic.1, long, conv);
+        |ic: &(Vec<f64>, Vec<f64>)| generate::trajectory(system, &ic.0, &ic.1, long, conv);
     let truths = [
         ("train", truth_of(&exp.train).map_err(gen_err)?),
         ("test", truth_of(&exp.test).map_err(gen_err)?),
     ];
+    Ok(ExperimentData { train, truths })
+}
+
+/// Write the training data and the true paths into `out/data` (and create
+/// `out/models` for the training that follows).
+fn write_data(exp: &Experiment, data: &ExperimentData, out: &Path) -> Result<(), ExperimentError> {
+    let name = exp.name.as_str();
+    let data_err = |source| ExperimentError::Data {
+        experiment: name.into(),
+        source,
+    };
     let data_dir = out.join("data");
     let models_dir = out.join("models");
     for d in [&data_dir, &models_dir] {
-        std::fs::create_dir_all(d)
-            .map_err(|e| ExperimentError::Other(format!("{}: {e}", d.display())))?;
+        std::fs::create_dir_all(d).map_err(|error| ExperimentError::CreateDir {
+            experiment: name.into(),
+            path: d.display().to_string(),
+            error,
+        })?;
     }
-    io::write(&data_dir.join(format!("{name}-train.csv")), &train).map_err(data_err)?;
-    for (which, t) in &truths {
+    io::write(&data_dir.join(format!("{name}-train.csv")), &data.train).map_err(data_err)?;
+    for (which, t) in &data.truths {
         let d = Dataset {
             n: t.n,
             dt: exp.grid.dt,
@@ -340,10 +409,18 @@ pub fn run(
         };
         io::write(&data_dir.join(format!("{name}-truth-{which}.csv")), &d).map_err(data_err)?;
     }
+    Ok(())
+}
 
-    // Training: SymDLNN (= DLNN + discovery) per recipe, and the LNN.
-    let true_generators = system.symmetries();
-    let mut trained: Vec<Trained> = vec![];
+/// The training configuration of every method: `(method, recipe, config)`
+/// for SymDLNN per recipe (with SymDLNN-paper before it where the paper
+/// gives an initial guess), then the LNN.
+fn train_configs(
+    exp: &Experiment,
+    settings: &Settings,
+    threads: usize,
+    true_generators: &[AffineGenerator],
+) -> Vec<(&'static str, String, TrainConfig)> {
     let mut configs: Vec<(&'static str, String, TrainConfig)> = vec![];
     for &recipe in &settings.recipes {
         let mut c = TrainConfig::new(recipe, exp.epochs);
@@ -396,7 +473,21 @@ pub fn run(
         kinetic_prior: true,
     });
     configs.push(("lnn", "positions".into(), lnn));
-    for (method, recipe, config) in &configs {
+    configs
+}
+
+/// Train every configuration on `train` into `out/models/…`; a failed
+/// training is kept with its error (its rows then have no metrics).
+fn train_all(
+    exp: &Experiment,
+    train: &Dataset,
+    configs: &[(&'static str, String, TrainConfig)],
+    out: &Path,
+    progress: &mut dyn FnMut(Progress),
+) -> Vec<Trained> {
+    let name = exp.name.as_str();
+    let mut trained: Vec<Trained> = vec![];
+    for (method, recipe, config) in configs {
         let dir = format!("models/{name}-{method}-{recipe}");
         progress(Progress::Stage {
             experiment: name,
@@ -408,13 +499,12 @@ pub fn run(
             resume: false,
             source: format!("data/{name}-train.csv"),
         };
-        let result = fit(config, &train, &out.join(&dir), &options, &mut |r| {
+        let result = fit(config, train, &out.join(&dir), &options, &mut |r| {
             progress(Progress::Epoch {
                 epoch: r.epoch,
                 epochs,
             })
-        })
-        .map_err(|e: FitError| e.to_string());
+        });
         trained.push(Trained {
             method,
             recipe: recipe.clone(),
@@ -422,16 +512,17 @@ pub fn run(
             result,
         });
     }
+    trained
+}
 
-    // Evaluation on both initial conditions.
-    progress(Progress::Stage {
-        experiment: name,
-        stage: "evaluating".into(),
-    });
-    let mut rows = vec![];
-    let mut evaluations = vec![];
+/// The generators each trained SymDLNN model learned, with their agreement
+/// with the true ones.
+fn learned_generators(
+    trained: &[Trained],
+    true_generators: &[AffineGenerator],
+) -> Vec<LearnedGenerators> {
     let mut generators = vec![];
-    for t in &trained {
+    for t in trained {
         if let Ok((model, _)) = &t.result {
             if let Some(sym) = &model.symmetries {
                 generators.push(LearnedGenerators {
@@ -442,26 +533,46 @@ pub fn run(
                         .iter()
                         .map(|g| g.description.clone())
                         .collect(),
-                    agreement: agreement_of(&sym.generators, &true_generators),
+                    agreement: agreement_of(&sym.generators, true_generators),
                     spectrum: sym.spectrum.clone(),
                 });
             }
         }
     }
-    for (which, truth) in &truths {
-        for t in &trained {
-            let views: &[(&str, Tracked)] = match t.method {
-                "symdlnn" => &[("DLNN", Tracked::True), ("SymDLNN", Tracked::Learned)],
-                "symdlnn-paper" => &[("SymDLNN-paper", Tracked::Learned)],
-                _ => &[("LNN", Tracked::True)],
-            };
-            for (label, tracked) in views {
+    generators
+}
+
+/// The rows each trained model is reported under, and whose conserved
+/// quantities each tracks: one network serves the DLNN row (true
+/// generators) and the SymDLNN row (learned ones).
+fn views_of(method: &str) -> &'static [(&'static str, Tracked)] {
+    match method {
+        "symdlnn" => &[("DLNN", Tracked::True), ("SymDLNN", Tracked::Learned)],
+        "symdlnn-paper" => &[("SymDLNN-paper", Tracked::Learned)],
+        _ => &[("LNN", Tracked::True)],
+    }
+}
+
+/// Evaluate every trained model's views on both true paths: the table's
+/// rows (a failed training gives a row without metrics) and the
+/// evaluations behind the figures.
+fn evaluate_all(
+    exp: &Experiment,
+    system: &System,
+    truths: &[(&'static str, Trajectory)],
+    trained: &[Trained],
+) -> Result<(Vec<Row>, Vec<LabelledEvaluation>), ExperimentError> {
+    let mut rows = vec![];
+    let mut evaluations = vec![];
+    for (which, truth) in truths {
+        for t in trained {
+            for (label, tracked) in views_of(t.method) {
                 let mut metrics = None;
                 if let Ok((model, mlp)) = &t.result {
                     let mut e =
-                        evaluate(model, mlp, truth, exp.grid.steps, Some(&system), *tracked)
+                        evaluate(model, mlp, truth, exp.grid.steps, Some(system), *tracked)
                             .map_err(|source| ExperimentError::Eval {
-                                experiment: name.into(),
+                                experiment: exp.name.clone(),
                                 source,
                             })?;
                     e.metrics.method = label.to_lowercase();
@@ -478,13 +589,19 @@ pub fn run(
                     recipe: t.recipe.clone(),
                     trajectory: which.to_string(),
                     model: t.dir.clone(),
-                    training_failure: t.result.as_ref().err().cloned(),
+                    training_failure: t.result.as_ref().err().map(|e| e.to_string()),
                     metrics,
                 });
             }
         }
     }
-    let histories: Vec<(String, String)> = trained
+    Ok((rows, evaluations))
+}
+
+/// `(label, history.csv)` of each model whose training succeeded (a
+/// history that cannot be read is left out).
+fn histories(trained: &[Trained], out: &Path) -> Vec<(String, String)> {
+    trained
         .iter()
         .filter(|t| t.result.is_ok())
         .filter_map(|t| {
@@ -496,20 +613,7 @@ pub fn run(
             };
             Some((label, text))
         })
-        .collect();
-    Ok(ExperimentRun {
-        result: ExperimentResult {
-            experiment: exp.clone(),
-            rows,
-            generators,
-            true_generators: true_generators.iter().map(|g| g.label.clone()).collect(),
-            figures: vec![],
-            seconds: start.elapsed().as_secs_f64(),
-        },
-        evaluations,
-        histories,
-        coordinate_names: system.coordinate_names(),
-    })
+        .collect()
 }
 
 /// The report's label of a trained method's symmetry rows.
