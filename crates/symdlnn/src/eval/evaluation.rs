@@ -28,8 +28,8 @@ use crate::learn::model_dir::ModelFile;
 use crate::learn::symmetry::{agreement_of, conserved_quantity, Generator};
 use crate::learn::LearnedLd;
 use crate::mechanics::{
-    AffineGenerator, Convergence, Lagrangian, LagrangianDerivatives, PhasePath,
-    RolloutStats, SolverError, System, VariationalIntegrator, VectorField,
+    AffineGenerator, Convergence, Lagrangian, LagrangianDerivatives, PhasePath, RolloutStats,
+    SolverError, System, VariationalIntegrator, VectorField,
 };
 use crate::nn::Mlp;
 
@@ -464,16 +464,17 @@ struct Spans<'a> {
 impl Spans<'_> {
     /// The numbers of one phase: its `points` of the truth and the `pairs`
     /// between them, cut to what the rollout reached.
-    fn phase(
-        &self,
-        points: std::ops::Range<usize>,
-        pairs: std::ops::Range<usize>,
-    ) -> PhaseMetrics {
+    fn phase(&self, points: std::ops::Range<usize>, pairs: std::ops::Range<usize>) -> PhaseMetrics {
         let expected = points.len();
         let points = points.start..points.end.min(self.reached);
         let pairs = pairs.start..pairs.end.min(self.reached.saturating_sub(1));
         // Points 0 and 1 are the rollout's inputs, not its output.
-        let err = rmse(self.n, self.path, self.truth, points.start.max(2)..points.end);
+        let err = rmse(
+            self.n,
+            self.path,
+            self.truth,
+            points.start.max(2)..points.end,
+        );
         // The energy series may stop before the rollout does.
         let e_drift = (self.energy.values.as_ref())
             .and_then(|e| drift(e, points.start..points.end.min(e.len())));

@@ -569,12 +569,11 @@ fn evaluate_all(
             for (label, tracked) in views_of(t.method) {
                 let mut metrics = None;
                 if let Ok((model, mlp)) = &t.result {
-                    let mut e =
-                        evaluate(model, mlp, truth, exp.grid.steps, Some(system), *tracked)
-                            .map_err(|source| ExperimentError::Eval {
-                                experiment: exp.name.clone(),
-                                source,
-                            })?;
+                    let mut e = evaluate(model, mlp, truth, exp.grid.steps, Some(system), *tracked)
+                        .map_err(|source| ExperimentError::Eval {
+                            experiment: exp.name.clone(),
+                            source,
+                        })?;
                     e.metrics.method = label.to_lowercase();
                     metrics = Some(e.metrics.clone());
                     evaluations.push(LabelledEvaluation {
