@@ -14,9 +14,9 @@ use crate::eval::PhaseMetrics;
 pub fn experiment_figures(run: &ExperimentRun, out: &Path) -> Result<Vec<String>, FigureError> {
     let name = &run.result.experiment.name;
     let dir = out.join("figures");
-    std::fs::create_dir_all(&dir).map_err(|e| FigureError::Draw {
+    std::fs::create_dir_all(&dir).map_err(|error| FigureError::Directory {
         path: dir.display().to_string(),
-        message: e.to_string(),
+        error,
     })?;
     let recipes: std::collections::BTreeSet<&str> = run
         .evaluations
