@@ -1,5 +1,6 @@
 //! The paper's experiments as data: which system, which initial conditions,
-//! which grid, how many trajectories, how much noise (DESIGN §2), and a run
+//! which grid, how many trajectories, how much noise (the protocol is
+//! described in `docs/method.md`), and a run
 //! that generates the data, trains every method, evaluates each model on
 //! the training and the test initial condition, and writes the figures.
 //!
@@ -111,9 +112,9 @@ pub struct Experiment {
     pub epochs: usize,
 }
 
-/// The paper's experiments for `settings`, in report order (DESIGN §2: the
-/// noisy experiment is Kepler's only; with Δt = 0.01 a noise of σ = 0.001
-/// is a tenth of the cart–pendulum's typical step).
+/// The paper's experiments for `settings`, in report order. The noisy
+/// experiment is Kepler's only: with Δt = 0.01 a noise of σ = 0.001 is a
+/// tenth of the cart–pendulum's typical step.
 pub fn catalogue(s: &Settings) -> Vec<Experiment> {
     let cart = |kind: Kind, noise: Option<f64>, trajectories: usize, epochs: usize| Experiment {
         name: format!("cartpend-{}", name_of(kind)),
