@@ -34,7 +34,12 @@ pub enum GenerateError {
     Solver(#[from] SolverError),
     /// The integrator failed on one trajectory of a dataset.
     #[error("trajectory {index}: {error}")]
-    InTrajectory { index: usize, error: SolverError },
+    InTrajectory {
+        /// Index of the trajectory in the dataset.
+        index: usize,
+        /// The integrator's error.
+        error: SolverError,
+    },
 }
 
 fn check(grid: TimeGrid, n: usize, q0: &[f64], v0: &[f64]) -> Result<(), GenerateError> {

@@ -22,7 +22,9 @@ pub const DT_RTOL: f64 = 1e-6;
 /// Which file format a path names, by its extension.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
+    /// `.csv`: a `t` column, positions, optional `traj`, velocities, momenta.
     Csv,
+    /// `.npy`: float64 positions `(T, n)` or `(M, T, n)`.
     Npy,
 }
 

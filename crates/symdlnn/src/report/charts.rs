@@ -16,8 +16,11 @@ use crate::eval::Evaluation;
 
 /// One model's evaluation, as it is labelled and coloured in figures.
 pub struct Curve<'a> {
+    /// Legend entry.
     pub label: String,
+    /// Line colour.
     pub color: RGBColor,
+    /// The model's evaluation: its path, energy and conserved quantities.
     pub eval: &'a Evaluation,
 }
 

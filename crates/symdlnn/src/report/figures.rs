@@ -75,9 +75,13 @@ fn failed<E: std::error::Error + Send + Sync + 'static>(
 /// One line.
 #[derive(Clone, Debug)]
 pub struct Series {
+    /// Legend entry (empty: none).
     pub label: String,
+    /// Line colour.
     pub color: RGBColor,
+    /// Abscissae.
     pub x: Vec<f64>,
+    /// Ordinates, one per abscissa (non-finite points are skipped).
     pub y: Vec<f64>,
     /// Points from this index on are drawn dashed (`None`: all solid).
     pub dashed_from: Option<usize>,
@@ -88,9 +92,13 @@ pub struct Series {
 /// One chart.
 #[derive(Clone, Debug, Default)]
 pub struct Panel {
+    /// Caption above the chart.
     pub title: String,
+    /// Horizontal axis label.
     pub x_label: String,
+    /// Vertical axis label.
     pub y_label: String,
+    /// The lines, drawn in order.
     pub series: Vec<Series>,
     /// A vertical dotted line at this `x`.
     pub marker: Option<f64>,
@@ -101,20 +109,30 @@ pub struct Panel {
 /// A grid of panels with a title.
 #[derive(Clone, Debug)]
 pub struct Figure {
+    /// Title across the top.
     pub title: String,
+    /// Panels per row.
     pub columns: usize,
+    /// The panels, row by row.
     pub panels: Vec<Panel>,
 }
 
 /// Colours per method, the same in every figure.
 pub mod palette {
     use plotters::style::RGBColor;
+    /// The observed (true) trajectory: grey.
     pub const TRUTH: RGBColor = RGBColor(100, 100, 100);
+    /// DLNN: blue.
     pub const DLNN: RGBColor = RGBColor(31, 119, 180);
+    /// SymDLNN: green.
     pub const SYMDLNN: RGBColor = RGBColor(44, 160, 44);
+    /// LNN: red.
     pub const LNN: RGBColor = RGBColor(214, 39, 40);
+    /// Models trained with the paper's recipe, when recipes are compared: purple.
     pub const PAPER: RGBColor = RGBColor(148, 103, 189);
+    /// SymDLNN-paper (the paper's symmetry solver): orange.
     pub const SYMDLNN_PAPER: RGBColor = RGBColor(255, 127, 14);
+    /// Colours for further series (several generators, loss terms).
     pub const EXTRA: [RGBColor; 4] = [
         RGBColor(188, 189, 34),
         RGBColor(140, 86, 75),
