@@ -36,20 +36,47 @@ use crate::nn::Mlp;
 /// Why an evaluation could not run.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum EvalError {
+    /// The trajectory has fewer than the three points a rollout needs.
     #[error("the trajectory has {points} points; evaluation needs at least 3")]
-    TooShort { points: usize },
+    TooShort {
+        /// The trajectory's points.
+        points: usize,
+    },
+    /// The trajectory's dimension is not the model's.
     #[error("the trajectory has dimension {found}, the model {expected}")]
-    Dimension { expected: usize, found: usize },
+    Dimension {
+        /// The model's dimension.
+        expected: usize,
+        /// The trajectory's dimension.
+        found: usize,
+    },
+    /// The trajectory's time step is not the model's.
     #[error("the trajectory's time step {data} differs from the model's step {model}")]
-    Step { data: f64, model: f64 },
+    Step {
+        /// The trajectory's step.
+        data: f64,
+        /// The model's step.
+        model: f64,
+    },
+    /// The recreation span is empty or longer than the trajectory.
     #[error(
         "train steps {train_steps} must be at least 1 and at most {max} (the trajectory's steps)"
     )]
-    TrainSteps { train_steps: usize, max: usize },
+    TrainSteps {
+        /// The recreation span asked for.
+        train_steps: usize,
+        /// The trajectory's steps.
+        max: usize,
+    },
+    /// The system given for the true energy and generators has another
+    /// dimension than the model.
     #[error("the system '{system}' has dimension {found}, the model {expected}")]
     SystemDimension {
+        /// The system's name.
         system: String,
+        /// The model's dimension.
         expected: usize,
+        /// The system's dimension.
         found: usize,
     },
 }
@@ -59,8 +86,12 @@ pub enum EvalError {
 pub struct PhaseMetrics {
     /// Points in the phase that the rollout reached (of `points_expected`).
     pub points: usize,
+    /// Points in the phase of the truth.
     pub points_expected: usize,
+    /// RMS position error over the points reached (points 0 and 1, the
+    /// rollout's start, excluded); `None` when no point was reached.
     pub rmse: Option<f64>,
+    /// The same over the truth's position scale.
     pub relative_rmse: Option<f64>,
     /// `max |H_k − H_0|` over the phase.
     pub energy_drift: Option<f64>,
@@ -75,15 +106,20 @@ pub struct PhaseMetrics {
 /// Newton statistics of a rollout.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct NewtonSummary {
+    /// Newton solves (steps) done.
     pub solves: usize,
+    /// Iterations over all solves.
     pub total_iterations: usize,
+    /// Most iterations of one solve.
     pub max_iterations: usize,
+    /// Largest final residual of a solve.
     pub max_residual: f64,
 }
 
 /// Everything measured of one model on one trajectory (`metrics.json`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Metrics {
+    /// The method evaluated (`dlnn`, `symdlnn`, `lnn`, …).
     pub method: String,
     /// Recreation steps `N` (points `0..=N`).
     pub train_steps: usize,
@@ -91,35 +127,45 @@ pub struct Metrics {
     pub total_steps: usize,
     /// RMS deviation of the truth from its mean.
     pub scale: f64,
+    /// Points `0..=N`: how well the model recreates the training span.
     pub recreation: PhaseMetrics,
+    /// Points after `N`: how well it predicts beyond it.
     pub prediction: PhaseMetrics,
     /// What the energy is: `H_VBEA`, the true `H`, or nothing.
     pub energy: Option<String>,
     /// What the conserved quantities are.
     pub symmetry: Option<String>,
-    /// The generators whose quantities were tracked, and whether they are
-    /// `learned` or `true`.
+    /// The generators whose quantities were tracked.
     pub generators: Vec<String>,
+    /// `learned` or `true` (`None` when no generator is tracked).
     pub generator_source: Option<String>,
     /// Agreement of learned generators with the true ones: `|cos|` for one,
     /// principal angles in degrees for several.
     pub agreement: Option<Vec<f64>>,
+    /// The rollout's Newton statistics.
     pub newton: NewtonSummary,
     /// Why the rollout stopped early, when it did.
     pub failure: Option<String>,
     /// Why a quantity is missing (e.g. the VBEA velocity solve failed).
     pub notes: Vec<String>,
+    /// Wall time of the model's training.
     pub training_seconds: f64,
+    /// Epochs the model was trained for.
     pub epochs: usize,
+    /// Training speed.
     pub epochs_per_second: f64,
+    /// Wall time of the rollout.
     pub rollout_seconds: f64,
 }
 
 /// The series behind the metrics, for figures.
 #[derive(Clone, Debug)]
 pub struct Evaluation {
+    /// The numbers.
     pub metrics: Metrics,
+    /// Configuration dimension.
     pub n: usize,
+    /// Time step.
     pub h: f64,
     /// Truth positions, row-major, `total_steps + 1` points.
     pub truth: Vec<f64>,

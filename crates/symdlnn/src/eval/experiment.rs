@@ -39,6 +39,7 @@ pub enum Profile {
 }
 
 impl Profile {
+    /// The profile called `s` (`quick` or `paper`).
     pub fn from_name(s: &str) -> Option<Self> {
         match s {
             "quick" => Some(Self::Quick),
@@ -73,12 +74,17 @@ impl Profile {
 /// Training settings shared by a profile's experiments.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Settings {
+    /// Hidden layer widths of every network.
     pub hidden: Vec<usize>,
+    /// Epochs of the single-trajectory (and noisy) experiments.
     pub epochs_single: usize,
+    /// Epochs of the multi-trajectory experiments.
     pub epochs_multi: usize,
+    /// Training trajectories of the multi-trajectory experiments.
     pub multi_trajectories: usize,
     /// DLNN recipes to run side by side.
     pub recipes: Vec<Recipe>,
+    /// Seed of the initial conditions, the noise and the networks.
     pub seed: u64,
 }
 
@@ -86,16 +92,22 @@ pub struct Settings {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
+    /// One training trajectory.
     Single,
+    /// Several training trajectories, the first from the single one's start.
     Multi,
+    /// One training trajectory with Gaussian position noise.
     Noisy,
 }
 
 /// One experiment of the paper's protocol.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Experiment {
+    /// `<system>-<kind>`, e.g. `kepler-noisy`.
     pub name: String,
+    /// The system's name (see [`System::from_name`]).
     pub system: String,
+    /// Single, multi or noisy.
     pub kind: Kind,
     /// `(q0, v0)` of the training trajectory (the first, for `multi`).
     pub train: (Vec<f64>, Vec<f64>),
@@ -109,6 +121,7 @@ pub struct Experiment {
     pub noise: Option<f64>,
     /// Training trajectories.
     pub trajectories: usize,
+    /// Training epochs of every model.
     pub epochs: usize,
 }
 
@@ -169,32 +182,46 @@ fn name_of(kind: Kind) -> &'static str {
 /// Why an experiment failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ExperimentError {
+    /// The ground truth could not be generated.
     #[error("{experiment}: data generation: {source}")]
     Generate {
+        /// The experiment's name.
         experiment: String,
+        /// Why.
         source: generate::GenerateError,
     },
+    /// A data file could not be written.
     #[error("{experiment}: {source}")]
     Data {
+        /// The experiment's name.
         experiment: String,
+        /// Why.
         source: crate::data::DataError,
     },
+    /// A trained model could not be evaluated.
     #[error("{experiment}: evaluation: {source}")]
     Eval {
+        /// The experiment's name.
         experiment: String,
+        /// Why.
         source: EvalError,
     },
     /// The experiment names a system that does not exist.
     #[error("{experiment}: {source}")]
     System {
+        /// The experiment's name.
         experiment: String,
+        /// The unknown name.
         source: crate::mechanics::UnknownSystem,
     },
     /// An output directory could not be created.
     #[error("{experiment}: cannot create {path}: {error}")]
     CreateDir {
+        /// The experiment's name.
         experiment: String,
+        /// The directory.
         path: String,
+        /// Why it could not be created.
         error: std::io::Error,
     },
 }
@@ -202,9 +229,19 @@ pub enum ExperimentError {
 /// What a run reports as it goes.
 pub enum Progress<'a> {
     /// A stage of an experiment begins (`model` is being trained, …).
-    Stage { experiment: &'a str, stage: String },
+    Stage {
+        /// The experiment's name.
+        experiment: &'a str,
+        /// What begins, e.g. `training lnn (positions, 3000 epochs)`.
+        stage: String,
+    },
     /// An epoch of the current training finished.
-    Epoch { epoch: usize, epochs: usize },
+    Epoch {
+        /// The epoch finished, from 1.
+        epoch: usize,
+        /// Epochs of the training.
+        epochs: usize,
+    },
 }
 
 /// One line of an experiment's table.
@@ -220,6 +257,7 @@ pub struct Row {
     pub model: String,
     /// Training failed: why (no metrics then).
     pub training_failure: Option<String>,
+    /// The evaluation's numbers (none when training failed).
     pub metrics: Option<Metrics>,
 }
 
@@ -229,9 +267,14 @@ pub struct LearnedGenerators {
     /// `SymDLNN` (variational discovery) or `SymDLNN-paper` (the paper's solver).
     #[serde(default = "symdlnn_label")]
     pub method: String,
+    /// The DLNN recipe the network was trained with.
     pub recipe: String,
+    /// Each learned generator, described.
     pub generators: Vec<String>,
+    /// Agreement with the true generators: `|cos|` for one, principal
+    /// angles in degrees for several.
     pub agreement: Vec<f64>,
+    /// The discovery's singular values, ascending, relative to the largest.
     pub spectrum: Vec<f64>,
 }
 
@@ -242,32 +285,43 @@ fn symdlnn_label() -> String {
 /// Everything an experiment produced.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ExperimentResult {
+    /// The experiment run.
     pub experiment: Experiment,
+    /// Its table: every method on both initial conditions.
     pub rows: Vec<Row>,
+    /// What each SymDLNN model learned.
     pub generators: Vec<LearnedGenerators>,
+    /// The system's true generators, by label.
     pub true_generators: Vec<String>,
     /// Figure files (PNG), relative to the run's output.
     pub figures: Vec<String>,
+    /// Wall time of the experiment.
     pub seconds: f64,
 }
 
 /// One evaluation with the labels it is reported under.
 #[derive(Clone, Debug)]
 pub struct LabelledEvaluation {
+    /// `DLNN`, `SymDLNN`, `SymDLNN-paper` or `LNN`.
     pub method: String,
+    /// The recipe the model was trained with.
     pub recipe: String,
     /// `train` or `test` initial condition.
     pub trajectory: String,
+    /// The evaluation.
     pub evaluation: Evaluation,
 }
 
 /// A finished experiment: its results and the series behind its figures.
 #[derive(Clone, Debug)]
 pub struct ExperimentRun {
+    /// What the report shows of the experiment.
     pub result: ExperimentResult,
+    /// Every model's evaluation on both initial conditions.
     pub evaluations: Vec<LabelledEvaluation>,
     /// `(label, history.csv)` of each trained model.
     pub histories: Vec<(String, String)>,
+    /// The system's coordinate names, for axis labels.
     pub coordinate_names: Vec<String>,
 }
 
