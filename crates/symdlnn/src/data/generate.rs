@@ -42,6 +42,7 @@ pub enum GenerateError {
     },
 }
 
+/// Refuse a grid or an initial condition that cannot be integrated.
 fn check(grid: TimeGrid, n: usize, q0: &[f64], v0: &[f64]) -> Result<(), GenerateError> {
     let bad = |m: String| Err(GenerateError::Invalid(m));
     if !(grid.dt.is_finite() && grid.dt > 0.0) {

@@ -89,6 +89,7 @@ pub fn write(path: &Path, data: &Dataset) -> Result<(), DataError> {
     write_atomic(path, &bytes)
 }
 
+/// A problem with the file `path` as a whole.
 fn file_err(path: &Path, problem: String) -> DataError {
     DataError::File {
         path: path.display().to_string(),
@@ -96,6 +97,7 @@ fn file_err(path: &Path, problem: String) -> DataError {
     }
 }
 
+/// An I/O error on `path`.
 fn io_err(path: &Path, error: std::io::Error) -> DataError {
     DataError::Io {
         path: path.display().to_string(),
@@ -131,6 +133,7 @@ struct Columns {
     has_p: bool,
 }
 
+/// The column layout a header names: `traj`?, `t`, `q…`, `v…`?, `p…`?.
 fn parse_header(path: &Path, header: &csv::StringRecord) -> Result<Columns, DataError> {
     let names: Vec<&str> = header.iter().map(str::trim).collect();
     let bad = |problem: String| DataError::Line {
@@ -461,11 +464,14 @@ fn check_time_grid(
     Ok(dt)
 }
 
+/// The shortest decimal that reads back as `x`.
 fn fmt_f64(x: f64) -> String {
     let mut b = ryu::Buffer::new();
     b.format(x).to_string()
 }
 
+/// A dataset as CSV (a `traj` column when it has several trajectories;
+/// velocities and momenta when every trajectory has them).
 fn csv_bytes(data: &Dataset) -> Vec<u8> {
     let n = data.n;
     let multi = data.trajectories.len() > 1;
@@ -576,6 +582,7 @@ pub fn read_npy(path: &Path, dt: f64) -> Result<Dataset, DataError> {
     })
 }
 
+/// A dataset's positions as NPY `(T, n)` or `(M, T, n)`.
 fn npy_bytes(path: &Path, data: &Dataset) -> Result<Vec<u8>, DataError> {
     use npyz::WriterBuilder;
     let t = data.trajectories.first().map_or(0, Trajectory::len);

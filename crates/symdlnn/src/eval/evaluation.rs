@@ -560,10 +560,12 @@ fn newton_summary(s: &RolloutStats) -> NewtonSummary {
     }
 }
 
+/// Euclidean norm.
 fn norm2(x: &[f64]) -> f64 {
     x.iter().map(|a| a * a).sum::<f64>().sqrt()
 }
 
+/// A true generator's label, or its formula when it has none.
 fn describe_generator(g: &AffineGenerator) -> String {
     if g.label.is_empty() {
         crate::learn::symmetry::describe(g.dim(), &g.m, &g.w)

@@ -171,6 +171,7 @@ pub fn catalogue(s: &Settings) -> Vec<Experiment> {
     ]
 }
 
+/// The kind's part of an experiment's name.
 fn name_of(kind: Kind) -> &'static str {
     match kind {
         Kind::Single => "single",
@@ -278,6 +279,7 @@ pub struct LearnedGenerators {
     pub spectrum: Vec<f64>,
 }
 
+/// The `method` of stored generators that name none: `SymDLNN`.
 fn symdlnn_label() -> String {
     "SymDLNN".into()
 }
@@ -678,6 +680,7 @@ fn label_of(method: &str) -> &'static str {
     }
 }
 
+/// The recipe's name in model directories and the report.
 fn recipe_name(r: Recipe) -> &'static str {
     match r {
         Recipe::Paper => "paper",

@@ -141,10 +141,14 @@ pub mod palette {
     ];
 }
 
+/// Width of a panel in pixels.
 const PANEL_W: u32 = 560;
+/// Height of a panel in pixels.
 const PANEL_H: u32 = 400;
+/// Height of the figure's title band in pixels.
 const TITLE_H: u32 = 40;
 
+/// Register the bundled font as `sans-serif` (once).
 fn register_font() -> Result<(), FigureError> {
     static DONE: OnceLock<bool> = OnceLock::new();
     let ok = *DONE.get_or_init(|| {
