@@ -34,9 +34,15 @@ pub enum GenerateError {
     Solver(#[from] SolverError),
     /// The integrator failed on one trajectory of a dataset.
     #[error("trajectory {index}: {error}")]
-    InTrajectory { index: usize, error: SolverError },
+    InTrajectory {
+        /// Index of the trajectory in the dataset.
+        index: usize,
+        /// The integrator's error.
+        error: SolverError,
+    },
 }
 
+/// Refuse a grid or an initial condition that cannot be integrated.
 fn check(grid: TimeGrid, n: usize, q0: &[f64], v0: &[f64]) -> Result<(), GenerateError> {
     let bad = |m: String| Err(GenerateError::Invalid(m));
     if !(grid.dt.is_finite() && grid.dt > 0.0) {

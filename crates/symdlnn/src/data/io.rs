@@ -22,7 +22,9 @@ pub const DT_RTOL: f64 = 1e-6;
 /// Which file format a path names, by its extension.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
+    /// `.csv`: a `t` column, positions, optional `traj`, velocities, momenta.
     Csv,
+    /// `.npy`: float64 positions `(T, n)` or `(M, T, n)`.
     Npy,
 }
 
@@ -87,6 +89,7 @@ pub fn write(path: &Path, data: &Dataset) -> Result<(), DataError> {
     write_atomic(path, &bytes)
 }
 
+/// A problem with the file `path` as a whole.
 fn file_err(path: &Path, problem: String) -> DataError {
     DataError::File {
         path: path.display().to_string(),
@@ -94,6 +97,7 @@ fn file_err(path: &Path, problem: String) -> DataError {
     }
 }
 
+/// An I/O error on `path`.
 fn io_err(path: &Path, error: std::io::Error) -> DataError {
     DataError::Io {
         path: path.display().to_string(),
@@ -129,6 +133,7 @@ struct Columns {
     has_p: bool,
 }
 
+/// The column layout a header names: `traj`?, `t`, `q…`, `v…`?, `p…`?.
 fn parse_header(path: &Path, header: &csv::StringRecord) -> Result<Columns, DataError> {
     let names: Vec<&str> = header.iter().map(str::trim).collect();
     let bad = |problem: String| DataError::Line {
@@ -183,6 +188,8 @@ fn parse_header(path: &Path, header: &csv::StringRecord) -> Result<Columns, Data
     })
 }
 
+/// One trajectory being read: its id, the file lines of its rows and its
+/// values so far.
 struct Builder {
     id: Option<u64>,
     first_line: u64,
@@ -196,31 +203,16 @@ pub fn read_csv(path: &Path) -> Result<Dataset, DataError> {
     parse_csv(path, &text)
 }
 
+/// Parse a CSV file's bytes: read the header, parse the rows, group them
+/// into trajectories, check each trajectory's time step.
 fn parse_csv(path: &Path, text: &[u8]) -> Result<Dataset, DataError> {
     let p = path.display().to_string();
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)
         .from_reader(text);
-    let header = rdr
-        .headers()
-        .map_err(|e| DataError::Line {
-            path: p.clone(),
-            line: 1,
-            problem: e.to_string(),
-        })?
-        .clone();
-    if header.is_empty() {
-        return Err(file_err(
-            path,
-            "empty file: expected a header 't,q0,…'".into(),
-        ));
-    }
-    let cols = parse_header(path, &header)?;
-    let names: Vec<String> = header.iter().map(|s| s.trim().to_string()).collect();
-    let n = cols.n;
-    let mut done: Vec<Builder> = Vec::new();
-    let mut cur: Option<Builder> = None;
+    let (cols, names) = read_header(path, &mut rdr)?;
+    let mut groups = Groups::new(&cols);
     let mut record = csv::StringRecord::new();
     loop {
         let more = rdr.read_record(&mut record).map_err(|e| DataError::Line {
@@ -240,67 +232,127 @@ fn parse_csv(path: &Path, text: &[u8]) -> Result<Dataset, DataError> {
         if record.len() == 1 && record[0].trim().is_empty() {
             continue; // blank line
         }
-        if record.len() != names.len() {
-            return Err(err(format!(
-                "ragged row: {} fields, the header has {}",
-                record.len(),
-                names.len()
-            )));
+        let values = parse_row(&record, &names, &err)?;
+        let (id, vals) = split_id(&cols, &values, &record[0], &err)?;
+        groups.push(id, line, vals, &err)?;
+    }
+    let done = groups.finish();
+    if done.is_empty() {
+        return Err(file_err(path, "no data rows after the header".into()));
+    }
+    check_time_steps(p, cols.n, done)
+}
+
+/// Read and check the header: the column layout and the trimmed names.
+fn read_header(
+    path: &Path,
+    rdr: &mut csv::Reader<&[u8]>,
+) -> Result<(Columns, Vec<String>), DataError> {
+    let header = rdr
+        .headers()
+        .map_err(|e| DataError::Line {
+            path: path.display().to_string(),
+            line: 1,
+            problem: e.to_string(),
+        })?
+        .clone();
+    if header.is_empty() {
+        return Err(file_err(
+            path,
+            "empty file: expected a header 't,q0,…'".into(),
+        ));
+    }
+    let cols = parse_header(path, &header)?;
+    let names: Vec<String> = header.iter().map(|s| s.trim().to_string()).collect();
+    Ok((cols, names))
+}
+
+/// A problem at the line being read, as its error.
+type LineErr<'a> = &'a dyn Fn(String) -> DataError;
+
+/// The numbers of one row, refusing a ragged row or a missing, non-numeric
+/// or non-finite value.
+fn parse_row(
+    record: &csv::StringRecord,
+    names: &[String],
+    err: LineErr,
+) -> Result<Vec<f64>, DataError> {
+    if record.len() != names.len() {
+        return Err(err(format!(
+            "ragged row: {} fields, the header has {}",
+            record.len(),
+            names.len()
+        )));
+    }
+    let mut values = Vec::with_capacity(record.len());
+    for (field, name) in record.iter().zip(names) {
+        let s = field.trim();
+        if s.is_empty() {
+            return Err(err(format!("missing value in column '{name}'")));
         }
-        let mut values = Vec::with_capacity(record.len());
-        for (field, name) in record.iter().zip(&names) {
-            let s = field.trim();
-            if s.is_empty() {
-                return Err(err(format!("missing value in column '{name}'")));
-            }
-            let x: f64 = s
-                .parse()
-                .map_err(|_| err(format!("non-numeric value '{s}' in column '{name}'")))?;
-            if !x.is_finite() {
-                return Err(err(format!("non-finite value '{s}' in column '{name}'")));
-            }
-            values.push(x);
+        let x: f64 = s
+            .parse()
+            .map_err(|_| err(format!("non-numeric value '{s}' in column '{name}'")))?;
+        if !x.is_finite() {
+            return Err(err(format!("non-finite value '{s}' in column '{name}'")));
         }
-        let mut vals = values.as_slice();
-        let id = if cols.has_traj {
-            let x = vals[0];
-            if x < 0.0 || x.fract() != 0.0 {
-                return Err(err(format!(
-                    "trajectory id '{}' is not a non-negative integer",
-                    &record[0]
-                )));
-            }
-            vals = &vals[1..];
-            Some(x as u64)
-        } else {
-            None
-        };
-        let new_traj = cur.as_ref().is_none_or(|b| b.id != id);
-        if new_traj {
-            if done.iter().any(|b| b.id == id) {
-                return Err(err(format!(
-                    "trajectory {} resumes after another: rows of one trajectory must be contiguous",
-                    id.unwrap_or(0)
-                )));
-            }
-            if let Some(b) = cur.take() {
-                done.push(b);
-            }
-            let tr = Trajectory {
-                n,
-                t: vec![],
-                q: vec![],
-                v: cols.has_v.then(Vec::new),
-                p: cols.has_p.then(Vec::new),
-            };
-            cur = Some(Builder {
-                id,
-                first_line: line,
-                lines: vec![],
-                tr,
-            });
+        values.push(x);
+    }
+    Ok(values)
+}
+
+/// The row's trajectory id (when the file has a `traj` column, `raw` its
+/// text) and the values after it; refuses an id that is not a non-negative
+/// integer.
+fn split_id<'v>(
+    cols: &Columns,
+    values: &'v [f64],
+    raw: &str,
+    err: LineErr,
+) -> Result<(Option<u64>, &'v [f64]), DataError> {
+    if !cols.has_traj {
+        return Ok((None, values));
+    }
+    let x = values[0];
+    if x < 0.0 || x.fract() != 0.0 {
+        return Err(err(format!(
+            "trajectory id '{raw}' is not a non-negative integer"
+        )));
+    }
+    Ok((Some(x as u64), &values[1..]))
+}
+
+/// Rows grouped into trajectories by their id: the finished ones and the
+/// one being read.
+struct Groups<'a> {
+    cols: &'a Columns,
+    done: Vec<Builder>,
+    cur: Option<Builder>,
+}
+
+impl<'a> Groups<'a> {
+    fn new(cols: &'a Columns) -> Self {
+        Self {
+            cols,
+            done: Vec::new(),
+            cur: None,
         }
-        let b = cur.as_mut().expect("set above");
+    }
+
+    /// Add one row's values after the id (read at `line`) to trajectory
+    /// `id`, starting it when the id changes.
+    fn push(
+        &mut self,
+        id: Option<u64>,
+        line: u64,
+        vals: &[f64],
+        err: LineErr,
+    ) -> Result<(), DataError> {
+        let n = self.cols.n;
+        if self.cur.as_ref().is_none_or(|b| b.id != id) {
+            self.start(id, line, err)?;
+        }
+        let b = self.cur.as_mut().expect("set above");
         b.lines.push(line);
         b.tr.t.push(vals[0]);
         b.tr.q.extend_from_slice(&vals[1..1 + n]);
@@ -312,11 +364,47 @@ fn parse_csv(path: &Path, text: &[u8]) -> Result<Dataset, DataError> {
         if let Some(pp) = b.tr.p.as_mut() {
             pp.extend_from_slice(&vals[off..off + n]);
         }
+        Ok(())
     }
-    done.extend(cur);
-    if done.is_empty() {
-        return Err(file_err(path, "no data rows after the header".into()));
+
+    /// Finish the current trajectory and start trajectory `id` at `line`,
+    /// refusing one that resumes after another.
+    fn start(&mut self, id: Option<u64>, line: u64, err: LineErr) -> Result<(), DataError> {
+        if self.done.iter().any(|b| b.id == id) {
+            return Err(err(format!(
+                "trajectory {} resumes after another: rows of one trajectory must be contiguous",
+                id.unwrap_or(0)
+            )));
+        }
+        if let Some(b) = self.cur.take() {
+            self.done.push(b);
+        }
+        let tr = Trajectory {
+            n: self.cols.n,
+            t: vec![],
+            q: vec![],
+            v: self.cols.has_v.then(Vec::new),
+            p: self.cols.has_p.then(Vec::new),
+        };
+        self.cur = Some(Builder {
+            id,
+            first_line: line,
+            lines: vec![],
+            tr,
+        });
+        Ok(())
     }
+
+    /// Every trajectory read, in file order.
+    fn finish(mut self) -> Vec<Builder> {
+        self.done.extend(self.cur);
+        self.done
+    }
+}
+
+/// Check each trajectory's time grid and that all share one step; the
+/// dataset of them.
+fn check_time_steps(p: String, n: usize, done: Vec<Builder>) -> Result<Dataset, DataError> {
     let mut dt_common: Option<f64> = None;
     let mut trajectories = Vec::with_capacity(done.len());
     for (index, b) in done.into_iter().enumerate() {
@@ -376,11 +464,14 @@ fn check_time_grid(
     Ok(dt)
 }
 
+/// The shortest decimal that reads back as `x`.
 fn fmt_f64(x: f64) -> String {
     let mut b = ryu::Buffer::new();
     b.format(x).to_string()
 }
 
+/// A dataset as CSV (a `traj` column when it has several trajectories;
+/// velocities and momenta when every trajectory has them).
 fn csv_bytes(data: &Dataset) -> Vec<u8> {
     let n = data.n;
     let multi = data.trajectories.len() > 1;
@@ -491,6 +582,7 @@ pub fn read_npy(path: &Path, dt: f64) -> Result<Dataset, DataError> {
     })
 }
 
+/// A dataset's positions as NPY `(T, n)` or `(M, T, n)`.
 fn npy_bytes(path: &Path, data: &Dataset) -> Result<Vec<u8>, DataError> {
     use npyz::WriterBuilder;
     let t = data.trajectories.first().map_or(0, Trajectory::len);

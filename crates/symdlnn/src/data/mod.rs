@@ -22,29 +22,48 @@ pub enum DataError {
     // The I/O error is part of the message, not a separate cause, so that a
     // chain of causes prints it once.
     #[error("{path}: {error}")]
-    Io { path: String, error: std::io::Error },
+    Io {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        error: std::io::Error,
+    },
     /// A problem at a line of a CSV file.
     #[error("{path}: line {line}: {problem}")]
     Line {
+        /// The file.
         path: String,
+        /// The 1-based line (0 when the reader could not tell).
         line: u64,
+        /// What is wrong there.
         problem: String,
     },
     /// A problem with the file as a whole (header, format, shape, dtype).
     #[error("{path}: {problem}")]
-    File { path: String, problem: String },
+    File {
+        /// The file.
+        path: String,
+        /// What is wrong with it.
+        problem: String,
+    },
     /// A problem with one trajectory (index counts from 0 in file order).
     #[error("{path}: trajectory {index}: {problem}")]
     Trajectory {
+        /// The file.
         path: String,
+        /// Index of the trajectory, from 0 in file order.
         index: usize,
+        /// What is wrong with it.
         problem: String,
     },
     /// The data's dimension does not match what is required (e.g. a model's).
     #[error("{path}: the data have dimension {found}, expected {expected}")]
     Dimension {
+        /// The file (or other source) of the data.
         path: String,
+        /// The dimension required.
         expected: usize,
+        /// The data's dimension.
         found: usize,
     },
 }

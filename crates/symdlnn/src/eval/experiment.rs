@@ -1,5 +1,6 @@
 //! The paper's experiments as data: which system, which initial conditions,
-//! which grid, how many trajectories, how much noise (DESIGN §2), and a run
+//! which grid, how many trajectories, how much noise (the protocol is
+//! described in `docs/method.md`), and a run
 //! that generates the data, trains every method, evaluates each model on
 //! the training and the test initial condition, and writes the figures.
 //!
@@ -24,7 +25,7 @@ use crate::learn::{
     fit, CoefficientConfig, DlnnConfig, FitError, FitOptions, LnnConfig, LnnData, Method, Recipe,
     ShapingConfig, SymmetryConfig, TrainConfig,
 };
-use crate::mechanics::{Convergence, System, TimeGrid};
+use crate::mechanics::{AffineGenerator, Convergence, System, TimeGrid};
 
 /// How much of the paper's protocol to run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,6 +40,7 @@ pub enum Profile {
 }
 
 impl Profile {
+    /// The profile called `s` (`quick` or `paper`).
     pub fn from_name(s: &str) -> Option<Self> {
         match s {
             "quick" => Some(Self::Quick),
@@ -73,12 +75,17 @@ impl Profile {
 /// Training settings shared by a profile's experiments.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Settings {
+    /// Hidden layer widths of every network.
     pub hidden: Vec<usize>,
+    /// Epochs of the single-trajectory (and noisy) experiments.
     pub epochs_single: usize,
+    /// Epochs of the multi-trajectory experiments.
     pub epochs_multi: usize,
+    /// Training trajectories of the multi-trajectory experiments.
     pub multi_trajectories: usize,
     /// DLNN recipes to run side by side.
     pub recipes: Vec<Recipe>,
+    /// Seed of the initial conditions, the noise and the networks.
     pub seed: u64,
 }
 
@@ -86,16 +93,22 @@ pub struct Settings {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
+    /// One training trajectory.
     Single,
+    /// Several training trajectories, the first from the single one's start.
     Multi,
+    /// One training trajectory with Gaussian position noise.
     Noisy,
 }
 
 /// One experiment of the paper's protocol.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Experiment {
+    /// `<system>-<kind>`, e.g. `kepler-noisy`.
     pub name: String,
+    /// The system's name (see [`System::from_name`]).
     pub system: String,
+    /// Single, multi or noisy.
     pub kind: Kind,
     /// `(q0, v0)` of the training trajectory (the first, for `multi`).
     pub train: (Vec<f64>, Vec<f64>),
@@ -109,12 +122,13 @@ pub struct Experiment {
     pub noise: Option<f64>,
     /// Training trajectories.
     pub trajectories: usize,
+    /// Training epochs of every model.
     pub epochs: usize,
 }
 
-/// The paper's experiments for `settings`, in report order (DESIGN §2: the
-/// noisy experiment is Kepler's only; with Δt = 0.01 a noise of σ = 0.001
-/// is a tenth of the cart–pendulum's typical step).
+/// The paper's experiments for `settings`, in report order. The noisy
+/// experiment is Kepler's only: with Δt = 0.01 a noise of σ = 0.001 is a
+/// tenth of the cart–pendulum's typical step.
 pub fn catalogue(s: &Settings) -> Vec<Experiment> {
     let cart = |kind: Kind, noise: Option<f64>, trajectories: usize, epochs: usize| Experiment {
         name: format!("cartpend-{}", name_of(kind)),
@@ -158,6 +172,7 @@ pub fn catalogue(s: &Settings) -> Vec<Experiment> {
     ]
 }
 
+/// The kind's part of an experiment's name.
 fn name_of(kind: Kind) -> &'static str {
     match kind {
         Kind::Single => "single",
@@ -169,31 +184,66 @@ fn name_of(kind: Kind) -> &'static str {
 /// Why an experiment failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ExperimentError {
+    /// The ground truth could not be generated.
     #[error("{experiment}: data generation: {source}")]
     Generate {
+        /// The experiment's name.
         experiment: String,
+        /// Why.
         source: generate::GenerateError,
     },
+    /// A data file could not be written.
     #[error("{experiment}: {source}")]
     Data {
+        /// The experiment's name.
         experiment: String,
+        /// Why.
         source: crate::data::DataError,
     },
+    /// A trained model could not be evaluated.
     #[error("{experiment}: evaluation: {source}")]
     Eval {
+        /// The experiment's name.
         experiment: String,
+        /// Why.
         source: EvalError,
     },
-    #[error("{0}")]
-    Other(String),
+    /// The experiment names a system that does not exist.
+    #[error("{experiment}: {source}")]
+    System {
+        /// The experiment's name.
+        experiment: String,
+        /// The unknown name.
+        source: crate::mechanics::UnknownSystem,
+    },
+    /// An output directory could not be created.
+    #[error("{experiment}: cannot create {path}: {error}")]
+    CreateDir {
+        /// The experiment's name.
+        experiment: String,
+        /// The directory.
+        path: String,
+        /// Why it could not be created.
+        error: std::io::Error,
+    },
 }
 
 /// What a run reports as it goes.
 pub enum Progress<'a> {
     /// A stage of an experiment begins (`model` is being trained, …).
-    Stage { experiment: &'a str, stage: String },
+    Stage {
+        /// The experiment's name.
+        experiment: &'a str,
+        /// What begins, e.g. `training lnn (positions, 3000 epochs)`.
+        stage: String,
+    },
     /// An epoch of the current training finished.
-    Epoch { epoch: usize, epochs: usize },
+    Epoch {
+        /// The epoch finished, from 1.
+        epoch: usize,
+        /// Epochs of the training.
+        epochs: usize,
+    },
 }
 
 /// One line of an experiment's table.
@@ -209,6 +259,7 @@ pub struct Row {
     pub model: String,
     /// Training failed: why (no metrics then).
     pub training_failure: Option<String>,
+    /// The evaluation's numbers (none when training failed).
     pub metrics: Option<Metrics>,
 }
 
@@ -218,12 +269,18 @@ pub struct LearnedGenerators {
     /// `SymDLNN` (variational discovery) or `SymDLNN-paper` (the paper's solver).
     #[serde(default = "symdlnn_label")]
     pub method: String,
+    /// The DLNN recipe the network was trained with.
     pub recipe: String,
+    /// Each learned generator, described.
     pub generators: Vec<String>,
+    /// Agreement with the true generators: `|cos|` for one, principal
+    /// angles in degrees for several.
     pub agreement: Vec<f64>,
+    /// The discovery's singular values, ascending, relative to the largest.
     pub spectrum: Vec<f64>,
 }
 
+/// The `method` of stored generators that name none: `SymDLNN`.
 fn symdlnn_label() -> String {
     "SymDLNN".into()
 }
@@ -231,32 +288,43 @@ fn symdlnn_label() -> String {
 /// Everything an experiment produced.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ExperimentResult {
+    /// The experiment run.
     pub experiment: Experiment,
+    /// Its table: every method on both initial conditions.
     pub rows: Vec<Row>,
+    /// What each SymDLNN model learned.
     pub generators: Vec<LearnedGenerators>,
+    /// The system's true generators, by label.
     pub true_generators: Vec<String>,
     /// Figure files (PNG), relative to the run's output.
     pub figures: Vec<String>,
+    /// Wall time of the experiment.
     pub seconds: f64,
 }
 
 /// One evaluation with the labels it is reported under.
 #[derive(Clone, Debug)]
 pub struct LabelledEvaluation {
+    /// `DLNN`, `SymDLNN`, `SymDLNN-paper` or `LNN`.
     pub method: String,
+    /// The recipe the model was trained with.
     pub recipe: String,
     /// `train` or `test` initial condition.
     pub trajectory: String,
+    /// The evaluation.
     pub evaluation: Evaluation,
 }
 
 /// A finished experiment: its results and the series behind its figures.
 #[derive(Clone, Debug)]
 pub struct ExperimentRun {
+    /// What the report shows of the experiment.
     pub result: ExperimentResult,
+    /// Every model's evaluation on both initial conditions.
     pub evaluations: Vec<LabelledEvaluation>,
     /// `(label, history.csv)` of each trained model.
     pub histories: Vec<(String, String)>,
+    /// The system's coordinate names, for axis labels.
     pub coordinate_names: Vec<String>,
 }
 
@@ -265,7 +333,16 @@ struct Trained {
     method: &'static str,
     recipe: String,
     dir: String,
-    result: Result<(crate::learn::model_dir::ModelFile, crate::nn::Mlp), String>,
+    result: Result<(crate::learn::model_dir::ModelFile, crate::nn::Mlp), FitError>,
+}
+
+/// An experiment's data: what the models train on and the long true paths
+/// they are evaluated against.
+struct ExperimentData {
+    /// Training positions, `N + 1` points per trajectory (noisy if asked).
+    train: Dataset,
+    /// `("train" | "test", truth)` over `N + N_extra` steps.
+    truths: [(&'static str, Trajectory); 2],
 }
 
 /// Generate, train and evaluate one experiment into `out` (`out/data`,
@@ -279,21 +356,56 @@ pub fn run(
 ) -> Result<ExperimentRun, ExperimentError> {
     let start = Instant::now();
     let name = exp.name.as_str();
-    let system =
-        System::from_name(&exp.system).map_err(|e| ExperimentError::Other(e.to_string()))?;
-    let gen_err = |source| ExperimentError::Generate {
+    let system = System::from_name(&exp.system).map_err(|source| ExperimentError::System {
         experiment: name.into(),
         source,
-    };
-    let data_err = |source| ExperimentError::Data {
-        experiment: name.into(),
-        source,
-    };
+    })?;
     progress(Progress::Stage {
         experiment: name,
         stage: "generating data".into(),
     });
-    // Training data: positions only, N + 1 points per trajectory.
+    let data = generate_data(exp, settings, &system)?;
+    write_data(exp, &data, out)?;
+
+    // Training: SymDLNN (= DLNN + discovery) per recipe, and the LNN.
+    let true_generators = system.symmetries();
+    let configs = train_configs(exp, settings, threads, &true_generators);
+    let trained = train_all(exp, &data.train, &configs, out, progress);
+
+    // Evaluation on both initial conditions.
+    progress(Progress::Stage {
+        experiment: name,
+        stage: "evaluating".into(),
+    });
+    let generators = learned_generators(&trained, &true_generators);
+    let (rows, evaluations) = evaluate_all(exp, &system, &data.truths, &trained)?;
+    Ok(ExperimentRun {
+        result: ExperimentResult {
+            experiment: exp.clone(),
+            rows,
+            generators,
+            true_generators: true_generators.iter().map(|g| g.label.clone()).collect(),
+            figures: vec![],
+            seconds: start.elapsed().as_secs_f64(),
+        },
+        evaluations,
+        histories: histories(&trained, out),
+        coordinate_names: system.coordinate_names(),
+    })
+}
+
+/// Generate the training data (positions only, `N + 1` points per
+/// trajectory, noise added when the experiment has it) and the true paths
+/// from the training and the test initial condition.
+fn generate_data(
+    exp: &Experiment,
+    settings: &Settings,
+    system: &System,
+) -> Result<ExperimentData, ExperimentError> {
+    let gen_err = |source| ExperimentError::Generate {
+        experiment: exp.name.clone(),
+        source,
+    };
     let mut ics = vec![exp.train.clone()];
     if exp.trajectories > 1 {
         ics.extend(generate::sample_initial_conditions(
@@ -303,7 +415,7 @@ pub fn run(
         ));
     }
     let conv = Convergence::default();
-    let full = generate::dataset(&system, &ics, exp.grid, conv).map_err(gen_err)?;
+    let full = generate::dataset(system, &ics, exp.grid, conv).map_err(gen_err)?;
     let mut train = Dataset {
         n: full.n,
         dt: full.dt,
@@ -321,19 +433,33 @@ pub fn run(
         ..exp.grid
     };
     let truth_of =
-        |ic: &(Vec<f64>, Vec<f64>)| generate::trajectory(&system, &ic.0, &ic.1, long, conv);
+        |ic: &(Vec<f64>, Vec<f64>)| generate::trajectory(system, &ic.0, &ic.1, long, conv);
     let truths = [
         ("train", truth_of(&exp.train).map_err(gen_err)?),
         ("test", truth_of(&exp.test).map_err(gen_err)?),
     ];
+    Ok(ExperimentData { train, truths })
+}
+
+/// Write the training data and the true paths into `out/data` (and create
+/// `out/models` for the training that follows).
+fn write_data(exp: &Experiment, data: &ExperimentData, out: &Path) -> Result<(), ExperimentError> {
+    let name = exp.name.as_str();
+    let data_err = |source| ExperimentError::Data {
+        experiment: name.into(),
+        source,
+    };
     let data_dir = out.join("data");
     let models_dir = out.join("models");
     for d in [&data_dir, &models_dir] {
-        std::fs::create_dir_all(d)
-            .map_err(|e| ExperimentError::Other(format!("{}: {e}", d.display())))?;
+        std::fs::create_dir_all(d).map_err(|error| ExperimentError::CreateDir {
+            experiment: name.into(),
+            path: d.display().to_string(),
+            error,
+        })?;
     }
-    io::write(&data_dir.join(format!("{name}-train.csv")), &train).map_err(data_err)?;
-    for (which, t) in &truths {
+    io::write(&data_dir.join(format!("{name}-train.csv")), &data.train).map_err(data_err)?;
+    for (which, t) in &data.truths {
         let d = Dataset {
             n: t.n,
             dt: exp.grid.dt,
@@ -341,10 +467,18 @@ pub fn run(
         };
         io::write(&data_dir.join(format!("{name}-truth-{which}.csv")), &d).map_err(data_err)?;
     }
+    Ok(())
+}
 
-    // Training: SymDLNN (= DLNN + discovery) per recipe, and the LNN.
-    let true_generators = system.symmetries();
-    let mut trained: Vec<Trained> = vec![];
+/// The training configuration of every method: `(method, recipe, config)`
+/// for SymDLNN per recipe (with SymDLNN-paper before it where the paper
+/// gives an initial guess), then the LNN.
+fn train_configs(
+    exp: &Experiment,
+    settings: &Settings,
+    threads: usize,
+    true_generators: &[AffineGenerator],
+) -> Vec<(&'static str, String, TrainConfig)> {
     let mut configs: Vec<(&'static str, String, TrainConfig)> = vec![];
     for &recipe in &settings.recipes {
         let symmetry = SymmetryConfig {
@@ -409,7 +543,21 @@ pub fn run(
         )
     };
     configs.push(("lnn", "positions".into(), lnn));
-    for (method, recipe, config) in &configs {
+    configs
+}
+
+/// Train every configuration on `train` into `out/models/…`; a failed
+/// training is kept with its error (its rows then have no metrics).
+fn train_all(
+    exp: &Experiment,
+    train: &Dataset,
+    configs: &[(&'static str, String, TrainConfig)],
+    out: &Path,
+    progress: &mut dyn FnMut(Progress),
+) -> Vec<Trained> {
+    let name = exp.name.as_str();
+    let mut trained: Vec<Trained> = vec![];
+    for (method, recipe, config) in configs {
         let dir = format!("models/{name}-{method}-{recipe}");
         progress(Progress::Stage {
             experiment: name,
@@ -421,13 +569,12 @@ pub fn run(
             resume: false,
             source: format!("data/{name}-train.csv"),
         };
-        let result = fit(config, &train, &out.join(&dir), &options, &mut |r| {
+        let result = fit(config, train, &out.join(&dir), &options, &mut |r| {
             progress(Progress::Epoch {
                 epoch: r.epoch,
                 epochs,
             })
-        })
-        .map_err(|e: FitError| e.to_string());
+        });
         trained.push(Trained {
             method,
             recipe: recipe.clone(),
@@ -435,16 +582,17 @@ pub fn run(
             result,
         });
     }
+    trained
+}
 
-    // Evaluation on both initial conditions.
-    progress(Progress::Stage {
-        experiment: name,
-        stage: "evaluating".into(),
-    });
-    let mut rows = vec![];
-    let mut evaluations = vec![];
+/// The generators each trained SymDLNN model learned, with their agreement
+/// with the true ones.
+fn learned_generators(
+    trained: &[Trained],
+    true_generators: &[AffineGenerator],
+) -> Vec<LearnedGenerators> {
     let mut generators = vec![];
-    for t in &trained {
+    for t in trained {
         if let Ok((model, _)) = &t.result {
             if let Some(sym) = &model.symmetries {
                 generators.push(LearnedGenerators {
@@ -455,28 +603,47 @@ pub fn run(
                         .iter()
                         .map(|g| g.description.clone())
                         .collect(),
-                    agreement: agreement_of(&sym.generators, &true_generators),
+                    agreement: agreement_of(&sym.generators, true_generators),
                     spectrum: sym.spectrum.clone(),
                 });
             }
         }
     }
-    for (which, truth) in &truths {
-        for t in &trained {
-            let views: &[(&str, Tracked)] = match t.method {
-                "symdlnn" => &[("DLNN", Tracked::True), ("SymDLNN", Tracked::Learned)],
-                "symdlnn-paper" => &[("SymDLNN-paper", Tracked::Learned)],
-                _ => &[("LNN", Tracked::True)],
-            };
-            for (label, tracked) in views {
+    generators
+}
+
+/// The rows each trained model is reported under, and whose conserved
+/// quantities each tracks: one network serves the DLNN row (true
+/// generators) and the SymDLNN row (learned ones).
+fn views_of(method: &str) -> &'static [(&'static str, Tracked)] {
+    match method {
+        "symdlnn" => &[("DLNN", Tracked::True), ("SymDLNN", Tracked::Learned)],
+        "symdlnn-paper" => &[("SymDLNN-paper", Tracked::Learned)],
+        _ => &[("LNN", Tracked::True)],
+    }
+}
+
+/// Evaluate every trained model's views on both true paths: the table's
+/// rows (a failed training gives a row without metrics) and the
+/// evaluations behind the figures.
+fn evaluate_all(
+    exp: &Experiment,
+    system: &System,
+    truths: &[(&'static str, Trajectory)],
+    trained: &[Trained],
+) -> Result<(Vec<Row>, Vec<LabelledEvaluation>), ExperimentError> {
+    let mut rows = vec![];
+    let mut evaluations = vec![];
+    for (which, truth) in truths {
+        for t in trained {
+            for (label, tracked) in views_of(t.method) {
                 let mut metrics = None;
                 if let Ok((model, mlp)) = &t.result {
-                    let mut e =
-                        evaluate(model, mlp, truth, exp.grid.steps, Some(&system), *tracked)
-                            .map_err(|source| ExperimentError::Eval {
-                                experiment: name.into(),
-                                source,
-                            })?;
+                    let mut e = evaluate(model, mlp, truth, exp.grid.steps, Some(system), *tracked)
+                        .map_err(|source| ExperimentError::Eval {
+                            experiment: exp.name.clone(),
+                            source,
+                        })?;
                     e.metrics.method = label.to_lowercase();
                     metrics = Some(e.metrics.clone());
                     evaluations.push(LabelledEvaluation {
@@ -491,13 +658,19 @@ pub fn run(
                     recipe: t.recipe.clone(),
                     trajectory: which.to_string(),
                     model: t.dir.clone(),
-                    training_failure: t.result.as_ref().err().cloned(),
+                    training_failure: t.result.as_ref().err().map(|e| e.to_string()),
                     metrics,
                 });
             }
         }
     }
-    let histories: Vec<(String, String)> = trained
+    Ok((rows, evaluations))
+}
+
+/// `(label, history.csv)` of each model whose training succeeded (a
+/// history that cannot be read is left out).
+fn histories(trained: &[Trained], out: &Path) -> Vec<(String, String)> {
+    trained
         .iter()
         .filter(|t| t.result.is_ok())
         .filter_map(|t| {
@@ -509,20 +682,7 @@ pub fn run(
             };
             Some((label, text))
         })
-        .collect();
-    Ok(ExperimentRun {
-        result: ExperimentResult {
-            experiment: exp.clone(),
-            rows,
-            generators,
-            true_generators: true_generators.iter().map(|g| g.label.clone()).collect(),
-            figures: vec![],
-            seconds: start.elapsed().as_secs_f64(),
-        },
-        evaluations,
-        histories,
-        coordinate_names: system.coordinate_names(),
-    })
+        .collect()
 }
 
 /// The report's label of a trained method's symmetry rows.
@@ -533,6 +693,7 @@ fn label_of(method: &str) -> &'static str {
     }
 }
 
+/// The recipe's name in model directories and the report.
 fn recipe_name(r: Recipe) -> &'static str {
     match r {
         Recipe::Paper => "paper",

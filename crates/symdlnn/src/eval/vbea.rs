@@ -33,13 +33,19 @@ pub enum VbeaError {
     /// The velocity solve `∂L_VBEA/∂q̇(q, q̇) = p` did not converge.
     #[error("VBEA velocity at point {point}: no convergence, residual {residual:.3e} after {iterations} iterations")]
     VelocityNotConverged {
+        /// Index of the path point.
         point: usize,
+        /// Residual of the last Newton iterate.
         residual: f64,
+        /// Newton iterations done.
         iterations: usize,
     },
     /// `∂²L_invmod/∂q̇²` was singular (the learned `Ld` is degenerate there).
     #[error("VBEA velocity at point {point}: singular ∂²L_invmod/∂q̇²")]
-    Singular { point: usize },
+    Singular {
+        /// Index of the path point.
+        point: usize,
+    },
     /// A start from a state failed in the discrete solve.
     #[error(transparent)]
     Solver(#[from] SolverError),

@@ -16,8 +16,11 @@ use crate::eval::Evaluation;
 
 /// One model's evaluation, as it is labelled and coloured in figures.
 pub struct Curve<'a> {
+    /// Legend entry.
     pub label: String,
+    /// Line colour.
     pub color: RGBColor,
+    /// The model's evaluation: its path, energy and conserved quantities.
     pub eval: &'a Evaluation,
 }
 
@@ -27,10 +30,12 @@ fn relative(x: &[f64], scale: f64) -> Vec<f64> {
     x.iter().map(|v| (v - x[0]) / s).collect()
 }
 
+/// `count` times `0, h, 2h, …`.
 fn times(count: usize, h: f64) -> Vec<f64> {
     (0..count).map(|k| k as f64 * h).collect()
 }
 
+/// Coordinate `i` along a row-major path of dimension `n`.
 fn coordinate(path: &[f64], n: usize, i: usize) -> Vec<f64> {
     path.iter().skip(i).step_by(n).copied().collect()
 }

@@ -14,9 +14,9 @@ use crate::eval::PhaseMetrics;
 pub fn experiment_figures(run: &ExperimentRun, out: &Path) -> Result<Vec<String>, FigureError> {
     let name = &run.result.experiment.name;
     let dir = out.join("figures");
-    std::fs::create_dir_all(&dir).map_err(|e| FigureError::Draw {
+    std::fs::create_dir_all(&dir).map_err(|error| FigureError::Directory {
         path: dir.display().to_string(),
-        message: e.to_string(),
+        error,
     })?;
     let recipes: std::collections::BTreeSet<&str> = run
         .evaluations
@@ -87,6 +87,7 @@ pub fn experiment_figures(run: &ExperimentRun, out: &Path) -> Result<Vec<String>
     Ok(written)
 }
 
+/// A table number: scientific, `∞` for a non-finite one, `–` for none.
 fn sci(x: Option<f64>) -> String {
     match x {
         Some(v) if v.is_finite() => format!("{v:.2e}"),
@@ -95,6 +96,7 @@ fn sci(x: Option<f64>) -> String {
     }
 }
 
+/// A phase's relative symmetry drifts, one per generator.
 fn drifts(p: &PhaseMetrics) -> String {
     if p.relative_symmetry_drift.is_empty() {
         return "–".into();
@@ -106,6 +108,7 @@ fn drifts(p: &PhaseMetrics) -> String {
         .join(" / ")
 }
 
+/// One row of an experiment's table.
 fn table_row(r: &Row) -> String {
     let Some(m) = &r.metrics else {
         return format!(
@@ -144,6 +147,8 @@ fn table_row(r: &Row) -> String {
     )
 }
 
+/// An experiment's section of the report: its setting, table, notes,
+/// learned generators and figures.
 fn experiment_section(r: &ExperimentResult, seed: u64, s: &mut String) {
     let e = &r.experiment;
     let _ = writeln!(s, "## {}\n", e.name);
@@ -261,6 +266,7 @@ pub fn markdown(
     s
 }
 
+/// The report's explanation of its columns and methods.
 const HOW_TO_READ: &str = "\
 ## How to read this report
 
@@ -274,6 +280,7 @@ const HOW_TO_READ: &str = "\
 
 ";
 
+/// Where the run's protocol differs from the reference implementation's.
 const PROTOCOL_NOTES: &str = "\
 ## Differences from the reference implementation's protocol
 

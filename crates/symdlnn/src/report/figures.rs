@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -15,20 +16,72 @@ use plotters::prelude::*;
 static FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
 
 /// Why a figure could not be written.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum FigureError {
-    #[error("{path}: cannot draw the figure: {message}")]
-    Draw { path: String, message: String },
+    /// Plotters failed on a part of the figure (or on writing the file).
+    // The backend's error is part of the message, not a separate cause, so
+    // that a chain of causes prints it once.
+    #[error("{path}: cannot draw {part}: {error}")]
+    Draw {
+        /// The figure's file.
+        path: String,
+        /// The part being drawn, e.g. `panel 'energy': axes`.
+        part: String,
+        /// The drawing backend's error.
+        error: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The directory for the figures could not be created.
+    #[error("{path}: cannot create the directory: {error}")]
+    Directory {
+        /// The directory.
+        path: String,
+        /// Why it could not be created.
+        error: std::io::Error,
+    },
+    /// The bundled font could not be registered with plotters.
     #[error("the bundled font could not be loaded")]
     Font,
+}
+
+/// A drawing step that failed: the part of the figure and the backend's
+/// error ([`Figure::write`] adds the file).
+#[derive(Debug)]
+struct DrawError {
+    part: String,
+    error: Box<dyn std::error::Error + Send + Sync>,
+}
+
+impl DrawError {
+    /// This error in the figure written to `path`.
+    fn at(self, path: &Path) -> FigureError {
+        FigureError::Draw {
+            path: path.display().to_string(),
+            part: self.part,
+            error: self.error,
+        }
+    }
+}
+
+/// The error of a failed drawing step on `part`.
+fn failed<E: std::error::Error + Send + Sync + 'static>(
+    part: String,
+) -> impl FnOnce(E) -> DrawError {
+    move |e| DrawError {
+        part,
+        error: Box::new(e),
+    }
 }
 
 /// One line.
 #[derive(Clone, Debug)]
 pub struct Series {
+    /// Legend entry (empty: none).
     pub label: String,
+    /// Line colour.
     pub color: RGBColor,
+    /// Abscissae.
     pub x: Vec<f64>,
+    /// Ordinates, one per abscissa (non-finite points are skipped).
     pub y: Vec<f64>,
     /// Points from this index on are drawn dashed (`None`: all solid).
     pub dashed_from: Option<usize>,
@@ -39,9 +92,13 @@ pub struct Series {
 /// One chart.
 #[derive(Clone, Debug, Default)]
 pub struct Panel {
+    /// Caption above the chart.
     pub title: String,
+    /// Horizontal axis label.
     pub x_label: String,
+    /// Vertical axis label.
     pub y_label: String,
+    /// The lines, drawn in order.
     pub series: Vec<Series>,
     /// A vertical dotted line at this `x`.
     pub marker: Option<f64>,
@@ -52,20 +109,30 @@ pub struct Panel {
 /// A grid of panels with a title.
 #[derive(Clone, Debug)]
 pub struct Figure {
+    /// Title across the top.
     pub title: String,
+    /// Panels per row.
     pub columns: usize,
+    /// The panels, row by row.
     pub panels: Vec<Panel>,
 }
 
 /// Colours per method, the same in every figure.
 pub mod palette {
     use plotters::style::RGBColor;
+    /// The observed (true) trajectory: grey.
     pub const TRUTH: RGBColor = RGBColor(100, 100, 100);
+    /// DLNN: blue.
     pub const DLNN: RGBColor = RGBColor(31, 119, 180);
+    /// SymDLNN: green.
     pub const SYMDLNN: RGBColor = RGBColor(44, 160, 44);
+    /// LNN: red.
     pub const LNN: RGBColor = RGBColor(214, 39, 40);
+    /// Models trained with the paper's recipe, when recipes are compared: purple.
     pub const PAPER: RGBColor = RGBColor(148, 103, 189);
+    /// SymDLNN-paper (the paper's symmetry solver): orange.
     pub const SYMDLNN_PAPER: RGBColor = RGBColor(255, 127, 14);
+    /// Colours for further series (several generators, loss terms).
     pub const EXTRA: [RGBColor; 4] = [
         RGBColor(188, 189, 34),
         RGBColor(140, 86, 75),
@@ -74,10 +141,14 @@ pub mod palette {
     ];
 }
 
+/// Width of a panel in pixels.
 const PANEL_W: u32 = 560;
+/// Height of a panel in pixels.
 const PANEL_H: u32 = 400;
+/// Height of the figure's title band in pixels.
 const TITLE_H: u32 = 40;
 
+/// Register the bundled font as `sans-serif` (once).
 fn register_font() -> Result<(), FigureError> {
     static DONE: OnceLock<bool> = OnceLock::new();
     let ok = *DONE.get_or_init(|| {
@@ -100,31 +171,31 @@ impl Figure {
         );
         let png = stem.with_extension("png");
         let svg = stem.with_extension("svg");
-        let err = |path: &Path| {
-            let path = path.display().to_string();
-            move |message: String| FigureError::Draw {
-                path: path.clone(),
-                message,
-            }
-        };
         {
             let root = BitMapBackend::new(&png, size).into_drawing_area();
-            self.draw(&root).map_err(err(&png))?;
-            root.present().map_err(|e| err(&png)(e.to_string()))?;
+            self.draw(&root).map_err(|e| e.at(&png))?;
+            (root.present())
+                .map_err(failed("the file".into()))
+                .map_err(|e| e.at(&png))?;
         }
         {
             let root = SVGBackend::new(&svg, size).into_drawing_area();
-            self.draw(&root).map_err(err(&svg))?;
-            root.present().map_err(|e| err(&svg)(e.to_string()))?;
+            self.draw(&root).map_err(|e| e.at(&svg))?;
+            (root.present())
+                .map_err(failed("the file".into()))
+                .map_err(|e| e.at(&svg))?;
         }
         Ok([png, svg])
     }
 
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
-        let s = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
-        root.fill(&WHITE).map_err(s)?;
+    /// Draw the title and every panel on `root`.
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), DrawError>
+    where
+        DB::ErrorType: 'static,
+    {
+        root.fill(&WHITE).map_err(failed("the background".into()))?;
         let (top, body) = root.split_vertically(TITLE_H);
-        top.titled(&self.title, ("sans-serif", 24)).map_err(s)?;
+        (top.titled(&self.title, ("sans-serif", 24))).map_err(failed("the title".into()))?;
         let rows = self.panels.len().div_ceil(self.columns.max(1)).max(1);
         let cols = self.columns.clamp(1, self.panels.len().max(1));
         for (area, panel) in body.split_evenly((rows, cols)).iter().zip(&self.panels) {
@@ -153,8 +224,64 @@ fn bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
     (lo - pad, hi + pad)
 }
 
-fn draw_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &Panel) -> Result<(), String> {
-    let s = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+/// Draw one panel: axes, marker, series and legend.
+fn draw_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &Panel) -> Result<(), DrawError>
+where
+    DB::ErrorType: 'static,
+{
+    let part = |what: &str| format!("panel '{}': {what}", p.title);
+    let (x0, x1, y0, y1) = panel_bounds(p);
+    let mut chart = ChartBuilder::on(area)
+        .caption(&p.title, ("sans-serif", 18))
+        .margin(8)
+        .x_label_area_size(38)
+        .y_label_area_size(70)
+        .build_cartesian_2d(x0..x1, y0..y1)
+        .map_err(failed(part("the chart")))?;
+    chart
+        .configure_mesh()
+        .x_desc(&p.x_label)
+        .y_desc(&p.y_label)
+        .label_style(("sans-serif", 13))
+        .axis_desc_style(("sans-serif", 15))
+        .light_line_style(RGBColor(235, 235, 235))
+        .bold_line_style(RGBColor(215, 215, 215))
+        .x_labels(6)
+        .y_labels(6)
+        .y_label_formatter(&|v| format_tick(*v, y1 - y0))
+        .x_label_formatter(&|v| format_tick(*v, x1 - x0))
+        .draw()
+        .map_err(failed(part("the axes")))?;
+    if let Some(m) = p.marker {
+        chart
+            .draw_series(DashedLineSeries::new(
+                [(m, y0), (m, y1)],
+                3,
+                4,
+                RGBColor(120, 120, 120).stroke_width(1),
+            ))
+            .map_err(failed(part("the marker")))?;
+    }
+    for series in &p.series {
+        draw_series(&mut chart, series)
+            .map_err(failed(part(&format!("series '{}'", series.label))))?;
+    }
+    if p.series.iter().any(|s| !s.label.is_empty()) {
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(RGBColor(180, 180, 180))
+            .label_font(("sans-serif", 13))
+            .position(SeriesLabelPosition::UpperRight)
+            .draw()
+            .map_err(failed(part("the legend")))?;
+    }
+    Ok(())
+}
+
+/// A panel's axis ranges `(x0, x1, y0, y1)`: the data's bounds, widened to
+/// the marker and, for an equal-aspect panel, to equal scales.
+fn panel_bounds(p: &Panel) -> (f64, f64, f64, f64) {
     let (mut x0, mut x1) = bounds(p.series.iter().flat_map(|s| s.x.iter().copied()));
     let (mut y0, mut y1) = bounds(p.series.iter().flat_map(|s| s.y.iter().copied()));
     if let Some(m) = p.marker {
@@ -175,77 +302,42 @@ fn draw_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &Panel) -> R
             y1 += extra;
         }
     }
-    let mut chart = ChartBuilder::on(area)
-        .caption(&p.title, ("sans-serif", 18))
-        .margin(8)
-        .x_label_area_size(38)
-        .y_label_area_size(70)
-        .build_cartesian_2d(x0..x1, y0..y1)
-        .map_err(s)?;
-    chart
-        .configure_mesh()
-        .x_desc(&p.x_label)
-        .y_desc(&p.y_label)
-        .label_style(("sans-serif", 13))
-        .axis_desc_style(("sans-serif", 15))
-        .light_line_style(RGBColor(235, 235, 235))
-        .bold_line_style(RGBColor(215, 215, 215))
-        .x_labels(6)
-        .y_labels(6)
-        .y_label_formatter(&|v| format_tick(*v, y1 - y0))
-        .x_label_formatter(&|v| format_tick(*v, x1 - x0))
-        .draw()
-        .map_err(s)?;
-    if let Some(m) = p.marker {
-        chart
-            .draw_series(DashedLineSeries::new(
-                [(m, y0), (m, y1)],
-                3,
-                4,
-                RGBColor(120, 120, 120).stroke_width(1),
-            ))
-            .map_err(s)?;
+    (x0, x1, y0, y1)
+}
+
+/// The chart of one panel.
+type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// Draw one series (its finite points): solid up to `dashed_from`, dashed
+/// after, with its legend entry.
+fn draw_series<DB: DrawingBackend>(
+    chart: &mut Chart<DB>,
+    series: &Series,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let pts: Vec<(f64, f64)> = series
+        .x
+        .iter()
+        .zip(&series.y)
+        .map(|(a, b)| (*a, *b))
+        .filter(|(a, b)| a.is_finite() && b.is_finite())
+        .collect();
+    if pts.is_empty() {
+        return Ok(());
     }
-    for series in &p.series {
-        let pts: Vec<(f64, f64)> = series
-            .x
-            .iter()
-            .zip(&series.y)
-            .map(|(a, b)| (*a, *b))
-            .filter(|(a, b)| a.is_finite() && b.is_finite())
-            .collect();
-        if pts.is_empty() {
-            continue;
-        }
-        let style = series.color.stroke_width(series.width);
-        let split = series.dashed_from.unwrap_or(pts.len()).min(pts.len());
-        let solid = &pts[..split.max(1).min(pts.len())];
-        let anno = chart
-            .draw_series(LineSeries::new(solid.iter().copied(), style))
-            .map_err(s)?;
-        let color = series.color;
-        anno.label(series.label.clone())
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], color.stroke_width(2)));
-        if split < pts.len() {
-            chart
-                .draw_series(DashedLineSeries::new(
-                    pts[split.saturating_sub(1)..].iter().copied(),
-                    6,
-                    4,
-                    style,
-                ))
-                .map_err(s)?;
-        }
-    }
-    if p.series.iter().any(|s| !s.label.is_empty()) {
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(180, 180, 180))
-            .label_font(("sans-serif", 13))
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()
-            .map_err(s)?;
+    let style = series.color.stroke_width(series.width);
+    let split = series.dashed_from.unwrap_or(pts.len()).min(pts.len());
+    let solid = &pts[..split.max(1).min(pts.len())];
+    let anno = chart.draw_series(LineSeries::new(solid.iter().copied(), style))?;
+    let color = series.color;
+    anno.label(series.label.clone())
+        .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], color.stroke_width(2)));
+    if split < pts.len() {
+        chart.draw_series(DashedLineSeries::new(
+            pts[split.saturating_sub(1)..].iter().copied(),
+            6,
+            4,
+            style,
+        ))?;
     }
     Ok(())
 }
