@@ -5,8 +5,9 @@ use clap::{Args, ValueEnum};
 use symdlnn::data::{io, Dataset};
 use symdlnn::learn::model_dir::ModelFile;
 use symdlnn::learn::symmetry::{DiscoverySolver, EvaluationPoints, SymmetryBasis};
+use symdlnn::learn::invariant::{BuiltIn, SymmetrySpec};
 use symdlnn::learn::{
-    check_generator_count, fit, CoefficientConfig, CoefficientInit, DlnnConfig, EpochRecord,
+    check_generator_count, BuiltInConfig, fit, CoefficientConfig, CoefficientInit, DlnnConfig, EpochRecord,
     FitOptions, JacobianStride, LnnConfig, LnnData, Method, Recipe, ScheduleSpec, ShapingConfig,
     SymmetryConfig, TrainConfig,
 };
@@ -118,6 +119,9 @@ pub struct TrainArgs {
     /// Coordinates that are angles, by index i of q_i (e.g. 1 or 0,1): the network sees sin and cos of their midpoint, so Ld is 2π-periodic in them (robust recipe; the data must be unwrapped)
     #[arg(long, value_name = "I,J,…", value_parser = args::indices)]
     angles: Option<args::Indices>,
+    /// Build a symmetry into Ld (repeatable): rotation (about the origin, coordinates 0 and 1), rotation:cx,cy, translation:a,b,…, affine:M;w (projected on a translation or a rotation) or from:MODEL (the generators a SymDLNN model discovered); the network then sees only invariants of the pair (robust recipe)
+    #[arg(long, value_name = "SPEC")]
+    symmetry: Vec<String>,
     /// Seed of the network initialisation (ChaCha8)
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -238,10 +242,10 @@ impl TrainArgs {
         match self.method {
             MethodArg::Dlnn => {
                 refuse_given(&symmetry_flags, "--method symdlnn")?;
-                Ok(Method::Dlnn(self.dlnn(recipe)))
+                Ok(Method::Dlnn(self.dlnn(recipe, n)?))
             }
             MethodArg::Symdlnn => Ok(Method::SymDlnn {
-                dlnn: self.dlnn(recipe),
+                dlnn: self.dlnn(recipe, n)?,
                 symmetry: self.symmetry(n)?,
             }),
             MethodArg::Lnn => {
@@ -251,7 +255,7 @@ impl TrainArgs {
         }
     }
 
-    fn dlnn(&self, recipe: Recipe) -> DlnnConfig {
+    fn dlnn(&self, recipe: Recipe, n: usize) -> anyhow::Result<DlnnConfig> {
         let mut d = DlnnConfig::new(recipe);
         d.loss.degeneracy_weight = self.degeneracy_weight;
         d.loss.degeneracy_power = self.degeneracy_power;
@@ -263,7 +267,38 @@ impl TrainArgs {
         }
         d.time_reversible = self.time_reversible;
         d.angles = self.angles.as_ref().map_or(vec![], |a| a.0.clone());
-        d
+        d.built_in = self.built_in(n)?;
+        Ok(d)
+    }
+
+    /// The `--symmetry` flags as built-in symmetries of dimension `n`.
+    fn built_in(&self, n: usize) -> anyhow::Result<Option<BuiltInConfig>> {
+        if self.symmetry.is_empty() {
+            return Ok(None);
+        }
+        let mut generators = vec![];
+        let mut sources = vec![];
+        for spec in &self.symmetry {
+            if let Some(path) = spec.strip_prefix("from:") {
+                let (model, _) = symdlnn::learn::model_dir::load(std::path::Path::new(path))
+                    .with_context(|| format!("--symmetry {spec}"))?;
+                let Some(found) = &model.symmetries else {
+                    bail!("--symmetry {spec}: the model has no discovered symmetries (train it with --method symdlnn)");
+                };
+                generators.extend(found.generators.iter().map(|g| g.affine()));
+                sources.push(spec.clone());
+            } else {
+                let parsed: SymmetrySpec = spec.parse().context("--symmetry")?;
+                generators.push(parsed.generator(n).with_context(|| format!("--symmetry {spec}"))?);
+                sources.push("declared".to_string());
+            }
+        }
+        let symmetry = BuiltIn::from_generators(n, &generators).context("--symmetry")?;
+        sources.dedup();
+        Ok(Some(BuiltInConfig {
+            symmetry,
+            source: sources.join(", "),
+        }))
     }
 
     fn lnn(&self, recipe: Recipe) -> anyhow::Result<LnnConfig> {
@@ -277,6 +312,7 @@ impl TrainArgs {
                 (self.angles.is_some(), "--angles"),
                 (self.time_reversible, "--time-reversible"),
                 (self.jacobian_every.is_some(), "--jacobian-every"),
+                (!self.symmetry.is_empty(), "--symmetry"),
             ],
             "--method dlnn and symdlnn",
         )?;

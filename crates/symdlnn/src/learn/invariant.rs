@@ -82,6 +82,9 @@ pub enum BuiltInError {
     /// A rotation in fewer than two dimensions.
     #[error("a rotation needs at least 2 coordinates")]
     TooSmall,
+    /// A declared symmetry that does not parse.
+    #[error("'{0}' is not rotation, rotation:cx,cy, translation:a,b,… or affine:M;w")]
+    Parse(String),
     /// An angle coordinate that a built-in symmetry moves.
     #[error(
         "angle coordinate {0} is moved by a built-in symmetry: angles must be left alone by it"
@@ -325,4 +328,94 @@ fn nearest_rotation(n: usize, m: &[f64], w: &[f64]) -> Result<(PlaneRotation, f6
         },
         d2.sqrt(),
     ))
+}
+
+/// A symmetry declared by the user (`train --symmetry`), in the forms
+/// `rotation` (about the origin in the plane of the first two
+/// coordinates), `rotation:cx,cy` (about a centre), `translation:a,b,…`
+/// and `affine:M;w` (`M` row-major `n × n`, comma-separated).
+#[derive(Clone, Debug, PartialEq)]
+pub enum SymmetrySpec {
+    /// A rotation in the plane of coordinates 0 and 1 about `(cx, cy)`.
+    Rotation {
+        /// The centre in that plane.
+        centre: [f64; 2],
+    },
+    /// A translation along a direction.
+    Translation(Vec<f64>),
+    /// The affine field `M q + w`, projected on a supported type.
+    Affine {
+        /// `M`, row-major.
+        m: Vec<f64>,
+        /// `w`.
+        w: Vec<f64>,
+    },
+}
+
+impl SymmetrySpec {
+    /// The forms [`SymmetrySpec::from_str`] reads, for messages.
+    pub const FORMS: &'static str = "rotation, rotation:cx,cy, translation:a,b,… or affine:M;w";
+
+    /// The affine generator `M q + w` of this symmetry in dimension `n`.
+    pub fn generator(&self, n: usize) -> Result<AffineGenerator, BuiltInError> {
+        let fit = |v: &[f64]| {
+            if v.len() == n {
+                Ok(v.to_vec())
+            } else {
+                Err(BuiltInError::Dimension { got: v.len(), n })
+            }
+        };
+        Ok(match self {
+            Self::Rotation { centre } => {
+                if n < 2 {
+                    return Err(BuiltInError::TooSmall);
+                }
+                let mut m = vec![0.0; n * n];
+                m[n] = 1.0; // M e0 = e1
+                m[1] = -1.0; // M e1 = −e0
+                let mut w = vec![0.0; n];
+                w[0] = centre[1];
+                w[1] = -centre[0];
+                AffineGenerator::new("rotation", m, w)
+            }
+            Self::Translation(t) => AffineGenerator::new("translation", vec![0.0; n * n], fit(t)?),
+            Self::Affine { m, w } => {
+                if m.len() != n * n {
+                    return Err(BuiltInError::Dimension { got: m.len(), n: n * n });
+                }
+                AffineGenerator::new("affine", m.clone(), fit(w)?)
+            }
+        })
+    }
+}
+
+impl std::str::FromStr for SymmetrySpec {
+    type Err = BuiltInError;
+    fn from_str(s: &str) -> Result<Self, BuiltInError> {
+        let numbers = |list: &str| -> Result<Vec<f64>, BuiltInError> {
+            list.split(',')
+                .map(|x| x.trim().parse::<f64>().ok().filter(|v| v.is_finite()))
+                .collect::<Option<Vec<f64>>>()
+                .ok_or_else(|| BuiltInError::Parse(s.to_string()))
+        };
+        if s == "rotation" {
+            return Ok(Self::Rotation { centre: [0.0; 2] });
+        }
+        if let Some(c) = s.strip_prefix("rotation:") {
+            return match numbers(c)?[..] {
+                [cx, cy] => Ok(Self::Rotation { centre: [cx, cy] }),
+                _ => Err(BuiltInError::Parse(s.to_string())),
+            };
+        }
+        if let Some(t) = s.strip_prefix("translation:") {
+            return Ok(Self::Translation(numbers(t)?));
+        }
+        if let Some((m, w)) = s.strip_prefix("affine:").and_then(|a| a.split_once(';')) {
+            return Ok(Self::Affine {
+                m: numbers(m)?,
+                w: numbers(w)?,
+            });
+        }
+        Err(BuiltInError::Parse(s.to_string()))
+    }
 }

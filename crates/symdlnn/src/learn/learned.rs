@@ -116,6 +116,8 @@ impl DiscreteLagrangian for LearnedLd {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::learn::invariant::BuiltIn;
+    use crate::mechanics::AffineGenerator;
     use crate::nn::Activation;
     use num_dual::HyperDual64;
 
@@ -128,7 +130,41 @@ mod tests {
                 .with_angles(a, &q)
                 .unwrap()
         };
-        vec![
+        // Built-in symmetries (invariant input maps), on the pairs of `q`.
+        let pairs: Vec<f64> = q
+            .windows(2 * n)
+            .step_by(n)
+            .flat_map(|w| w.iter().copied())
+            .collect();
+        let built = |tr: bool, a: Vec<usize>, b: BuiltIn| {
+            Parametrisation::midpoint_velocity(n, h, &q, &v, true, tr)
+                .with_angles(a, &q)
+                .unwrap()
+                .with_built_in(b, &pairs)
+                .unwrap()
+        };
+        let translation = || BuiltIn::new(n, &[(0..n).map(|i| 1.0 + i as f64).collect()], None).unwrap();
+        let rotation = || {
+            let mut g = vec![0.0; n * n];
+            g[n] = 1.0;
+            g[1] = -1.0;
+            let w: Vec<f64> = (0..n).map(|i| if i == 0 { 0.3 } else if i == 1 { -0.7 } else { 0.0 }).collect();
+            BuiltIn::from_generators(n, &[AffineGenerator::new("r", g, w)]).unwrap()
+        };
+        let mut invariant = vec![built(false, vec![], translation()), built(true, vec![], translation())];
+        if n >= 2 {
+            invariant.push(built(false, vec![], rotation()));
+            invariant.push(built(true, vec![], rotation()));
+        }
+        if n >= 3 {
+            // A rotation in (q0, q1), a translation along q2, or q2 an angle.
+            let e2 = vec![0.0, 0.0, 1.0];
+            let mut both = rotation();
+            both = BuiltIn::new(n, &[e2], both.rotation.take()).unwrap();
+            invariant.push(built(true, vec![], both));
+            invariant.push(built(true, vec![2], rotation()));
+        }
+        let mut all = vec![
             Parametrisation::raw(n, h),
             Parametrisation::midpoint_velocity(n, h, &q, &v, false, false),
             Parametrisation::midpoint_velocity(n, h, &q, &v, true, false),
@@ -142,7 +178,9 @@ mod tests {
             angles(true, vec![n - 1]),
             angles(false, (0..n).collect()),
             angles(true, (0..n).rev().collect()),
-        ]
+        ];
+        all.extend(invariant);
+        all
     }
 
     #[test]

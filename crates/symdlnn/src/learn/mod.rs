@@ -35,7 +35,7 @@ mod trainer;
 
 pub use assemble::{dlnn_trainer, trainer, AnyObjective};
 pub use config::{
-    check_generator_count, check_unwrapped, CoefficientConfig, CoefficientInit, ConfigError,
+    check_generator_count, check_unwrapped, BuiltInConfig, CoefficientConfig, CoefficientInit, ConfigError,
     DlnnConfig, DlnnLoss, JacobianStride, LnnConfig, LnnData, Method, MethodKind, Recipe,
     ScheduleSpec, ShapingConfig, SymmetryConfig, TrainConfig,
 };

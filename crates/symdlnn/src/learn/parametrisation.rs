@@ -336,7 +336,11 @@ impl Parametrisation {
             fq.extend_from_slice(&pos);
             fv.extend_from_slice(&vel);
         }
-        let (mut mu_q, mut sd_q) = mean_std(p, &fq);
+        let (mut mu_q, mut sd_q) = if p == 0 {
+            (vec![], vec![])
+        } else {
+            mean_std(p, &fq)
+        };
         let sd_v = rms(n, &fv);
         let t = (fq.len() / p.max(1)).max(1) as f64;
         for &i in angles {
