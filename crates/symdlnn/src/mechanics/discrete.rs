@@ -73,7 +73,9 @@ impl<L: Lagrangian> GenericDiscreteLagrangian for Midpoint<L> {
 /// continuous Lagrangian.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Midpoint<L> {
+    /// The continuous Lagrangian `L(q, q̇)` being discretised.
     pub lagrangian: L,
+    /// The time step `h` (the system's time unit).
     pub h: f64,
 }
 

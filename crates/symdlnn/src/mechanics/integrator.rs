@@ -81,8 +81,11 @@ impl RolloutStats {
 /// A trajectory of positions and discrete momenta, row-major `(T, n)`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PhasePath {
+    /// Positions `q_k`, row-major `T × n`.
     pub q: Vec<f64>,
+    /// Discrete momenta `p_k`, row-major `T × n`.
     pub p: Vec<f64>,
+    /// Newton statistics over the rollout's steps.
     pub stats: RolloutStats,
 }
 
@@ -98,6 +101,8 @@ pub struct VariationalIntegrator<'a, Ld: DiscreteLagrangian + ?Sized> {
 }
 
 impl<'a, Ld: DiscreteLagrangian + ?Sized> VariationalIntegrator<'a, Ld> {
+    /// An integrator for `ld` with the Newton settings `convergence`; its
+    /// buffers are sized for `ld.dim()`.
     pub fn new(ld: &'a Ld, convergence: Convergence) -> Self {
         let d = PairDerivatives::zeros(ld.dim());
         Self { ld, convergence, d }

@@ -24,20 +24,39 @@ pub enum SolverError {
     /// Newton did not reach the tolerance (or produced a non-finite residual).
     #[error("Newton did not converge at step {step}: residual {residual:.3e} after {iterations} iterations")]
     NotConverged {
+        /// Index of the step that failed.
         step: usize,
+        /// Last residual `|F|∞`.
         residual: f64,
+        /// Newton updates taken.
         iterations: usize,
     },
     /// The inverse Legendre map `∂L/∂q̇(q, q̇) = p` found no `q̇`.
     #[error("inverse Legendre map did not converge: residual {residual:.3e} after {iterations} iterations")]
-    LegendreNotConverged { residual: f64, iterations: usize },
+    LegendreNotConverged {
+        /// Last residual `|∂L/∂q̇ − p|∞`.
+        residual: f64,
+        /// Newton updates taken.
+        iterations: usize,
+    },
     /// The Newton Jacobian `∂(D1 Ld)/∂q1` was singular or not finite.
     #[error("singular or non-finite Newton Jacobian ∂(D1 Ld)/∂q1 at step {step}")]
-    SingularJacobian { step: usize },
+    SingularJacobian {
+        /// Index of the step that failed.
+        step: usize,
+    },
     /// A matrix that must be inverted was singular or not finite.
     #[error("singular or non-finite {what}")]
-    SingularMatrix { what: &'static str },
+    SingularMatrix {
+        /// Which matrix, for the message.
+        what: &'static str,
+    },
     /// An input vector had the wrong length.
     #[error("dimension mismatch: expected {expected} coordinates, got {found}")]
-    Dimension { expected: usize, found: usize },
+    Dimension {
+        /// The configuration dimension `n`.
+        expected: usize,
+        /// The length that was passed.
+        found: usize,
+    },
 }

@@ -91,9 +91,13 @@ impl VectorField for AffineGenerator {
 /// Cart with a pendulum (the paper's first system).
 #[derive(Clone, Debug, PartialEq)]
 pub struct CartPendulum {
+    /// Mass of the pendulum bob (`α = m1 l²`, `β = m1 l`).
     pub m1: f64,
+    /// Mass of the cart (`γ = m1 + m2`).
     pub m2: f64,
+    /// Length of the pendulum.
     pub l: f64,
+    /// Gravitational acceleration (`D = −m1 g l`).
     pub g: f64,
 }
 impl Default for CartPendulum {
@@ -122,8 +126,11 @@ impl Lagrangian for CartPendulum {
 /// Planar Kepler problem (the paper's second system), in the paper's scaled units.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Kepler {
+    /// Gravitational constant `G`.
     pub gravitational_constant: f64,
+    /// Mass of the central body, fixed at the origin.
     pub m1: f64,
+    /// Mass of the orbiting body (also the kinetic term's mass).
     pub m2: f64,
 }
 impl Default for Kepler {
@@ -153,7 +160,9 @@ fn kepler_lagrangian<D: Scalar>(k: &Kepler, q: &[D], v: &[D]) -> D {
 /// One-dimensional harmonic oscillator `½ m ẋ² − ½ k x²`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct HarmonicOscillator {
+    /// Mass `m`.
     pub mass: f64,
+    /// Spring constant `k`.
     pub stiffness: f64,
 }
 impl Default for HarmonicOscillator {
@@ -177,10 +186,15 @@ impl Lagrangian for HarmonicOscillator {
 /// point symmetry.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DoublePendulum {
+    /// Mass of the upper bob.
     pub m1: f64,
+    /// Mass of the lower bob.
     pub m2: f64,
+    /// Length of the upper rod.
     pub l1: f64,
+    /// Length of the lower rod.
     pub l2: f64,
+    /// Gravitational acceleration.
     pub g: f64,
 }
 impl Default for DoublePendulum {
@@ -210,7 +224,9 @@ impl Lagrangian for DoublePendulum {
 /// Planar isotropic oscillator `½ m |q̇|² − ½ k |q|²`: rotation symmetry.
 #[derive(Clone, Debug, PartialEq)]
 pub struct IsotropicOscillator {
+    /// Mass `m`.
     pub mass: f64,
+    /// Spring constant `k`, the same in every direction.
     pub stiffness: f64,
 }
 impl Default for IsotropicOscillator {
@@ -235,6 +251,7 @@ impl Lagrangian for IsotropicOscillator {
 /// Planar free particle `½ m |q̇|²`: two translations and a rotation.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FreeParticle {
+    /// Mass `m`.
     pub mass: f64,
 }
 impl Default for FreeParticle {
@@ -254,6 +271,7 @@ impl Lagrangian for FreeParticle {
 /// Kepler problem in three dimensions: symmetry group SO(3).
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Kepler3d {
+    /// The constant and masses, as in the planar problem.
     pub planar: Kepler,
 }
 impl Lagrangian for Kepler3d {
@@ -269,9 +287,13 @@ impl Lagrangian for Kepler3d {
 /// (component-wise, uniform) from which several trajectories are drawn.
 #[derive(Clone, Debug, PartialEq)]
 pub struct InitialBox {
+    /// Lower corner of the positions, length `n`.
     pub q_lo: Vec<f64>,
+    /// Upper corner of the positions, length `n`.
     pub q_hi: Vec<f64>,
+    /// Lower corner of the velocities, length `n`.
     pub v_lo: Vec<f64>,
+    /// Upper corner of the velocities, length `n`.
     pub v_hi: Vec<f64>,
 }
 
@@ -279,20 +301,30 @@ pub struct InitialBox {
 /// `fine` integrator steps per kept step.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TimeGrid {
+    /// Time between kept snapshots.
     pub dt: f64,
+    /// Number of kept steps (a trajectory has `steps + 1` snapshots).
     pub steps: usize,
+    /// Integrator steps per kept step (the integrator's step is `dt / fine`).
     pub fine: usize,
 }
 
 /// Any of the shipped systems, chosen by name at run time.
 #[derive(Clone, Debug, PartialEq)]
 pub enum System {
+    /// `cartpend`: the cart with a pendulum.
     CartPendulum(CartPendulum),
+    /// `kepler`: the planar Kepler problem.
     Kepler(Kepler),
+    /// `oscillator`: the one-dimensional harmonic oscillator.
     HarmonicOscillator(HarmonicOscillator),
+    /// `double-pendulum`: the planar double pendulum.
     DoublePendulum(DoublePendulum),
+    /// `iso-oscillator`: the planar isotropic oscillator.
     IsotropicOscillator(IsotropicOscillator),
+    /// `free-particle`: the planar free particle.
     FreeParticle(FreeParticle),
+    /// `kepler3d`: the Kepler problem in three dimensions.
     Kepler3d(Kepler3d),
 }
 
@@ -323,6 +355,7 @@ impl Lagrangian for System {
 #[derive(Debug, thiserror::Error, PartialEq)]
 #[error("unknown system '{name}' (known: {})", System::NAMES.join(", "))]
 pub struct UnknownSystem {
+    /// The name that was asked for.
     pub name: String,
 }
 

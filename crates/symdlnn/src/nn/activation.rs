@@ -18,9 +18,13 @@ use crate::mechanics::Scalar;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Activation {
+    /// `ln(1 + eˣ)`.
     Softplus,
+    /// `tanh x`.
     Tanh,
+    /// `sin x`.
     Sin,
+    /// SiLU (swish), `x / (1 + e⁻ˣ)`.
     Silu,
 }
 

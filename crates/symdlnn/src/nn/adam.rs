@@ -13,15 +13,29 @@ use super::pool::{run_parts, PartedSlice};
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Schedule {
     /// A constant rate.
-    Constant { lr: f64 },
+    Constant {
+        /// The rate.
+        lr: f64,
+    },
     /// Piecewise constant: `lr` until the first boundary, then each value in turn.
     Steps {
+        /// The rate before the first boundary.
         lr: f64,
+        /// Epochs, ascending, at which the rate changes.
         boundaries: Vec<usize>,
+        /// The rate from each boundary on, one per boundary (the last one
+        /// also serves any boundaries beyond it).
         values: Vec<f64>,
     },
     /// Cosine decay from `lr` to `lr_min` over `epochs`.
-    Cosine { lr: f64, lr_min: f64, epochs: usize },
+    Cosine {
+        /// The rate at epoch 0.
+        lr: f64,
+        /// The rate at epoch `epochs` and after.
+        lr_min: f64,
+        /// Length of the decay in epochs.
+        epochs: usize,
+    },
     /// What the published code's piecewise schedule evaluates to: 3e−3 for
     /// epochs < 1000, 0 for 1000–2000, 3e−4 after 2000.
     Reference,
@@ -64,12 +78,17 @@ impl Schedule {
 /// Adam state for a flat parameter vector.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Adam {
+    /// Decay rate `β1` of the first-moment average.
     pub beta1: f64,
+    /// Decay rate `β2` of the second-moment average.
     pub beta2: f64,
+    /// `ε` added to `√v̂` in the update's denominator.
     pub eps: f64,
     /// Steps taken.
     pub t: u64,
+    /// First-moment average `m`, one entry per parameter.
     pub m: Vec<f64>,
+    /// Second-moment average `v`, one entry per parameter.
     pub v: Vec<f64>,
 }
 

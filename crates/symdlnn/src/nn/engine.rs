@@ -460,17 +460,25 @@ impl Workspace {
         }
     }
 
+    /// This chunk's parameter gradient (into `self.grad`) for the cotangents
+    /// `cot`: the adjoint of the reverse sweep, then of the output layer, then
+    /// of the forward sweep.
     fn adjoint(&mut self, mlp: &Mlp, cot: &Jets, m: usize) {
-        let widths = mlp.widths();
-        let hidden = widths.len() - 2;
-        let d = widths[0];
-        let (b, bt) = (self.len, self.tlen);
-        let rows = b + m * bt;
         self.grad.fill(0.0);
-        if b == 0 {
+        if self.len == 0 {
             return;
         }
-        // ā_0 = [ḡ; H̄_j].
+        self.seed_adjoint(mlp, cot, m);
+        self.adjoint_reverse_sweep(mlp, m);
+        self.adjoint_output(mlp, cot, m);
+        self.adjoint_forward_sweep(mlp, m);
+    }
+
+    /// `ā_0 = [ḡ; H̄_j]` into `s_a`: this chunk's rows of the gradient and
+    /// Hessian-column cotangents.
+    fn seed_adjoint(&mut self, mlp: &Mlp, cot: &Jets, m: usize) {
+        let d = mlp.widths()[0];
+        let (b, bt) = (self.len, self.tlen);
         for i in 0..b {
             let s = self.input(i);
             self.s_a[i * d..(i + 1) * d].copy_from_slice(&cot.grad[s * d..(s + 1) * d]);
@@ -483,7 +491,16 @@ impl Workspace {
                 abar[r * d..(r + 1) * d].copy_from_slice(&cot.hcol[o..o + d]);
             }
         }
-        // Adjoint of the reverse sweep, l = 1 … L−1.
+    }
+
+    /// Adjoint of the reverse sweep, `l = 1 … L−1`: weight gradients of the
+    /// `a_{l−1} = W_lᵀ u_l` products into `grad`, `z̄_l` (its reverse-sweep
+    /// part) into `zbar`, and `ā_{L−1}` left in `s_a`.
+    fn adjoint_reverse_sweep(&mut self, mlp: &Mlp, m: usize) {
+        let widths = mlp.widths();
+        let hidden = widths.len() - 2;
+        let (b, bt) = (self.len, self.tlen);
+        let rows = b + m * bt;
         for l in 1..=hidden {
             let (wp, wl) = (widths[l - 1], widths[l]);
             let (bw, tw) = (b * wl, bt * wl);
@@ -533,7 +550,16 @@ impl Workspace {
             }
             std::mem::swap(&mut self.s_a, &mut self.s_c);
         }
-        // ā_{L−1} is the cotangent of a_{L−1} = W_Lᵀ; plus the value path.
+    }
+
+    /// The output layer: `W_L`'s and `b_L`'s gradients from `ā_{L−1}` (the
+    /// cotangent of `a_{L−1} = W_Lᵀ`) and the value path, then
+    /// `h̄_{L−1}` into `s_a` (`f̄ W_L` on value rows, 0 on tangent rows).
+    fn adjoint_output(&mut self, mlp: &Mlp, cot: &Jets, m: usize) {
+        let widths = mlp.widths();
+        let hidden = widths.len() - 2;
+        let (b, bt) = (self.len, self.tlen);
+        let rows = b + m * bt;
         let wh = widths[hidden];
         let wout = mlp.weight(hidden);
         let off_out = mlp.offset(hidden);
@@ -554,7 +580,16 @@ impl Workspace {
                 *h = fbar * w;
             }
         }
-        // Adjoint of the forward sweep, l = L−1 … 1.
+    }
+
+    /// Adjoint of the forward sweep, `l = L−1 … 1`: completes `z̄_l` from
+    /// `h̄_l` (in `s_a`), adds the gradients of `W_l` and `b_l`, and carries
+    /// `h̄_{l−1} = z̄_l W_l` down.
+    fn adjoint_forward_sweep(&mut self, mlp: &Mlp, m: usize) {
+        let widths = mlp.widths();
+        let hidden = widths.len() - 2;
+        let (b, bt) = (self.len, self.tlen);
+        let rows = b + m * bt;
         for l in (1..=hidden).rev() {
             let (wp, wl) = (widths[l - 1], widths[l]);
             let (bw, tw) = (b * wl, bt * wl);

@@ -4,7 +4,7 @@
 //! `f = W_L h_{L−1} + b_L` (linear). All parameters live in one flat vector
 //! (for each layer `W_l` row-major `out × in`, then `b_l`), which is what the
 //! optimiser and the gradient buffers see. Weights are Glorot-normal, biases
-//! `N(0, 1e−6²)` (the reference's initialisation), from a ChaCha8 seed.
+//! `N(0, σ²)` with `σ =` [`BIAS_INIT_STD`], drawn from a ChaCha8 seed.
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;

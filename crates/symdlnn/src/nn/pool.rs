@@ -1,18 +1,14 @@
 //! Persistent worker threads for the engine's batch chunks.
 //!
 //! A training step calls its engines two to six times (jets, then adjoint,
-//! per batch), a few hundred microseconds apart. Starting a scoped thread per
-//! call costs ~75 µs on the 2-core machine this was measured on, and waking a
-//! parked thread through a condition variable ~55 µs, so the workers wait
-//! for [`Workers::SPIN`] after each round before they park — spinning for
-//! the first tenth, then yielding the core — : back-to-back calls hand over
-//! in about a microsecond, and an idle process costs nothing after the
-//! wait. (Spinning all the way made two 2-thread trainings sharing 2 cores
-//! take 7.4 s each for 1 000 epochs; yielding after the first tenth, 5.2 s;
-//! alone, both take 2.2–2.4 s.) There is one set of workers per process ([`run_parts`]): a
-//! worker per engine would spin beside the others' rounds and take their
-//! cores (measured: a step with two engines ran 1.2× faster on two threads
-//! than on one, instead of 1.9×).
+//! per batch), a few hundred microseconds apart, which is short next to the
+//! cost of starting a thread or waking a parked one. So the workers persist
+//! and wait for [`Workers::SPIN`] after each round before they park —
+//! spinning for the first tenth, then yielding the core — : back-to-back
+//! calls hand over without a wake-up, and an idle process costs nothing
+//! after the wait. There is one set of workers per process ([`run_parts`]):
+//! a worker per engine would spin beside the others' rounds and take their
+//! cores.
 //!
 //! [`run_parts`] is a scope: `f(i)` runs for every `i < parts` (index 0 on
 //! the calling thread) and it returns only when all have finished, so `f`
@@ -154,8 +150,8 @@ static WORKERS: Mutex<Option<Workers>> = Mutex::new(None);
 /// Run `f(i)` for `i = 0 … parts − 1` on the process's workers (part 0 on
 /// this thread), at most one thread per core (more parts than cores share
 /// threads: spinning workers on an oversubscribed machine would take the
-/// cores from the working ones — measured 2.9× slower with 4 parts on 2
-/// cores), or all on this thread while another thread uses them.
+/// cores from the working ones), or all on this thread while another thread
+/// uses them.
 pub fn run_parts(parts: usize, f: &(dyn Fn(usize) + Sync)) {
     if parts <= 1 {
         (0..parts).for_each(f);
