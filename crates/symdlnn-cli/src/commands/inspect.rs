@@ -83,8 +83,9 @@ pub fn run(a: InspectArgs) -> anyhow::Result<()> {
     println!("  inputs: {}", inputs.join("; "));
     if let Some(b) = m.training.dlnn().and_then(|d| d.built_in.as_ref()) {
         for (j, g) in b.symmetry.generators().iter().enumerate() {
-            let off = (b.symmetry.distances.get(j))
-                .map_or(String::new(), |x| format!("; {x:.2e} from the generator it came from"));
+            let off = (b.symmetry.distances.get(j)).map_or(String::new(), |x| {
+                format!("; {x:.2e} from the generator it came from")
+            });
             println!(
                 "  built in: {} (from {}{off})",
                 symmetry::describe(m.n, &g.m, &g.w),

@@ -3,13 +3,13 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 use symdlnn::data::{io, Dataset};
+use symdlnn::learn::invariant::{BuiltIn, SymmetrySpec};
 use symdlnn::learn::model_dir::ModelFile;
 use symdlnn::learn::symmetry::{DiscoverySolver, EvaluationPoints, SymmetryBasis};
-use symdlnn::learn::invariant::{BuiltIn, SymmetrySpec};
 use symdlnn::learn::{
-    check_generator_count, BuiltInConfig, fit, CoefficientConfig, CoefficientInit, DlnnConfig, EpochRecord,
-    FitOptions, JacobianStride, LnnConfig, LnnData, Method, Recipe, ScheduleSpec, ShapingConfig,
-    SymmetryConfig, TrainConfig,
+    check_generator_count, fit, BuiltInConfig, CoefficientConfig, CoefficientInit, DlnnConfig,
+    EpochRecord, FitOptions, JacobianStride, LnnConfig, LnnData, Method, Recipe, ScheduleSpec,
+    ShapingConfig, SymmetryConfig, TrainConfig,
 };
 use symdlnn::nn::Activation;
 
@@ -289,7 +289,11 @@ impl TrainArgs {
                 sources.push(spec.clone());
             } else {
                 let parsed: SymmetrySpec = spec.parse().context("--symmetry")?;
-                generators.push(parsed.generator(n).with_context(|| format!("--symmetry {spec}"))?);
+                generators.push(
+                    parsed
+                        .generator(n)
+                        .with_context(|| format!("--symmetry {spec}"))?,
+                );
                 sources.push("declared".to_string());
             }
         }

@@ -483,6 +483,38 @@ mod tests {
         }
     }
 
+    #[test]
+    fn loss_gradient_with_built_in_symmetries_agrees_with_finite_differences() {
+        use crate::learn::invariant::{BuiltIn, SymmetrySpec};
+        let (n, d) = (2, data(2));
+        let q: Vec<f64> = d.trajectories.iter().flat_map(|t| t.q.clone()).collect();
+        let pairs: Vec<f64> = (d.trajectories.iter())
+            .flat_map(|t| {
+                (0..t.len() - 1).flat_map(move |k| [t.position(k), t.position(k + 1)].concat())
+            })
+            .collect();
+        for spec in ["rotation:0.2,-0.1", "translation:1,0.5"] {
+            let g = spec.parse::<SymmetrySpec>().unwrap().generator(n).unwrap();
+            let b = BuiltIn::from_generators(n, &[g]).unwrap();
+            for tr in [false, true] {
+                let param = Parametrisation::midpoint_velocity(n, d.dt, &q, &q, true, tr)
+                    .with_built_in(b.clone(), &pairs)
+                    .unwrap();
+                for every in [1, 3] {
+                    let mut mlp =
+                        Mlp::new(param.input_dim(), &[8, 6], Activation::Softplus, 2).unwrap();
+                    let mut loss = DlnnLoss::new(Recipe::Robust);
+                    loss.jacobian_every = every.into();
+                    let mut obj = Dlnn::new(&mlp, param.clone(), &d, loss, None, 2);
+                    let what = format!("{spec} tr={tr} jacobian_every={every}");
+                    crate::learn::objective::assert_gradient_matches_fd(
+                        &mut obj, &mut mlp, 3, 2e-5, 1e-3, &what,
+                    );
+                }
+            }
+        }
+    }
+
     /// Check the gradient of the DLNN loss plus the symmetry term of `sym`
     /// (its training pairs if `sym.points.train`, and 12 box pairs) against
     /// finite differences, network and own parameters alike.

@@ -381,7 +381,10 @@ impl SymmetrySpec {
             Self::Translation(t) => AffineGenerator::new("translation", vec![0.0; n * n], fit(t)?),
             Self::Affine { m, w } => {
                 if m.len() != n * n {
-                    return Err(BuiltInError::Dimension { got: m.len(), n: n * n });
+                    return Err(BuiltInError::Dimension {
+                        got: m.len(),
+                        n: n * n,
+                    });
                 }
                 AffineGenerator::new("affine", m.clone(), fit(w)?)
             }

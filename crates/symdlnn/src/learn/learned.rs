@@ -143,15 +143,29 @@ mod tests {
                 .with_built_in(b, &pairs)
                 .unwrap()
         };
-        let translation = || BuiltIn::new(n, &[(0..n).map(|i| 1.0 + i as f64).collect()], None).unwrap();
+        let translation =
+            || BuiltIn::new(n, &[(0..n).map(|i| 1.0 + i as f64).collect()], None).unwrap();
         let rotation = || {
             let mut g = vec![0.0; n * n];
             g[n] = 1.0;
             g[1] = -1.0;
-            let w: Vec<f64> = (0..n).map(|i| if i == 0 { 0.3 } else if i == 1 { -0.7 } else { 0.0 }).collect();
+            let w: Vec<f64> = (0..n)
+                .map(|i| {
+                    if i == 0 {
+                        0.3
+                    } else if i == 1 {
+                        -0.7
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
             BuiltIn::from_generators(n, &[AffineGenerator::new("r", g, w)]).unwrap()
         };
-        let mut invariant = vec![built(false, vec![], translation()), built(true, vec![], translation())];
+        let mut invariant = vec![
+            built(false, vec![], translation()),
+            built(true, vec![], translation()),
+        ];
         if n >= 2 {
             invariant.push(built(false, vec![], rotation()));
             invariant.push(built(true, vec![], rotation()));

@@ -35,9 +35,9 @@ mod trainer;
 
 pub use assemble::{dlnn_trainer, trainer, AnyObjective};
 pub use config::{
-    check_generator_count, check_unwrapped, BuiltInConfig, CoefficientConfig, CoefficientInit, ConfigError,
-    DlnnConfig, DlnnLoss, JacobianStride, LnnConfig, LnnData, Method, MethodKind, Recipe,
-    ScheduleSpec, ShapingConfig, SymmetryConfig, TrainConfig,
+    check_generator_count, check_unwrapped, BuiltInConfig, CoefficientConfig, CoefficientInit,
+    ConfigError, DlnnConfig, DlnnLoss, JacobianStride, LnnConfig, LnnData, Method, MethodKind,
+    Recipe, ScheduleSpec, ShapingConfig, SymmetryConfig, TrainConfig,
 };
 pub use det::DetStats;
 pub use error::FitError;
