@@ -68,6 +68,7 @@ fn dlnn_step(c: &mut Criterion) {
         }),
         solver: DiscoverySolver::Variational,
         coefficients: None,
+        build_in: false,
     };
     let mut cfg = TrainConfig::new(Recipe::Robust, 1_000_000)
         .with_symmetry(sym.clone())

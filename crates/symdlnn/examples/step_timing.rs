@@ -50,6 +50,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }),
             solver: DiscoverySolver::Variational,
             coefficients: None,
+            build_in: false,
         })?;
     }
     let mut t = trainer(&cfg, &data, None)?;

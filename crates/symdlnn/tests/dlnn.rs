@@ -49,6 +49,7 @@ fn paper_solver_from_guess(
             init: CoefficientConfig::paper_guess(system).unwrap(),
             init_name: system.into(),
         }),
+        build_in: false,
     }
 }
 
@@ -319,6 +320,7 @@ fn the_step_guard_forgets_losses_from_before_the_shaping_warm_up() {
             }),
             solver: DiscoverySolver::Variational,
             coefficients: None,
+            build_in: false,
         })
         .unwrap();
     let mut t = trainer(&cfg, &data, None).unwrap();

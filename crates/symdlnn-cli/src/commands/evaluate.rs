@@ -158,6 +158,12 @@ fn print_summary(m: &eval::Metrics) {
             );
         }
     }
+    for b in &m.built_in {
+        println!(
+            "built-in {}: the learned Ld's Noether momentum {:.6e}, relative drift {:.3e} over the rollout",
+            b.generator, b.initial, b.relative_drift
+        );
+    }
     if let Some(a) = &m.agreement {
         println!("agreement with the true generators: {a:.6?}");
     }

@@ -152,6 +152,9 @@ pub struct TrainArgs {
     /// SymDLNN: epochs before the shaping term trains [default: 30 % of --epochs]
     #[arg(long, value_name = "EPOCHS")]
     sym_warmup: Option<usize>,
+    /// SymDLNN: then train again with the discovered generators built into Ld, if the data identify them (the generators found on the two halves of every trajectory agree); the discovery model goes to OUT/discovery
+    #[arg(long)]
+    build_in: bool,
     /// SymDLNN: evaluation pairs: train, box:N or train+box:N
     #[arg(long, default_value = "train+box:200")]
     sym_points: String,
@@ -238,6 +241,7 @@ impl TrainArgs {
             (self.sym_init.is_some(), "--sym-init"),
             (self.sym_alpha.is_some(), "--sym-alpha"),
             (self.sym_beta.is_some(), "--sym-beta"),
+            (self.build_in, "--build-in"),
         ];
         match self.method {
             MethodArg::Dlnn => {
@@ -374,6 +378,7 @@ impl TrainArgs {
             shaping,
             solver,
             coefficients,
+            build_in: self.build_in,
         })
     }
 }

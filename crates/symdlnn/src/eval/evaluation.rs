@@ -104,6 +104,19 @@ pub struct PhaseMetrics {
     pub relative_symmetry_drift: Vec<Option<f64>>,
 }
 
+/// A built-in generator's discrete Noether momentum
+/// `D2 Ld(q_{k−1}, q_k)·ξ(q_k)` along the model's own rollout: conserved to
+/// the Newton tolerance for an `Ld` invariant by construction.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BuiltInMomentum {
+    /// The generator.
+    pub generator: String,
+    /// Its momentum at the start of the rollout.
+    pub initial: f64,
+    /// `max_k |I_k − I_0| / max_k |I_k|` over the rollout.
+    pub relative_drift: f64,
+}
+
 /// Newton statistics of a rollout.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct NewtonSummary {
@@ -138,6 +151,10 @@ pub struct Metrics {
     pub symmetry: Option<String>,
     /// The generators whose quantities were tracked.
     pub generators: Vec<String>,
+    /// The learned `Ld`'s discrete Noether momenta of its built-in
+    /// generators along the rollout (absent without built-in symmetries).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub built_in: Vec<BuiltInMomentum>,
     /// `learned` or `true` (`None` when no generator is tracked).
     pub generator_source: Option<String>,
     /// Agreement of learned generators with the true ones: `|cos|` for one,
@@ -241,6 +258,7 @@ pub fn evaluate(
         energy: energy.label.map(String::from),
         symmetry: invariants.label.map(String::from),
         generators: generators.iter().map(|(name, _)| name.clone()).collect(),
+        built_in: built_in_momenta(&ld, &path.q),
         generator_source: source.map(String::from),
         agreement: (!learned.is_empty() && !true_generators.is_empty())
             .then(|| agreement_of(learned, &true_generators)),
@@ -386,6 +404,38 @@ fn energy_along(
         values: Some(e),
         scale,
     }
+}
+
+/// The built-in generators' discrete Noether momenta along `path`.
+fn built_in_momenta(ld: &LearnedLd, path: &[f64]) -> Vec<BuiltInMomentum> {
+    let Some(b) = ld.parametrisation().built_in() else {
+        return vec![];
+    };
+    if path.len() < 2 * ld.parametrisation().n {
+        return vec![];
+    }
+    // NaN propagates: a NaN momentum gives a NaN drift, not 0.
+    let max = |a: f64, b: f64| {
+        if a.is_nan() || b.is_nan() {
+            f64::NAN
+        } else {
+            a.max(b)
+        }
+    };
+    b.generators()
+        .iter()
+        .map(|g| {
+            let i = conserved_quantity(ld, g, path);
+            let first = i.first().copied().unwrap_or(f64::NAN);
+            let scale = i.iter().map(|x| x.abs()).fold(0.0, max);
+            let drift = i.iter().map(|x| (x - first).abs()).fold(0.0, max);
+            BuiltInMomentum {
+                generator: describe_generator(g),
+                initial: first,
+                relative_drift: if scale > 0.0 { drift / scale } else { drift },
+            }
+        })
+        .collect()
 }
 
 /// Tracked generators: each one's name and field.

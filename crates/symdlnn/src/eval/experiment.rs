@@ -491,6 +491,7 @@ fn train_configs(
             shaping: None,
             coefficients: None,
             solver: DiscoverySolver::Variational,
+            build_in: false,
         };
         let base = TrainConfig {
             hidden: settings.hidden.clone(),

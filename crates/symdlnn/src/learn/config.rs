@@ -445,6 +445,10 @@ pub struct SymmetryConfig {
     /// The paper's solver: its constants and initial guess (required by it).
     #[serde(default)]
     pub coefficients: Option<CoefficientConfig>,
+    /// Train again with the discovered generators built in, when the data
+    /// identify them (two stages; see [`super::build_in`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub build_in: bool,
 }
 
 /// `K` generators must fit the search space: `1 ≤ K ≤` its size in dimension `n`.
@@ -468,6 +472,9 @@ impl SymmetryConfig {
             }
         }
         let paper = self.solver == DiscoverySolver::Paper;
+        if self.build_in && paper {
+            return Err(ConfigError::BuildInPaper);
+        }
         match (&self.coefficients, paper) {
             (None, false) => Ok(()),
             (Some(_), false) => Err(ConfigError::CoefficientsWithoutPaper),
@@ -901,6 +908,9 @@ pub enum ConfigError {
         /// The trajectory's index.
         trajectory: usize,
     },
+    /// `--build-in` with the paper's solver (its coefficients are trained, not discovered on halves of the data).
+    #[error("--build-in needs the variational or null-space solver")]
+    BuildInPaper,
     /// Built-in symmetries with the paper's raw input map.
     #[error("--symmetry (a built-in symmetry) belongs to the robust recipe (the paper's feeds raw positions to the network)")]
     BuiltInNeedsRobust,

@@ -588,6 +588,7 @@ mod tests {
                     }),
                     solver: DiscoverySolver::Paper,
                     coefficients: Some(coefficients),
+                    build_in: false,
                 };
                 check_symmetry_term(recipe, sym, every);
             }
@@ -617,6 +618,7 @@ mod tests {
                     }),
                     solver: DiscoverySolver::Nullspace,
                     coefficients: None,
+                    build_in: false,
                 };
                 check_symmetry_term(recipe, sym, 1);
             }

@@ -27,6 +27,17 @@ pub enum FitError {
     /// An unknown system name.
     #[error("unknown system: {0}")]
     System(#[from] crate::mechanics::UnknownSystem),
+    /// A discovered generator that the data do not identify (not built in).
+    #[error("the discovered generator is not identified: the generators found on the two halves of the data agree only to {cosine:.4} (at least {} is needed); nothing was built in and the discovery model is in {dir}. More trajectories, --angles for angle coordinates, --time-reversible, or more evaluation pairs (--sym-points) would identify it", super::build_in::IDENTIFIED_COSINE)]
+    NotIdentified {
+        /// The least principal cosine between the halves' generators.
+        cosine: f64,
+        /// The discovery model's directory.
+        dir: String,
+    },
+    /// Generators that cannot be built in.
+    #[error("cannot build in the symmetry: {0}")]
+    BuiltIn(String),
     /// A checkpoint that does not belong to this run.
     #[error("cannot resume: {0}")]
     Resume(String),

@@ -5,11 +5,11 @@ use std::path::Path;
 use std::time::Instant;
 
 use super::assemble::{trainer, AnyObjective};
-use super::config::{SymmetryConfig, TrainConfig};
+use super::build_in::{discover_with, identification, stage_one, stage_two, IDENTIFIED_COSINE};
+use super::config::{Method, TrainConfig};
 use super::error::FitError;
 use super::model_dir::{self, Architecture, DataSummary, ModelError, ModelFile, FORMAT};
 use super::objective::{LossReport, Objective};
-use super::symmetry::{DiscoverySolver, Symmetries, SymmetryError};
 use super::trainer::{EpochRecord, Trainer};
 use super::LearnedLd;
 use crate::data::Dataset;
@@ -120,7 +120,9 @@ struct Run {
 /// Train a model on `data` into the model directory `out`. `on_epoch` sees
 /// every epoch's record. The configuration is validated before anything is
 /// written. A non-finite loss or gradient stops the run with an error; the
-/// last checkpoint is left as it was.
+/// last checkpoint is left as it was. SymDLNN with `build_in` trains in two
+/// stages ([`super::build_in`]): the discovery model into `out/discovery`,
+/// then, when its generators are identified, the invariant model into `out`.
 pub fn fit(
     config: &TrainConfig,
     data: &Dataset,
@@ -128,6 +130,9 @@ pub fn fit(
     options: &FitOptions,
     on_epoch: &mut dyn FnMut(&EpochRecord),
 ) -> Result<(ModelFile, Mlp), FitError> {
+    if config.method.symmetry().is_some_and(|s| s.build_in) {
+        return fit_two_stages(config, data, out, options, on_epoch);
+    }
     let mut run = if options.resume {
         resume(data, out)?
     } else {
@@ -135,6 +140,46 @@ pub fn fit(
     };
     train_epochs(&mut run, data, out, options, on_epoch)?;
     finish(run, data, out, options)
+}
+
+/// [`fit`] with the discovered generators built in.
+fn fit_two_stages(
+    config: &TrainConfig,
+    data: &Dataset,
+    out: &Path,
+    options: &FitOptions,
+    on_epoch: &mut dyn FnMut(&EpochRecord),
+) -> Result<(ModelFile, Mlp), FitError> {
+    if options.resume {
+        return Err(FitError::Resume(
+            "a two-stage (--build-in) run cannot be resumed; train it again".into(),
+        ));
+    }
+    config.validate(data)?;
+    let stage1_dir = out.join("discovery");
+    let (found, mlp) = fit(&stage_one(config), data, &stage1_dir, options, on_epoch)?;
+    let (Some(discovered), Some(sym)) = (&found.symmetries, config.method.symmetry()) else {
+        return Err(FitError::BuiltIn("stage 1 found no generators".into()));
+    };
+    let ld = LearnedLd::new(mlp, found.parametrisation.clone());
+    let cosine = identification(&ld, sym, data, config.seed)?;
+    let dir = stage1_dir.display().to_string();
+    if !(cosine >= IDENTIFIED_COSINE) {
+        return Err(FitError::NotIdentified { cosine, dir });
+    }
+    let source = format!("discovered in {dir}; its halves of the data agree to {cosine:.4}");
+    let stage2 = stage_two(config, discovered, source, data.n)?;
+    let (mut model, mlp) = fit(&stage2, data, out, options, on_epoch)?;
+    model.method = config.method.kind();
+    if let (Some(dlnn), Some(sym)) = (stage2.dlnn(), config.method.symmetry()) {
+        model.training.method = Method::SymDlnn {
+            dlnn: dlnn.clone(),
+            symmetry: sym.clone(),
+        };
+    }
+    model.symmetries = found.symmetries;
+    model_dir::save(out, &model, &mlp)?;
+    Ok((model, mlp))
 }
 
 /// A fresh run (a stale checkpoint of an earlier run is removed, so that it
@@ -269,7 +314,7 @@ fn finish(
     );
     if let Some(sym) = run.config.method.symmetry() {
         let ld = LearnedLd::new(run.trainer.mlp.clone(), model.parametrisation.clone());
-        model.symmetries = Some(discover_symmetries(
+        model.symmetries = Some(discover_with(
             &ld,
             sym,
             data,
@@ -281,29 +326,4 @@ fn finish(
     crate::data::io::write_atomic(&out.join("history.csv"), run.history.text.as_bytes())
         .map_err(ModelError::from)?;
     Ok((model, run.trainer.mlp))
-}
-
-/// The generators of a learned `ld` by `sym`'s solver and search space, on
-/// `data` (the variational solver's triples; the null space's evaluation
-/// pairs, box pairs drawn from ChaCha8 `seed`). The paper's solver trained
-/// its `coefficients` (`K × len`) with the network; they are reported here
-/// against the evaluation pairs. (`symdlnn discover` reruns the first two
-/// on saved models through [`super::symmetry::discover_jointly`].)
-fn discover_symmetries(
-    ld: &LearnedLd,
-    sym: &SymmetryConfig,
-    data: &Dataset,
-    seed: u64,
-    coefficients: &[f64],
-) -> Result<Symmetries, SymmetryError> {
-    use super::symmetry::{discover, discover_variational, from_coefficients};
-    match sym.solver {
-        DiscoverySolver::Nullspace => {
-            discover(ld, sym.basis, sym.generators, &sym.points.pairs(data, seed))
-        }
-        DiscoverySolver::Variational => discover_variational(ld, sym.basis, sym.generators, data),
-        DiscoverySolver::Paper => {
-            from_coefficients(ld, sym.basis, coefficients, &sym.points.pairs(data, seed))
-        }
-    }
 }

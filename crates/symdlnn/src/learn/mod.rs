@@ -17,6 +17,7 @@
 //! the objectives, the objectives below assembly, assembly below [`fit`].
 
 mod assemble;
+pub mod build_in;
 pub mod config;
 pub mod det;
 pub mod dlnn;

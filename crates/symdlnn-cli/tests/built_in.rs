@@ -1,0 +1,135 @@
+//! `train --symmetry` (a declared symmetry built into Ld) and `--build-in`
+//! (the discovered one, when the data identify it), end to end.
+
+mod common;
+use common::{fails_with, json_file, ok, simulate, symdlnn};
+
+#[test]
+fn a_declared_rotation_is_built_in_and_conserved_by_the_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    simulate(d, "kepler", 50, "k.csv");
+    ok(&symdlnn(
+        &[
+            "train",
+            "--data",
+            "k.csv",
+            "--epochs",
+            "60",
+            "--hidden",
+            "16,16",
+            "--symmetry",
+            "rotation",
+            "--out",
+            "m",
+        ],
+        d,
+    ));
+    let model = json_file(&d.join("m/model.json"));
+    assert_eq!(model["parametrisation"]["input_map"]["kind"], "invariant");
+    assert_eq!(model["training"]["built_in"]["source"], "declared");
+    // Three inputs: the radius and the velocity in the midpoint's frame.
+    assert_eq!(model["architecture"]["input"], 3);
+    let text = ok(&symdlnn(&["inspect", "--model", "m"], d));
+    assert!(text.contains("built in: rotation (from declared"), "{text}");
+    let text = ok(&symdlnn(
+        &[
+            "evaluate",
+            "--model",
+            "m",
+            "--data",
+            "k.csv",
+            "--train-steps",
+            "50",
+            "--out",
+            "e",
+        ],
+        d,
+    ));
+    let m = json_file(&d.join("e/metrics.json"));
+    let drift = m["built_in"][0]["relative_drift"].as_f64().unwrap();
+    assert!(drift < 1e-10, "Noether momentum drift {drift:e}\n{text}");
+    assert!(
+        text.contains("built-in rotation: the learned Ld's Noether momentum"),
+        "{text}"
+    );
+}
+
+#[test]
+fn bad_symmetries_are_refused_before_anything_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    simulate(d, "kepler", 20, "k.csv");
+    let train = |extra: &[&str]| {
+        let mut a = vec![
+            "train", "--data", "k.csv", "--epochs", "3", "--hidden", "4", "--out", "m",
+        ];
+        a.extend_from_slice(extra);
+        symdlnn(&a, d)
+    };
+    let cases: [(&[&str], &str); 6] = [
+        (
+            &["--symmetry", "spiral"],
+            "--symmetry: 'spiral' is not rotation, rotation:cx,cy",
+        ),
+        (
+            &["--symmetry", "translation:1"],
+            "a built-in generator has 1 components, the data 2",
+        ),
+        (
+            &["--symmetry", "rotation", "--recipe", "paper"],
+            "--symmetry (a built-in symmetry) belongs to the robust recipe",
+        ),
+        (
+            &["--symmetry", "rotation", "--symmetry", "rotation:1,0"],
+            "only one rotation can be built in",
+        ),
+        (
+            &["--symmetry", "rotation", "--method", "lnn"],
+            "--symmetry applies to --method dlnn and symdlnn only",
+        ),
+        (
+            &["--build-in"],
+            "--build-in applies to --method symdlnn only",
+        ),
+    ];
+    for (args, expect) in cases {
+        fails_with(&train(args), expect);
+        assert!(!d.join("m").exists(), "{args:?} left a model behind");
+    }
+}
+
+#[test]
+fn an_unidentified_generator_is_not_built_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    simulate(d, "cartpend", 60, "c.csv");
+    // A barely trained network: its "symmetry" is an accident of the network.
+    let out = symdlnn(
+        &[
+            "train",
+            "--method",
+            "symdlnn",
+            "--build-in",
+            "--data",
+            "c.csv",
+            "--epochs",
+            "5",
+            "--hidden",
+            "8",
+            "--out",
+            "m",
+        ],
+        d,
+    );
+    fails_with(&out, "the discovered generator is not identified");
+    fails_with(
+        &out,
+        "More trajectories, --angles for angle coordinates, --time-reversible",
+    );
+    assert!(
+        d.join("m/discovery/model.json").is_file(),
+        "the discovery model is kept"
+    );
+    assert!(!d.join("m/model.json").exists(), "nothing was built in");
+}
