@@ -164,7 +164,7 @@ fn fit_two_stages(
     let ld = LearnedLd::new(mlp, found.parametrisation.clone());
     let cosine = identification(&ld, sym, data, config.seed)?;
     let dir = stage1_dir.display().to_string();
-    if !(cosine >= IDENTIFIED_COSINE) {
+    if cosine.is_nan() || cosine < IDENTIFIED_COSINE {
         return Err(FitError::NotIdentified { cosine, dir });
     }
     let source = format!("discovered in {dir}; its halves of the data agree to {cosine:.4}");
