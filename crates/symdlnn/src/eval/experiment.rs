@@ -21,8 +21,9 @@ use serde::{Deserialize, Serialize};
 use super::evaluation::{evaluate, EvalError, Evaluation, Metrics, Tracked};
 use crate::data::{generate, io, Dataset, Trajectory};
 use crate::learn::symmetry::{agreement_of, DiscoverySolver, EvaluationPoints, SymmetryBasis};
+use crate::learn::invariant::BuiltIn;
 use crate::learn::{
-    fit, CoefficientConfig, DlnnConfig, FitError, FitOptions, LnnConfig, LnnData, Method, Recipe,
+    fit, BuiltInConfig, CoefficientConfig, DlnnConfig, FitError, FitOptions, LnnConfig, LnnData, Method, Recipe,
     ShapingConfig, SymmetryConfig, TrainConfig,
 };
 use crate::mechanics::{AffineGenerator, Convergence, System, TimeGrid};
@@ -528,6 +529,9 @@ fn train_configs(
             configs.push(("symdlnn-paper", recipe_name(recipe).into(), symdlnn(paper)));
         }
         configs.push(("symdlnn", recipe_name(recipe).into(), symdlnn(symmetry)));
+        if let Some(c) = built_in_config(exp, &base, true_generators) {
+            configs.push(("symdlnn-builtin", recipe_name(recipe).into(), c));
+        }
     }
     let lnn = TrainConfig {
         hidden: settings.hidden.clone(),
@@ -545,6 +549,31 @@ fn train_configs(
     };
     configs.push(("lnn", "positions".into(), lnn));
     configs
+}
+
+/// The SymDLNN (built in) row's configuration: a robust DLNN with the
+/// system's known symmetries built in, time-reversible, and the
+/// cart–pendulum's φ an angle — what a user who knows the system would
+/// declare (`train --symmetry … --time-reversible [--angles 1]`). `None`
+/// without known symmetries or with the paper's recipe.
+fn built_in_config(
+    exp: &Experiment,
+    base: &TrainConfig,
+    true_generators: &[AffineGenerator],
+) -> Option<TrainConfig> {
+    let n = true_generators.first()?.w.len();
+    let symmetry = BuiltIn::from_generators(n, true_generators).ok()?;
+    let mut c = base.clone();
+    let d = c.dlnn_mut().filter(|d| d.recipe() == Recipe::Robust)?;
+    d.time_reversible = true;
+    if exp.system == "cartpend" {
+        d.angles = vec![1];
+    }
+    d.built_in = Some(BuiltInConfig {
+        symmetry,
+        source: "declared (the system's known symmetry)".into(),
+    });
+    Some(c)
 }
 
 /// Train every configuration on `train` into `out/models/…`; a failed
@@ -620,6 +649,7 @@ fn views_of(method: &str) -> &'static [(&'static str, Tracked)] {
     match method {
         "symdlnn" => &[("DLNN", Tracked::True), ("SymDLNN", Tracked::Learned)],
         "symdlnn-paper" => &[("SymDLNN-paper", Tracked::Learned)],
+        "symdlnn-builtin" => &[("SymDLNN (built in)", Tracked::True)],
         _ => &[("LNN", Tracked::True)],
     }
 }
@@ -679,6 +709,7 @@ fn histories(trained: &[Trained], out: &Path) -> Vec<(String, String)> {
             let label = match t.method {
                 "lnn" => "LNN".to_string(),
                 "symdlnn-paper" => format!("SymDLNN-paper ({})", t.recipe),
+                "symdlnn-builtin" => format!("SymDLNN built in ({})", t.recipe),
                 _ => format!("DLNN/SymDLNN ({})", t.recipe),
             };
             Some((label, text))
@@ -690,6 +721,7 @@ fn histories(trained: &[Trained], out: &Path) -> Vec<(String, String)> {
 fn label_of(method: &str) -> &'static str {
     match method {
         "symdlnn-paper" => "SymDLNN-paper",
+        "symdlnn-builtin" => "SymDLNN (built in)",
         _ => "SymDLNN",
     }
 }

@@ -37,6 +37,7 @@ pub fn experiment_figures(run: &ExperimentRun, out: &Path) -> Result<Vec<String>
         (_, "paper") if several => palette::PAPER,
         ("SymDLNN", _) => palette::SYMDLNN,
         ("SymDLNN-paper", _) => palette::SYMDLNN_PAPER,
+        ("SymDLNN (built in)", _) => palette::SYMDLNN_BUILT_IN,
         _ => palette::DLNN,
     };
     let mut written = vec![];
@@ -276,6 +277,7 @@ const HOW_TO_READ: &str = "\
 * Symmetry drift `max_k |I_k − I_0|` of `I_k = ξ(q_k)·∂L/∂q̇(q_k, q̇_k)` with the true `L` at central-difference velocities of each path (the same, gauge-free measure for every method; its floor is the O(h²) error of the differences), relative to the mean `|p||ξ(q)|`: the true generator for DLNN and LNN, the learned generator for SymDLNN.
 * **SymDLNN here is DLNN training followed by symmetry discovery on the trained model** (the variational solver: fields that solve the learned dynamics' linearised DEL equations; the optional shaping term is off): the DLNN and SymDLNN rows share one network and one path; they differ in the generator whose quantity they track. The learned `Ld`'s own Noether quantity inherits its gauge freedom and need not be conserved even when the generator is right, which is why the drift uses the true momentum.
 * **SymDLNN-paper is the paper's own method**: a separate network trained with the paper's symmetry term, its coefficients trained with the network (`train --sym-solver paper`) from the paper's initial guess (cart–pendulum `M = [[0.1, 0.1], [0.1, 0.1]]`, `w = (1.5, 0.5)`: |cos| 0.941 with the truth; Kepler `M = [[0.1, 0.807], [−0.607, 0.1]]`, `w = (0.1, 0.1)`: |cos| 0.972), the term on after the paper's 5 000 epochs or 30 % of the epochs, whichever is fewer; with the robust recipe the term is normalised so that it shares that recipe's invariances. Its agreement says where training took the generator from that guess — prior knowledge the other methods do not get.
+* **SymDLNN (built in)** is a DLNN with the system's known symmetry built into `Ld` by construction (its network sees only invariants of the pair: `train --symmetry rotation` or `--symmetry translation:1,0`), time-reversible, and with the cart–pendulum's φ an angle (`--angles 1`): what a user who knows the system's symmetry and coordinates would train. Its rows against the DLNN rows show what building the symmetry in changes; its conserved quantities are the true ones.
 * The LNN is trained on the same positions (velocities and accelerations by finite differences) and simulated with the midpoint discretisation of its learned `L`.
 
 ";

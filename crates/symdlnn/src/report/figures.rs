@@ -132,6 +132,8 @@ pub mod palette {
     pub const PAPER: RGBColor = RGBColor(148, 103, 189);
     /// SymDLNN-paper (the paper's symmetry solver): orange.
     pub const SYMDLNN_PAPER: RGBColor = RGBColor(255, 127, 14);
+    /// SymDLNN with the symmetry built into `Ld`: teal.
+    pub const SYMDLNN_BUILT_IN: RGBColor = RGBColor(23, 190, 207);
     /// Colours for further series (several generators, loss terms).
     pub const EXTRA: [RGBColor; 4] = [
         RGBColor(188, 189, 34),
