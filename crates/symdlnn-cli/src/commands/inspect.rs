@@ -1,9 +1,11 @@
 use std::path::PathBuf;
 
 use clap::Args;
+use symdlnn::learn::model_dir::ModelFile;
 use symdlnn::learn::symmetry::{DiscoverySolver, Symmetries};
 use symdlnn::learn::{model_dir, symmetry, JacobianStride};
 use symdlnn::mechanics::{Lagrangian, System};
+use symdlnn::nn::Mlp;
 
 #[derive(Args)]
 #[command(
@@ -43,6 +45,21 @@ pub fn run(a: InspectArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }
+    print_header(&a, &m, &mlp);
+    print_inputs(&m);
+    print_training(&m);
+    if let Some(sym) = &m.symmetries {
+        let solver = m.training.method.symmetry().map(|c| c.solver);
+        print_symmetries(sym, solver.unwrap_or_default());
+    }
+    if let (Some(ag), Some(s)) = (&agreement, &truth) {
+        print_agreement(s, ag);
+    }
+    Ok(())
+}
+
+/// The model's name, method and network.
+fn print_header(a: &InspectArgs, m: &ModelFile, mlp: &Mlp) {
     let arch: Vec<String> = mlp.widths().iter().map(|w| w.to_string()).collect();
     println!(
         "model {} (symdlnn {}, format {})",
@@ -60,6 +77,10 @@ pub fn run(a: InspectArgs) -> anyhow::Result<()> {
         mlp.params().len(),
         m.seed
     );
+}
+
+/// The input map and what is built into `Ld`.
+fn print_inputs(m: &ModelFile) {
     let p = &m.parametrisation;
     let mut inputs = vec![match p.input_map {
         symdlnn::learn::InputMap::Raw => "raw (q0, q1)".to_string(),
@@ -93,6 +114,10 @@ pub fn run(a: InspectArgs) -> anyhow::Result<()> {
             );
         }
     }
+}
+
+/// Training time, final losses and `det J`.
+fn print_training(m: &ModelFile) {
     println!(
         "  trained {} epochs in {:.1} s on {} ({} {}, {} samples)",
         m.epochs_done,
@@ -141,14 +166,6 @@ pub fn run(a: InspectArgs) -> anyhow::Result<()> {
             }
         );
     }
-    if let Some(sym) = &m.symmetries {
-        let solver = m.training.method.symmetry().map(|c| c.solver);
-        print_symmetries(sym, solver.unwrap_or_default());
-    }
-    if let (Some(ag), Some(s)) = (&agreement, &truth) {
-        print_agreement(s, ag);
-    }
-    Ok(())
 }
 
 /// The built-in system `name` to compare a model of dimension `n` with.

@@ -20,11 +20,11 @@ use serde::{Deserialize, Serialize};
 
 use super::evaluation::{evaluate, EvalError, Evaluation, Metrics, Tracked};
 use crate::data::{generate, io, Dataset, Trajectory};
-use crate::learn::symmetry::{agreement_of, DiscoverySolver, EvaluationPoints, SymmetryBasis};
 use crate::learn::invariant::BuiltIn;
+use crate::learn::symmetry::{agreement_of, DiscoverySolver, EvaluationPoints, SymmetryBasis};
 use crate::learn::{
-    fit, BuiltInConfig, CoefficientConfig, DlnnConfig, FitError, FitOptions, LnnConfig, LnnData, Method, Recipe,
-    ShapingConfig, SymmetryConfig, TrainConfig,
+    fit, BuiltInConfig, CoefficientConfig, DlnnConfig, FitError, FitOptions, LnnConfig, LnnData,
+    Method, Recipe, ShapingConfig, SymmetryConfig, TrainConfig,
 };
 use crate::mechanics::{AffineGenerator, Convergence, System, TimeGrid};
 
