@@ -36,7 +36,20 @@ enum Command {
     Discover(commands::discover::DiscoverArgs),
 }
 
+/// Standard output closed early (`symdlnn inspect … | head`) ends the
+/// process quietly, as for other command-line tools, instead of a panic in
+/// `println!`: restore the default action of SIGPIPE, which Rust ignores.
+fn quiet_broken_pipe() {
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to the default at start-up,
+    // before any thread exists, has no other effect.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() {
+    quiet_broken_pipe();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => e.exit(), // --help, --version

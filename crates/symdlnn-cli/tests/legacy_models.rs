@@ -75,3 +75,19 @@ fn stored_training_configurations_round_trip_unchanged() {
         assert_eq!(model.method.name(), stored["method"], "{name}");
     }
 }
+
+#[test]
+fn a_closed_standard_output_ends_the_command_without_a_panic() {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_symdlnn"))
+        .args(["inspect", "--model", fixture("dlnn-kepler").to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // the reader goes away before anything is printed
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_ne!(out.status.code(), Some(101), "{err}");
+}
