@@ -80,7 +80,11 @@ fn stored_training_configurations_round_trip_unchanged() {
 fn a_closed_standard_output_ends_the_command_without_a_panic() {
     use std::process::{Command, Stdio};
     let mut child = Command::new(env!("CARGO_BIN_EXE_symdlnn"))
-        .args(["inspect", "--model", fixture("dlnn-kepler").to_str().unwrap()])
+        .args([
+            "inspect",
+            "--model",
+            fixture("dlnn-kepler").to_str().unwrap(),
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

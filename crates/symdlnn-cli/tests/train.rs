@@ -359,7 +359,7 @@ fn symdlnn_stores_generators_and_inspect_compares_them_with_the_truth() {
         ),
         (
             &["--sym-basis", "spiral"][..],
-            "--sym-basis: unknown basis 'spiral' (affine, translations, linear, rotations or polynomial:D (D = 1…6))",
+            "--sym-basis: unknown basis 'spiral' (affine, translations, linear, rotations, euclidean or polynomial:D (D = 1…6))",
         ),
         (
             &["--sym-basis", "polynomial:7"][..],

@@ -13,25 +13,24 @@ use super::error::FitError;
 use super::invariant::BuiltIn;
 use super::symmetry::{agreement_between, DiscoverySolver, Symmetries, SymmetryError};
 use crate::data::{Dataset, Trajectory};
-use crate::mechanics::GenericDiscreteLagrangian;
+use crate::mechanics::{AffineGenerator, GenericDiscreteLagrangian};
 
 /// The least principal cosine between the two halves' generators for them
 /// to count as identified.
 pub const IDENTIFIED_COSINE: f64 = 0.99;
 
-/// The configuration of stage 2: `config`'s DLNN settings with the
-/// `discovered` generators built in (`source` says where they came from),
-/// trained as a DLNN; its model is then recorded as `config`'s method.
+/// The configuration of stage 2: `config`'s DLNN settings with
+/// `generators` built in (`source` says where they came from), trained as
+/// a DLNN; its model is then recorded as `config`'s method.
 pub fn stage_two(
     config: &TrainConfig,
-    discovered: &Symmetries,
+    generators: &[AffineGenerator],
     source: String,
     n: usize,
 ) -> Result<TrainConfig, FitError> {
     let dlnn = config.dlnn().ok_or(ConfigError::SymmetryNeedsDlnn)?;
-    let affine: Vec<_> = discovered.generators.iter().map(|g| g.affine()).collect();
     let symmetry =
-        BuiltIn::from_generators(n, &affine).map_err(|e| FitError::BuiltIn(e.to_string()))?;
+        BuiltIn::from_generators(n, generators).map_err(|e| FitError::BuiltIn(e.to_string()))?;
     let mut built = dlnn.clone();
     built.built_in = Some(BuiltInConfig { symmetry, source });
     Ok(TrainConfig {

@@ -167,8 +167,9 @@ fn fit_two_stages(
     if cosine.is_nan() || cosine < IDENTIFIED_COSINE {
         return Err(FitError::NotIdentified { cosine, dir });
     }
+    let generators: Vec<_> = discovered.generators.iter().map(|g| g.affine()).collect();
     let source = format!("discovered in {dir}; its halves of the data agree to {cosine:.4}");
-    let stage2 = stage_two(config, discovered, source, data.n)?;
+    let stage2 = stage_two(config, &generators, source, data.n)?;
     let (mut model, mlp) = fit(&stage2, data, out, options, on_epoch)?;
     model.method = config.method.kind();
     if let (Some(dlnn), Some(sym)) = (stage2.dlnn(), config.method.symmetry()) {

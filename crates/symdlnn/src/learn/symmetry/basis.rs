@@ -17,6 +17,10 @@ pub enum SymmetryBasis {
     Linear,
     /// `ξ(q) = M q` with `M` skew (`(E_ij − E_ji)/√2`, `i < j`).
     Rotations,
+    /// `ξ(q) = M q + w` with `M` skew: rotations about any centre and
+    /// translations (the Euclidean group's algebra; the rotations'
+    /// coefficients first, then `w`).
+    Euclidean,
     /// Every component a polynomial of degree ≤ `d` in `q`: the affine
     /// coefficients first (as [`SymmetryBasis::Affine`]), then for each
     /// degree `k = 2 … d` and each component `i` the monomials
@@ -25,7 +29,8 @@ pub enum SymmetryBasis {
 }
 
 /// How [`SymmetryBasis::from_name`]'s forms read, for messages.
-pub const BASIS_FORMS: &str = "affine, translations, linear, rotations or polynomial:D (D = 1…6)";
+pub const BASIS_FORMS: &str =
+    "affine, translations, linear, rotations, euclidean or polynomial:D (D = 1…6)";
 
 /// The monomials of degrees `2 ..= d` of `q` (in [`SymmetryBasis::Polynomial`]'s
 /// order) into `out`.
@@ -59,7 +64,8 @@ pub(super) fn higher_count(n: usize, d: u8) -> usize {
 
 impl SymmetryBasis {
     /// Names accepted by [`SymmetryBasis::from_name`].
-    pub const NAMES: [&'static str; 4] = ["affine", "translations", "linear", "rotations"];
+    pub const NAMES: [&'static str; 5] =
+        ["affine", "translations", "linear", "rotations", "euclidean"];
 
     /// Parse a basis name: one of [`SymmetryBasis::NAMES`] or `polynomial:D`,
     /// `1 ≤ D ≤ 6`.
@@ -69,6 +75,7 @@ impl SymmetryBasis {
             "translations" => Some(Self::Translations),
             "linear" => Some(Self::Linear),
             "rotations" => Some(Self::Rotations),
+            "euclidean" => Some(Self::Euclidean),
             _ => match s.strip_prefix("polynomial:")?.parse() {
                 Ok(d @ 1..=6) => Some(Self::Polynomial(d)),
                 _ => None,
@@ -83,6 +90,7 @@ impl SymmetryBasis {
             Self::Translations => n,
             Self::Linear => n * n,
             Self::Rotations => n * n.saturating_sub(1) / 2,
+            Self::Euclidean => n * n.saturating_sub(1) / 2 + n,
             Self::Polynomial(d) => n * n + n + n * higher_count(n, d),
         }
     }
@@ -106,7 +114,7 @@ impl SymmetryBasis {
             }
             Self::Translations => w.copy_from_slice(c),
             Self::Linear => m.copy_from_slice(c),
-            Self::Rotations => {
+            Self::Rotations | Self::Euclidean => {
                 let mut a = 0;
                 for i in 0..n {
                     for j in i + 1..n {
@@ -114,6 +122,9 @@ impl SymmetryBasis {
                         m[j * n + i] -= c[a] / std::f64::consts::SQRT_2;
                         a += 1;
                     }
+                }
+                if self == Self::Euclidean {
+                    w.copy_from_slice(&c[a..a + n]);
                 }
             }
         }
@@ -189,13 +200,16 @@ impl SymmetryBasis {
                     }
                 }
             }
-            Self::Rotations => {
+            Self::Rotations | Self::Euclidean => {
                 let mut a = 0;
                 for i in 0..n {
                     for j in i + 1..n {
                         out[a] += (p[i] * q[j] - p[j] * q[i]) / std::f64::consts::SQRT_2;
                         a += 1;
                     }
+                }
+                if self == Self::Euclidean {
+                    (0..n).for_each(|i| out[a + i] += p[i]);
                 }
             }
         }
@@ -210,6 +224,7 @@ impl std::fmt::Display for SymmetryBasis {
             Self::Translations => write!(f, "translations"),
             Self::Linear => write!(f, "linear"),
             Self::Rotations => write!(f, "rotations"),
+            Self::Euclidean => write!(f, "euclidean"),
             Self::Polynomial(d) => write!(f, "polynomial:{d}"),
         }
     }

@@ -199,6 +199,7 @@ mod tests {
             SymmetryBasis::Translations,
             SymmetryBasis::Linear,
             SymmetryBasis::Rotations,
+            SymmetryBasis::Euclidean,
             SymmetryBasis::Polynomial(1),
             SymmetryBasis::Polynomial(2),
             SymmetryBasis::Polynomial(4),
