@@ -38,6 +38,13 @@ def test_float32_and_strided_input_train_the_same_model(oscillator):
     start = (q[0], q[1])
     assert np.array_equal(a.predict(*start, steps=10), b.predict(*start, steps=10))
     assert np.array_equal(c.predict(*start, steps=10), d.predict(*start, steps=10))
+    # Unaligned memory (as unpickled out-of-band buffers can be) is copied.
+    raw = bytearray(q.nbytes + 1)
+    unaligned = np.frombuffer(raw, dtype=np.float64, offset=1, count=q.size).reshape(q.shape)
+    unaligned[...] = q
+    assert not unaligned.flags["ALIGNED"]
+    u = symdlnn.DLNN(hidden=(8,), epochs=20).fit(unaligned, dt=0.1)
+    assert np.array_equal(u.predict(*start, steps=10), d.predict(*start, steps=10))
     # (M, T, n) and a list of (T, n) arrays are the same data.
     k = symdlnn.simulate("kepler", trajectories=2, steps=20)["q"]
     e = symdlnn.DLNN(hidden=(8,), epochs=10).fit(k, dt=0.1)

@@ -62,7 +62,8 @@ def _floats(x: Any, name: str) -> np.ndarray:
         )
     if a.dtype.kind != "f":
         raise ValueError(f"{name} has dtype {a.dtype}: expected floating-point numbers")
-    return np.ascontiguousarray(a, dtype=np.float64)
+    # C order and aligned (arrays unpickled from out-of-band buffers may not be).
+    return np.require(a, dtype=np.float64, requirements=["C", "A"])
 
 
 def _trajectories(q: Positions, name: str = "q") -> List[np.ndarray]:
