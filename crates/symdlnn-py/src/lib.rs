@@ -25,14 +25,12 @@ use symdlnn::learn::symmetry::{
     Generator, SymmetryBasis, SymmetryError,
 };
 use symdlnn::learn::{
-    check_generator_count, check_unwrapped, train, CoefficientConfig, CoefficientInit,
-    ConfigError, DlnnConfig, EpochRecord, FitError, JacobianStride, LearnedLd, LnnConfig,
-    LnnData, Method, MethodKind, Recipe, ScheduleSpec, ShapingConfig, SymmetryConfig,
-    TrainConfig, Trained,
+    check_generator_count, check_unwrapped, train, CoefficientConfig, CoefficientInit, ConfigError,
+    DlnnConfig, EpochRecord, FitError, JacobianStride, LearnedLd, LnnConfig, LnnData, Method,
+    MethodKind, Recipe, ScheduleSpec, ShapingConfig, SymmetryConfig, TrainConfig, Trained,
 };
 use symdlnn::mechanics::{
-    del_residuals, Convergence, Lagrangian, SolverError, System, TimeGrid,
-    VariationalIntegrator,
+    del_residuals, Convergence, Lagrangian, SolverError, System, TimeGrid, VariationalIntegrator,
 };
 use symdlnn::nn::Activation;
 
@@ -185,7 +183,9 @@ fn simulate(
         return Err(value_error("trajectories must be at least 1"));
     }
     if !(noise.is_finite() && noise >= 0.0) {
-        return Err(value_error(format!("noise must be a number ≥ 0, got {noise}")));
+        return Err(value_error(format!(
+            "noise must be a number ≥ 0, got {noise}"
+        )));
     }
     let given = q0.is_some() || v0.is_some();
     let ics = if trajectories > 1 {
@@ -371,11 +371,7 @@ impl Settings {
         let recipe = match self.recipe.as_deref().unwrap_or("robust") {
             "robust" => Recipe::Robust,
             "paper" => Recipe::Paper,
-            r => {
-                return Err(value_error(format!(
-                    "unknown recipe '{r}' (robust, paper)"
-                )))
-            }
+            r => return Err(value_error(format!("unknown recipe '{r}' (robust, paper)"))),
         };
         let method = match method {
             "dlnn" => Method::Dlnn(self.dlnn(recipe)?),
@@ -456,7 +452,8 @@ impl Settings {
     fn symmetry(&self, n: usize) -> PyResult<SymmetryConfig> {
         let k = self.symmetries.unwrap_or(1);
         let solver = solver(self.sym_solver.as_deref().unwrap_or("variational"))?;
-        let basis = parse::<SymmetryBasis>(self.sym_basis.as_deref().unwrap_or("affine"), "sym_basis")?;
+        let basis =
+            parse::<SymmetryBasis>(self.sym_basis.as_deref().unwrap_or("affine"), "sym_basis")?;
         let points = parse::<EvaluationPoints>(
             self.sym_points.as_deref().unwrap_or("train+box:200"),
             "sym_points",
@@ -474,9 +471,7 @@ impl Settings {
         let coefficients = if paper {
             let init: CoefficientInit =
                 parse(self.sym_init.as_deref().unwrap_or("random"), "sym_init")?;
-            let (init, init_name) = init
-                .resolve(basis, k, n, self.seed)
-                .map_err(value_error)?;
+            let (init, init_name) = init.resolve(basis, k, n, self.seed).map_err(value_error)?;
             Some(CoefficientConfig {
                 alpha: non_negative(self.sym_alpha.unwrap_or(1.0), "sym_alpha")?,
                 beta: non_negative(self.sym_beta.unwrap_or(1.0), "sym_beta")?,
@@ -674,8 +669,11 @@ impl Model {
     fn to_bytes<'py>(
         &self,
         py: Python<'py>,
-    ) -> PyResult<(Bound<'py, pyo3::types::PyBytes>, Bound<'py, pyo3::types::PyBytes>, String)>
-    {
+    ) -> PyResult<(
+        Bound<'py, pyo3::types::PyBytes>,
+        Bound<'py, pyo3::types::PyBytes>,
+        String,
+    )> {
         let t = &self.inner.trained;
         let (json, weights) = model_dir::to_bytes(&t.model, &t.mlp).map_err(model_error)?;
         Ok((
@@ -995,7 +993,10 @@ impl PyGenerator {
         }
         let truth = s.symmetries();
         if truth.is_empty() {
-            return Err(value_error(format!("the system '{}' has no symmetry", s.name())));
+            return Err(value_error(format!(
+                "the system '{}' has no symmetry",
+                s.name()
+            )));
         }
         Ok(agreement_of(std::slice::from_ref(&self.g), &truth))
     }
