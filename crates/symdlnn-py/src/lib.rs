@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList};
+use pyo3::types::PyDict;
 
 use symdlnn::data::{generate, DataError, Dataset, Trajectory};
 use symdlnn::eval::{self, VbeaError, VbeaLagrangian};
@@ -806,6 +806,7 @@ impl Model {
     /// Discover `k` generators on the positions `q` (default: the training
     /// data) with step `dt` (default: the model's).
     #[pyo3(signature = (k, basis, solver, points, seed, q))]
+    #[allow(clippy::too_many_arguments)]
     fn discover(
         &self,
         py: Python<'_>,
@@ -1038,6 +1039,5 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("NumericalError", m.py().get_type::<NumericalError>())?;
     m.add("NewtonError", m.py().get_type::<NewtonError>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
-    let _ = PyList::empty(m.py());
     Ok(())
 }
