@@ -62,6 +62,68 @@ impl Dataset {
         self.trajectories.iter().map(Trajectory::len).sum()
     }
 
+    /// A dataset of positions only, as files are read: each trajectory
+    /// row-major `T_i × n`, sampled with step `dt` from `t = 0`. Refused, with
+    /// `source` naming the data: `n = 0`, no trajectory, a step that is not a
+    /// finite number > 0, a length that is not a multiple of `n`, fewer than
+    /// 3 points, a non-finite value (with its index `[k, i]`).
+    pub fn from_positions(
+        n: usize,
+        dt: f64,
+        positions: Vec<Vec<f64>>,
+        source: &str,
+    ) -> Result<Self, DataError> {
+        let whole = |problem: String| DataError::File {
+            path: source.to_string(),
+            problem,
+        };
+        if n == 0 {
+            return Err(whole("the positions have no coordinates (n = 0)".into()));
+        }
+        if positions.is_empty() {
+            return Err(whole("no trajectories".into()));
+        }
+        if !(dt.is_finite() && dt > 0.0) {
+            return Err(whole(format!(
+                "the step must be a positive number, got {dt}"
+            )));
+        }
+        let mut trajectories = Vec::with_capacity(positions.len());
+        for (index, q) in positions.into_iter().enumerate() {
+            let bad = |problem: String| DataError::Trajectory {
+                path: source.to_string(),
+                index,
+                problem,
+            };
+            if q.len() % n != 0 {
+                return Err(bad(format!(
+                    "{} values are not whole points of dimension {n}",
+                    q.len()
+                )));
+            }
+            let points = q.len() / n;
+            if points < 3 {
+                return Err(bad(format!(
+                    "only {points} point(s): a trajectory needs at least 3"
+                )));
+            }
+            if let Some(j) = q.iter().position(|x| !x.is_finite()) {
+                return Err(bad(format!(
+                    "non-finite value {} at index [{}, {}]",
+                    q[j],
+                    j / n,
+                    j % n
+                )));
+            }
+            trajectories.push(Trajectory::from_positions(n, 0.0, dt, q));
+        }
+        Ok(Self {
+            n,
+            dt,
+            trajectories,
+        })
+    }
+
     /// Refuse data whose dimension is not `expected`; `source` names the file.
     pub fn expect_dim(&self, expected: usize, source: &str) -> Result<(), DataError> {
         if self.n == expected {

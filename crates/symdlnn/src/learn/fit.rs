@@ -1,6 +1,7 @@
 //! A whole training run: fresh or resumed, with checkpoints, the loss
 //! history and the final model directory.
 
+use std::ops::ControlFlow;
 use std::path::Path;
 use std::time::Instant;
 
@@ -117,6 +118,51 @@ struct Run {
     seconds: f64,
 }
 
+/// A trained model in memory: its description, network and loss history
+/// (what [`fit`] writes into a model directory).
+#[derive(Clone, Debug)]
+pub struct Trained {
+    /// `model.json`'s contents.
+    pub model: ModelFile,
+    /// The network (`weights.safetensors`).
+    pub mlp: Mlp,
+    /// The loss history, as `history.csv`'s text.
+    pub history_csv: String,
+}
+
+impl Trained {
+    /// Write the model directory `dir`: `model.json`, `weights.safetensors`
+    /// and `history.csv`, each written to a temporary file and renamed.
+    pub fn save(&self, dir: &Path) -> Result<(), ModelError> {
+        model_dir::save(dir, &self.model, &self.mlp)?;
+        crate::data::io::write_atomic(&dir.join("history.csv"), self.history_csv.as_bytes())?;
+        Ok(())
+    }
+}
+
+/// Train a model on `data` in memory, as [`fit`] trains it (one code path:
+/// the same configuration, data and seed give the same network, bit for
+/// bit). `on_epoch` sees every epoch's record and may stop the run with
+/// [`ControlFlow::Break`]: the model is then the one after the last
+/// completed epoch (`epochs_done` says how many), described and (SymDLNN)
+/// its symmetries discovered as at the end of a full run. `source` names the
+/// data in `model.json`. A non-finite loss or gradient is an error.
+pub fn train(
+    config: &TrainConfig,
+    data: &Dataset,
+    source: &str,
+    on_epoch: &mut dyn FnMut(&EpochRecord) -> ControlFlow<()>,
+) -> Result<Trained, FitError> {
+    if config.method.symmetry().is_some_and(|s| s.build_in) {
+        return Err(FitError::BuiltIn(
+            "a two-stage (--build-in) run trains two models: use fit with a model directory".into(),
+        ));
+    }
+    let mut run = fresh(config, data)?;
+    train_epochs(&mut run, data, None, &FitOptions::default(), on_epoch)?;
+    conclude(run, data, source)
+}
+
 /// Train a model on `data` into the model directory `out`. `on_epoch` sees
 /// every epoch's record. The configuration is validated before anything is
 /// written. A non-finite loss or gradient stops the run with an error; the
@@ -138,8 +184,14 @@ pub fn fit(
     } else {
         start(config, data, out)?
     };
-    train_epochs(&mut run, data, out, options, on_epoch)?;
-    finish(run, data, out, options)
+    let mut every = |r: &EpochRecord| {
+        on_epoch(r);
+        ControlFlow::Continue(())
+    };
+    train_epochs(&mut run, data, Some(out), options, &mut every)?;
+    let trained = conclude(run, data, &options.source)?;
+    trained.save(out)?;
+    Ok((trained.model, trained.mlp))
 }
 
 /// [`fit`] with the discovered generators built in.
@@ -183,17 +235,9 @@ fn fit_two_stages(
     Ok((model, mlp))
 }
 
-/// A fresh run (a stale checkpoint of an earlier run is removed, so that it
-/// cannot be resumed later).
-fn start(config: &TrainConfig, data: &Dataset, out: &Path) -> Result<Run, FitError> {
+/// A fresh run in memory.
+fn fresh(config: &TrainConfig, data: &Dataset) -> Result<Run, FitError> {
     let mut trainer = trainer(config, data, None)?;
-    let stale = model_dir::checkpoint_dir(out);
-    if stale.is_dir() {
-        std::fs::remove_dir_all(&stale).map_err(|error| ModelError::Io {
-            path: stale.display().to_string(),
-            error,
-        })?;
-    }
     let history = History::new(&trainer.current_loss());
     Ok(Run {
         config: config.clone(),
@@ -201,6 +245,20 @@ fn start(config: &TrainConfig, data: &Dataset, out: &Path) -> Result<Run, FitErr
         history,
         seconds: 0.0,
     })
+}
+
+/// A fresh run (a stale checkpoint of an earlier run is removed, so that it
+/// cannot be resumed later).
+fn start(config: &TrainConfig, data: &Dataset, out: &Path) -> Result<Run, FitError> {
+    let run = fresh(config, data)?;
+    let stale = model_dir::checkpoint_dir(out);
+    if stale.is_dir() {
+        std::fs::remove_dir_all(&stale).map_err(|error| ModelError::Io {
+            path: stale.display().to_string(),
+            error,
+        })?;
+    }
+    Ok(run)
 }
 
 /// The run stored in `out/checkpoint`, with its configuration, on the same data.
@@ -239,33 +297,43 @@ fn resume(data: &Dataset, out: &Path) -> Result<Run, FitError> {
     })
 }
 
-/// Train to the configuration's epochs, with checkpoints.
+/// Train to the configuration's epochs, with checkpoints into `out` (none
+/// without it), until `on_epoch` breaks.
 fn train_epochs(
     run: &mut Run,
     data: &Dataset,
-    out: &Path,
+    out: Option<&Path>,
     options: &FitOptions,
-    on_epoch: &mut dyn FnMut(&EpochRecord),
+    on_epoch: &mut dyn FnMut(&EpochRecord) -> ControlFlow<()>,
 ) -> Result<(), FitError> {
     let mut last = Instant::now();
     let mut last_checkpoint = options.resume.then_some(run.trainer.epoch);
     let epochs = run.config.epochs;
     while run.trainer.epoch < epochs {
-        let record = run.trainer.step().map_err(|error| FitError::Stopped {
-            error,
-            checkpoint: last_checkpoint,
-            dir: model_dir::checkpoint_dir(out).display().to_string(),
-        })?;
+        let record = match (run.trainer.step(), out) {
+            (Ok(record), _) => record,
+            (Err(error), None) => return Err(FitError::Train(error)),
+            (Err(error), Some(out)) => {
+                return Err(FitError::Stopped {
+                    error,
+                    checkpoint: last_checkpoint,
+                    dir: model_dir::checkpoint_dir(out).display().to_string(),
+                })
+            }
+        };
         run.history.push(record);
-        on_epoch(record);
+        let flow = on_epoch(record);
         let epoch = run.trainer.epoch;
-        if let Some(k) = options.checkpoint_every.filter(|k| *k > 0) {
+        if let (Some(k), Some(out)) = (options.checkpoint_every.filter(|k| *k > 0), out) {
             if epoch.is_multiple_of(k) && epoch < epochs {
                 run.seconds += last.elapsed().as_secs_f64();
                 last = Instant::now();
                 checkpoint(run, data, out, options)?;
                 last_checkpoint = Some(epoch);
             }
+        }
+        if flow.is_break() {
+            break;
         }
     }
     run.seconds += last.elapsed().as_secs_f64();
@@ -299,20 +367,9 @@ fn checkpoint(
     Ok(())
 }
 
-/// Discover the symmetries (SymDLNN) and write the model directory.
-fn finish(
-    mut run: Run,
-    data: &Dataset,
-    out: &Path,
-    options: &FitOptions,
-) -> Result<(ModelFile, Mlp), FitError> {
-    let mut model = describe(
-        &run.config,
-        data,
-        &options.source,
-        &mut run.trainer,
-        run.seconds,
-    );
+/// Describe the trained model and discover its symmetries (SymDLNN).
+fn conclude(mut run: Run, data: &Dataset, source: &str) -> Result<Trained, FitError> {
+    let mut model = describe(&run.config, data, source, &mut run.trainer, run.seconds);
     if let Some(sym) = run.config.method.symmetry() {
         let ld = LearnedLd::new(run.trainer.mlp.clone(), model.parametrisation.clone());
         model.symmetries = Some(discover_with(
@@ -323,8 +380,9 @@ fn finish(
             run.trainer.objective.own_params(),
         )?);
     }
-    model_dir::save(out, &model, &run.trainer.mlp)?;
-    crate::data::io::write_atomic(&out.join("history.csv"), run.history.text.as_bytes())
-        .map_err(ModelError::from)?;
-    Ok((model, run.trainer.mlp))
+    Ok(Trained {
+        model,
+        mlp: run.trainer.mlp,
+        history_csv: run.history.text,
+    })
 }

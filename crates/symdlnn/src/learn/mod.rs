@@ -42,7 +42,7 @@ pub use config::{
 };
 pub use det::DetStats;
 pub use error::FitError;
-pub use fit::{fit, FitOptions};
+pub use fit::{fit, train, FitOptions, Trained};
 pub use learned::LearnedLd;
 pub use objective::{LossReport, Objective};
 pub use pairs::PairBatch;

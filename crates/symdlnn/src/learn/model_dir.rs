@@ -126,11 +126,22 @@ fn invalid(path: &Path, problem: impl Into<String>) -> ModelError {
     }
 }
 
+/// The bytes of `model.json` and `weights.safetensors` ([`save`] writes
+/// them; [`from_bytes`] reads them back).
+pub fn to_bytes(model: &ModelFile, mlp: &Mlp) -> Result<(Vec<u8>, Vec<u8>), ModelError> {
+    let here = Path::new("model");
+    let weights = save_mlp(mlp).map_err(|e| invalid(here, e.to_string()))?;
+    let json = serde_json::to_vec_pretty(model).map_err(|e| invalid(here, e.to_string()))?;
+    Ok((json, weights))
+}
+
 /// Write `model.json` and `weights.safetensors` into `dir` (created if needed).
 pub fn save(dir: &Path, model: &ModelFile, mlp: &Mlp) -> Result<(), ModelError> {
     std::fs::create_dir_all(dir).map_err(io(dir))?;
-    let weights = save_mlp(mlp).map_err(|e| invalid(dir, e.to_string()))?;
-    let json = serde_json::to_vec_pretty(model).map_err(|e| invalid(dir, e.to_string()))?;
+    let (json, weights) = to_bytes(model, mlp).map_err(|e| match e {
+        ModelError::Invalid { problem, .. } => invalid(dir, problem),
+        e => e,
+    })?;
     write_atomic(&dir.join("weights.safetensors"), &weights)?;
     write_atomic(&dir.join("model.json"), &json)?;
     Ok(())
@@ -143,7 +154,16 @@ pub fn load(dir: &Path) -> Result<(ModelFile, Mlp), ModelError> {
         return Err(invalid(dir, "not a model directory (it does not exist)"));
     }
     let text = std::fs::read(&json_path).map_err(io(&json_path))?;
-    let value: serde_json::Value = serde_json::from_slice(&text)
+    let wpath = dir.join("weights.safetensors");
+    let bytes = std::fs::read(&wpath).map_err(io(&wpath))?;
+    from_bytes(&text, &bytes, dir)
+}
+
+/// A model from the bytes of its `model.json` and `weights.safetensors`,
+/// with every check of [`load`]; `dir` names the directory in errors.
+pub fn from_bytes(json: &[u8], weights: &[u8], dir: &Path) -> Result<(ModelFile, Mlp), ModelError> {
+    let json_path = dir.join("model.json");
+    let value: serde_json::Value = serde_json::from_slice(json)
         .map_err(|e| invalid(&json_path, format!("not valid JSON: {e}")))?;
     match value.get("format").and_then(|f| f.as_u64()) {
         Some(f) if f == FORMAT as u64 => {}
@@ -191,9 +211,8 @@ pub fn load(dir: &Path) -> Result<(ModelFile, Mlp), ModelError> {
             .map_err(|e| invalid(&json_path, format!("invalid symmetries: {e}")))?;
     }
     let wpath = dir.join("weights.safetensors");
-    let bytes = std::fs::read(&wpath).map_err(io(&wpath))?;
     let a = &model.architecture;
-    let mlp = load_mlp(&bytes, a.input, &a.hidden, a.activation)
+    let mlp = load_mlp(weights, a.input, &a.hidden, a.activation)
         .map_err(|e| invalid(&wpath, e.to_string()))?;
     Ok((model, mlp))
 }

@@ -55,6 +55,24 @@ pub trait DiscreteLagrangian {
     }
 }
 
+/// The discrete Euler–Lagrange residuals `D2 Ld(q_{k−1}, q_k) + D1 Ld(q_k,
+/// q_{k+1})` along a path of positions (row-major `T × n`, `n = ld.dim()`):
+/// `(T − 2) × n` values, none for fewer than 3 points. Zero (to rounding)
+/// exactly when the path is a trajectory of `ld`.
+pub fn del_residuals<L: DiscreteLagrangian + ?Sized>(ld: &L, q: &[f64]) -> Vec<f64> {
+    let n = ld.dim();
+    let points = q.len().checked_div(n).unwrap_or(0);
+    let at = |k: usize| &q[k * n..(k + 1) * n];
+    let (mut before, mut after) = (PairDerivatives::zeros(n), PairDerivatives::zeros(n));
+    let mut out = Vec::with_capacity(points.saturating_sub(2) * n);
+    for k in 1..points.saturating_sub(1) {
+        ld.derivatives(at(k - 1), at(k), &mut before);
+        ld.derivatives(at(k), at(k + 1), &mut after);
+        out.extend(before.d2.iter().zip(&after.d1).map(|(a, b)| a + b));
+    }
+    out
+}
+
 /// A discrete Lagrangian that can be evaluated at any scalar type, in the
 /// increment chart `Ld(q0, q0 + δ)`: the route to the higher derivatives
 /// that variational backward error analysis needs (nested duals).

@@ -7,7 +7,9 @@ mod integrator;
 mod lagrangian;
 mod systems;
 
-pub use discrete::{DiscreteLagrangian, GenericDiscreteLagrangian, Midpoint, PairDerivatives};
+pub use discrete::{
+    del_residuals, DiscreteLagrangian, GenericDiscreteLagrangian, Midpoint, PairDerivatives,
+};
 pub use integrator::{Convergence, NewtonStats, PhasePath, RolloutStats, VariationalIntegrator};
 pub use lagrangian::{
     gradient, second_derivative_block, solve_dense, Lagrangian, LagrangianDerivatives,

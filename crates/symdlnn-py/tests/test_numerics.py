@@ -1,0 +1,101 @@
+"""Numbers against the library's own: rollouts, residuals, energies,
+discovery on a learned Kepler model."""
+
+import numpy as np
+import pytest
+
+import symdlnn
+
+
+def test_simulate_shapes_defaults_and_seeds():
+    d = symdlnn.simulate("cartpend")  # the paper's training trajectory
+    assert d["q"].shape == (201, 2) and d["v"].shape == d["p"].shape == (201, 2)
+    assert d["t"][0] == 0.0 and np.isclose(d["t"][-1], 2.0) and d["dt"] == 0.01
+    m = symdlnn.simulate("kepler", trajectories=4, steps=10, noise=1e-3, seed=2)
+    assert m["q"].shape == (4, 11, 2)
+    clean = symdlnn.simulate("kepler", trajectories=4, steps=10, seed=2)
+    gap = np.abs(m["q"] - clean["q"]).max()
+    assert 1e-4 < gap < 1e-2 and np.array_equal(m["v"], clean["v"])
+    # float32 and non-contiguous initial conditions are converted.
+    a = symdlnn.simulate("kepler", q0=np.array([1.1, -0.01], dtype=np.float32), v0=[0.0, 0.6], steps=5)
+    b = symdlnn.simulate("kepler", q0=np.array([[1.1, 0], [-0.01, 0]])[:, 0].astype(np.float32), v0=[0.0, 0.6], steps=5)
+    assert np.array_equal(a["q"], b["q"]) and a["q"][0, 0] == np.float32(1.1)
+    names = [s["name"] for s in symdlnn.systems()]
+    assert names[:2] == ["cartpend", "kepler"] and len(names) == 7
+    kepler = symdlnn.systems()[1]
+    r = 2**-0.5
+    assert kepler["dim"] == 2 and kepler["symmetries"][0]["M"] == pytest.approx([0.0, r, -r, 0.0], abs=1e-15)
+
+
+def test_float32_and_strided_input_train_the_same_model(oscillator):
+    q = oscillator["q"]
+    a = symdlnn.DLNN(hidden=(8,), epochs=20).fit(q.astype(np.float32).astype(np.float64), dt=0.1)
+    b = symdlnn.DLNN(hidden=(8,), epochs=20).fit(q.astype(np.float32), dt=0.1)
+    wide = np.repeat(q, 2, axis=1)[:, ::2]  # a non-contiguous view of q
+    assert not wide.flags["C_CONTIGUOUS"]
+    c = symdlnn.DLNN(hidden=(8,), epochs=20).fit(wide, dt=0.1)
+    d = symdlnn.DLNN(hidden=(8,), epochs=20).fit(q, dt=0.1)
+    start = (q[0], q[1])
+    assert np.array_equal(a.predict(*start, steps=10), b.predict(*start, steps=10))
+    assert np.array_equal(c.predict(*start, steps=10), d.predict(*start, steps=10))
+    # Unaligned memory (as unpickled out-of-band buffers can be) is copied.
+    raw = bytearray(q.nbytes + 1)
+    unaligned = np.frombuffer(raw, dtype=np.float64, offset=1, count=q.size).reshape(q.shape)
+    unaligned[...] = q
+    assert not unaligned.flags["ALIGNED"]
+    u = symdlnn.DLNN(hidden=(8,), epochs=20).fit(unaligned, dt=0.1)
+    assert np.array_equal(u.predict(*start, steps=10), d.predict(*start, steps=10))
+    # (M, T, n) and a list of (T, n) arrays are the same data.
+    k = symdlnn.simulate("kepler", trajectories=2, steps=20)["q"]
+    e = symdlnn.DLNN(hidden=(8,), epochs=10).fit(k, dt=0.1)
+    f = symdlnn.DLNN(hidden=(8,), epochs=10).fit([k[0], k[1]], dt=0.1)
+    assert np.array_equal(e.predict(k[0][0], k[0][1], steps=5), f.predict(k[0][0], k[0][1], steps=5))
+
+
+def test_a_learned_oscillator_predicts_conserves_and_solves_its_del(oscillator, small_model):
+    full = symdlnn.simulate("oscillator", dt=0.1, steps=200, fine=10)
+    q, v = full["q"], full["v"]
+    pred = small_model.predict(q[0], q[1], steps=200)
+    assert pred.shape == (201, 1) and np.array_equal(pred[:2], q[:2])
+    rel = np.sqrt(np.mean((pred - q) ** 2)) / np.sqrt(np.mean(q**2))
+    assert rel < 2e-2, rel
+    # The prediction solves the model's DEL equations to rounding; the truth
+    # only approximately.
+    r_pred = np.abs(small_model.del_residual(pred)).max()
+    r_true = np.abs(small_model.del_residual(q)).max()
+    assert small_model.del_residual(q).shape == (199, 1)
+    assert r_pred < 1e-10 * r_true * 1e4 and r_pred < 1e-9, (r_pred, r_true)
+    # H_VBEA along the true states is nearly constant, and close to the
+    # history's final loss being far below its first.
+    e = small_model.energy(q, v)
+    assert e.shape == (201,) and np.ptp(e) < 1e-2 * np.abs(e).mean()
+    h = small_model.history
+    assert h["loss"][-1] < h["loss"][0] - 5
+
+
+def test_evaluate_gives_the_cli_metrics(small_model):
+    truth = symdlnn.simulate("oscillator", dt=0.1, steps=120, fine=10)["q"]
+    m = symdlnn.evaluate(small_model, truth, 60, system="oscillator")
+    assert m["train_steps"] == 60 and m["total_steps"] == 120 and m["method"] == "dlnn"
+    assert m["recreation"]["points"] == 61 and m["prediction"]["points_expected"] == 60
+    assert 0 < m["recreation"]["relative_rmse"] < 2e-2
+    assert m["newton"]["solves"] == 119 and m["failure"] is None
+
+
+def test_discover_finds_keplers_rotation_in_a_learned_model():
+    """As crates/symdlnn/tests/symmetry.rs: 20 Kepler trajectories, a 32 × 32
+    DLNN trained 2000 epochs, the variational solver, affine basis."""
+    d = symdlnn.simulate("kepler", trajectories=20, seed=1)
+    model = symdlnn.DLNN(hidden=(32, 32), epochs=2000).fit(d["q"], dt=d["dt"])
+    (g,) = model.discover(k=1, basis="affine", solver="variational")
+    (a,) = g.agreement("kepler")
+    assert a > 0.995, a
+    assert g.gap > 3.0
+    assert g.M.shape == (2, 2) and g.w.shape == (2,) and g.coefficients.shape == (6,)
+    assert abs(np.linalg.norm(g.coefficients) - 1) < 1e-12 and g.basis == "affine"
+    # The discrete Noether quantity −ξ(q_k)·D1 Ld along a trajectory: one
+    # value per pair. (A learned Ld carries a gauge term that the
+    # variational solver ignores, so it need not be constant.)
+    i = g.conserved(d["q"][0])
+    assert i.shape == (50,) and np.all(np.isfinite(i))
+    assert g.description == "rotation"
