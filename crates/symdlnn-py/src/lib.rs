@@ -499,6 +499,7 @@ impl Settings {
             shaping,
             solver,
             coefficients,
+            build_in: false,
         })
     }
 }

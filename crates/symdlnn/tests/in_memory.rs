@@ -41,6 +41,7 @@ fn train_in_memory_is_fit_bit_for_bit() {
             shaping: None,
             solver: Default::default(),
             coefficients: None,
+            build_in: false,
         })
         .unwrap();
     for config in [small(25), symdlnn] {
