@@ -51,6 +51,9 @@ pub enum SolverError {
         /// Which matrix, for the message.
         what: &'static str,
     },
+    /// A rollout too long for memory (or whose size overflows).
+    #[error("{0}")]
+    TooLarge(#[from] crate::sanity::SizeError),
     /// An input vector had the wrong length.
     #[error("dimension mismatch: expected {expected} coordinates, got {found}")]
     Dimension {
