@@ -213,11 +213,12 @@ impl<'a, G: GenericDiscreteLagrangian + ?Sized> VbeaLagrangian<'a, G> {
             // (a state at rest has p = 0).
             let mnorm = jet.vv.chunks(n).map(norm).fold(0.0, crate::sanity::nan_max);
             let scale = norm(p) + norm(&pv) + mnorm * (norm(&v) + norm(guess));
+            let finite = residual.is_finite() && scale.is_finite();
             let stalled = residual >= 0.5 * previous && residual <= 1e-10 * scale;
-            if residual <= 1e-13 * scale || stalled {
+            if finite && (residual <= 1e-13 * scale || stalled) {
                 return Ok(v);
             }
-            if it == MAX_ITERATIONS || !residual.is_finite() {
+            if it == MAX_ITERATIONS || !finite {
                 return Err(VbeaError::VelocityNotConverged {
                     point,
                     residual,

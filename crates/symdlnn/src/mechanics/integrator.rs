@@ -178,6 +178,11 @@ impl<'a, Ld: DiscreteLagrangian + ?Sized> VariationalIntegrator<'a, Ld> {
             }
             let stalled = residual > 0.5 * previous && residual <= c.stagnation_rtol * scale;
             if residual <= c.residual_rtol * scale || stalled {
+                let finite = q.iter().zip(delta.iter()).all(|(a, d)| (a + d).is_finite())
+                    && self.d.d2.iter().all(|x| x.is_finite());
+                if !finite {
+                    return Err(SolverError::Overflow { step });
+                }
                 p_next.copy_from_slice(&self.d.d2);
                 return Ok(NewtonStats {
                     iterations: it,
@@ -210,6 +215,21 @@ impl<'a, Ld: DiscreteLagrangian + ?Sized> VariationalIntegrator<'a, Ld> {
         steps: usize,
         keep_every: usize,
     ) -> Result<PhasePath, SolverError> {
+        match self.rollout_momentum_until_failure(q0, p0, steps, keep_every)? {
+            (path, None) => Ok(path),
+            (_, Some(e)) => Err(e),
+        }
+    }
+
+    /// As [`Self::rollout_momentum`], but a failed Newton solve ends the
+    /// rollout: the points kept so far come back with the error.
+    pub fn rollout_momentum_until_failure(
+        &mut self,
+        q0: &[f64],
+        p0: &[f64],
+        steps: usize,
+        keep_every: usize,
+    ) -> Result<(PhasePath, Option<SolverError>), SolverError> {
         self.check_dim(q0)?;
         self.check_dim(p0)?;
         let keep_every = keep_every.max(1);
@@ -222,10 +242,16 @@ impl<'a, Ld: DiscreteLagrangian + ?Sized> VariationalIntegrator<'a, Ld> {
         let (mut q, mut p) = (q0.to_vec(), p0.to_vec());
         let (mut delta, mut p_next) = (vec![0.0; n], vec![0.0; n]);
         let mut stats = RolloutStats::default();
+        let mut failure = None;
         for k in 0..steps {
             // The previous increment is the guess (`2 q_k − q_{k−1}`).
-            let s = self.solve(&q, &p, &mut delta, &mut p_next, k)?;
-            stats.record(s);
+            match self.solve(&q, &p, &mut delta, &mut p_next, k) {
+                Ok(s) => stats.record(s),
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
             for (a, d) in q.iter_mut().zip(&delta) {
                 *a += d;
             }
@@ -235,11 +261,14 @@ impl<'a, Ld: DiscreteLagrangian + ?Sized> VariationalIntegrator<'a, Ld> {
                 out_p.extend_from_slice(&p);
             }
         }
-        Ok(PhasePath {
-            q: out_q,
-            p: out_p,
-            stats,
-        })
+        Ok((
+            PhasePath {
+                q: out_q,
+                p: out_p,
+                stats,
+            },
+            failure,
+        ))
     }
 
     /// `steps` position steps from `(q0, q1)`: returns `q_0 … q_{steps+1}`

@@ -185,11 +185,12 @@ pub trait LagrangianDerivatives: Lagrangian {
             // Rounding scale of ∂L/∂q̇ − p: its two terms, and M·q̇.
             let mnorm = jet.vv.chunks(n).map(norm).fold(0.0, crate::sanity::nan_max);
             let scale = norm(p) + norm(&jet.dv) + mnorm * norm(&v);
+            let finite = residual.is_finite() && scale.is_finite();
             let stalled = residual > 0.5 * previous && residual <= 1e-10 * scale;
-            if residual <= 1e-14 * scale || stalled {
+            if finite && (residual <= 1e-14 * scale || stalled) {
                 return Ok(v);
             }
-            if it == MAX_ITERATIONS || !residual.is_finite() {
+            if it == MAX_ITERATIONS || !finite {
                 return Err(SolverError::LegendreNotConverged {
                     residual,
                     iterations: it,
