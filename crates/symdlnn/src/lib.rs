@@ -200,3 +200,4 @@ pub mod learn;
 pub mod mechanics;
 pub mod nn;
 pub mod report;
+pub mod sanity;

@@ -86,7 +86,7 @@ fn each_bad_csv_input_is_refused_with_its_line_and_problem() {
         (
             "uneven.csv",
             "t,q0\n0,1\n0.1,1\n0.25,1\n0.3,1\n",
-            ": line 4: non-uniform time step: t goes from 0.1 to 0.25 (step 0.15), the trajectory's mean step is 0.09999999999999999",
+            ": line 4: non-uniform time step: t goes from 0.1 to 0.25 (step 0.15), the trajectory's mean step is 0.1",
         ),
         ("short.csv", "t,q0\n0,1\n0.1,1\n", ": trajectory 0: only 2 point(s) from line 2: a trajectory needs at least 3"),
         (
@@ -115,6 +115,16 @@ fn each_bad_csv_input_is_refused_with_its_line_and_problem() {
             ": trajectory 1: time step 0.2 differs from the first trajectory's 0.1",
         ),
         ("format.txt", "t,q0\n", ": unknown format: use a .csv or .npy file"),
+        // Issue 16, items 11 and 19.
+        ("infdt.csv", "t,q0\n-1e308,1\n0,1\n1e308,1\n", ": line 3: the time step is not a finite number: t goes from -1e308 to 0"),
+        ("down.csv", "t,q0\n0,1\n-0.1,1\n-0.2,1\n", ": line 3: time must increase: t goes from 0 to -0.1"),
+        ("bigid.csv", "traj,t,q0\n18446744073709551617,0,1\n", ": line 2: trajectory id '18446744073709551617' is too large (ids must be below 2^53)"),
+        ("ctrl.csv", "t,q0\n0,1\n0.1,\"a\u{1b}\nb\"\n", ": line 3: non-numeric value 'a\\u{1b}\\nb' in column 'q0'"),
+        (
+            "long.csv",
+            "t,q0\n0,1\n1e300,1\n3e300,1\n",
+            ": line 3: non-uniform time step: t goes from 0 to 1e300 (step 1e300), the trajectory's mean step is 1.5e300",
+        ),
     ];
     for (name, text, expect) in cases {
         let p = write(d, name, text);

@@ -5,7 +5,7 @@ use clap::Args;
 use symdlnn::data::{io, Dataset, Trajectory};
 use symdlnn::eval::VbeaLagrangian;
 use symdlnn::learn::{model_dir, LearnedLd};
-use symdlnn::mechanics::{Convergence, VariationalIntegrator};
+use symdlnn::mechanics::{Convergence, LagrangianDerivatives, VariationalIntegrator};
 
 use crate::args;
 
@@ -114,15 +114,20 @@ pub fn run(a: PredictArgs) -> anyhow::Result<()> {
         _ => bail!("give --data, or --q0 with --q1 or --v0"),
     };
     let start = std::time::Instant::now();
-    let path = match start_pair {
-        Start::Positions(q0, q1) => VariationalIntegrator::new(&ld, Convergence::default())
-            .rollout_positions(&q0, &q1, a.steps - 1)
+    let mut integrator = VariationalIntegrator::new(&ld, Convergence::default());
+    let (path, failure) = match start_pair {
+        Start::Positions(q0, q1) => integrator
+            .rollout_positions_until_failure(&q0, &q1, a.steps - 1)
             .context("prediction failed")?,
-        Start::State(q0, v0) => VbeaLagrangian::new(&ld)
-            .rollout_from_state(&q0, &v0, a.steps, Convergence::default())
-            .context("prediction from (q0, v0) failed")?,
+        Start::State(q0, v0) => {
+            let p0 = VbeaLagrangian::new(&ld).momentum(&q0, &v0);
+            integrator
+                .rollout_momentum_until_failure(&q0, &p0, a.steps, 1)
+                .context("prediction from (q0, v0) failed")?
+        }
     };
     let seconds = start.elapsed().as_secs_f64();
+    let points = path.q.len() / n.max(1);
     let tr = Trajectory::from_positions(n, t0, h, path.q);
     io::write(
         &a.out,
@@ -132,6 +137,12 @@ pub fn run(a: PredictArgs) -> anyhow::Result<()> {
             trajectories: vec![tr],
         },
     )?;
+    if let Some(e) = failure {
+        bail!(
+            "prediction stopped: {e}; wrote the {points} points reached (partial) to {}",
+            a.out.display()
+        );
+    }
     let s = path.stats;
     if a.json {
         println!(

@@ -64,6 +64,7 @@ pub fn run(a: SimulateArgs) -> anyhow::Result<()> {
         steps: a.steps.unwrap_or(d.steps),
         fine: a.fine.unwrap_or(d.fine),
     };
+    generate::check_size(grid, n, a.trajectories.unwrap_or(1))?;
     let ics = match a.trajectories {
         Some(0) => bail!("--trajectories must be at least 1"),
         Some(m) => generate::sample_initial_conditions(&system.initial_box(), m, a.seed),
@@ -102,6 +103,7 @@ pub fn run(a: SimulateArgs) -> anyhow::Result<()> {
         trajectories,
     };
     generate::add_position_noise(&mut data, a.noise, a.seed)?;
+    generate::check_finite(&data)?;
     io::write(&a.out, &data)?;
     let elapsed = start.elapsed().as_secs_f64();
     if a.json {

@@ -86,12 +86,12 @@ pub struct TrainArgs {
     /// Loss recipe: robust (scale-invariant, the default) or paper (the paper's, exactly)
     #[arg(long, value_enum, default_value = "robust")]
     recipe: RecipeArg,
-    /// Training epochs (full batch)
-    #[arg(long, default_value_t = 3000)]
-    epochs: usize,
-    /// Hidden layer widths
-    #[arg(long, default_value = "128,128,128", value_parser = args::widths)]
-    hidden: args::Widths,
+    /// Training epochs (full batch) [default: 3000]
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Hidden layer widths [default: 128,128,128]
+    #[arg(long, value_parser = args::widths)]
+    hidden: Option<args::Widths>,
     /// Activation: softplus, tanh, sin, silu
     #[arg(long, default_value = "softplus", value_parser = args::activation)]
     activation: Activation,
@@ -170,9 +170,15 @@ pub struct TrainArgs {
     /// Write a checkpoint every K epochs (to OUT/checkpoint)
     #[arg(long, value_name = "K")]
     checkpoint_every: Option<usize>,
-    /// Continue from OUT/checkpoint with its settings
+    /// Continue from OUT/checkpoint with its settings, on the run's own data
     #[arg(long)]
     resume: bool,
+    /// With --resume: continue on other data of the same dimension (fine-tuning)
+    #[arg(long, requires = "resume")]
+    fine_tune: bool,
+    /// Write into an existing directory that holds files but no model
+    #[arg(long)]
+    force: bool,
     /// Model directory to write
     #[arg(long)]
     out: PathBuf,
@@ -207,6 +213,15 @@ impl TrainArgs {
     /// The run these flags describe, for data of dimension `n` (checked by
     /// the library when it trains).
     fn config(&self, n: usize) -> anyhow::Result<TrainConfig> {
+        if self.resume {
+            refuse_given(
+                &[
+                    (self.epochs.is_some(), "--epochs"),
+                    (self.hidden.is_some(), "--hidden"),
+                ],
+                "a fresh run (--resume continues with the checkpoint's settings)",
+            )?;
+        }
         let recipe = match self.recipe {
             RecipeArg::Robust => Recipe::Robust,
             RecipeArg::Paper => Recipe::Paper,
@@ -217,20 +232,28 @@ impl TrainArgs {
             None => ScheduleSpec::default_for(recipe),
         };
         let base = match method {
-            Method::Lnn(lnn) => TrainConfig::lnn(lnn, self.epochs),
+            Method::Lnn(lnn) => TrainConfig::lnn(lnn, self.epochs()),
             method => TrainConfig {
                 method,
-                ..TrainConfig::new(recipe, self.epochs)
+                ..TrainConfig::new(recipe, self.epochs())
             },
         };
         Ok(TrainConfig {
-            hidden: self.hidden.0.clone(),
+            hidden: self
+                .hidden
+                .as_ref()
+                .map_or(base.hidden.clone(), |w| w.0.clone()),
             activation: self.activation,
-            schedule: spec.schedule(self.lr, self.epochs),
+            schedule: spec.schedule(self.lr, self.epochs()),
             seed: self.seed,
             threads: self.threads as usize,
             ..base
         })
+    }
+
+    /// `--epochs` or its default.
+    fn epochs(&self) -> usize {
+        self.epochs.unwrap_or(3000)
     }
 
     /// `--method` with the settings it reads; flags of another method are refused.
@@ -347,7 +370,7 @@ impl TrainArgs {
         let weight = self.sym_weight.unwrap_or(if paper { 1.0 } else { 0.0 });
         let shaping = (weight > 0.0).then(|| ShapingConfig {
             weight,
-            warmup: (self.sym_warmup).unwrap_or((self.epochs as f64 * 0.3).round() as usize),
+            warmup: (self.sym_warmup).unwrap_or((self.epochs() as f64 * 0.3).round() as usize),
         });
         let coefficients = if paper {
             let init: CoefficientInit = (self.sym_init.as_deref().unwrap_or("random"))
@@ -406,6 +429,8 @@ fn train(config: &TrainConfig, data: &Dataset, a: &TrainArgs) -> anyhow::Result<
         checkpoint_every: a.checkpoint_every,
         resume: a.resume,
         source: a.data.display().to_string(),
+        fine_tune: a.fine_tune,
+        force: a.force,
     };
     let bar = crate::progress::bar(config.epochs as u64, "epochs");
     let start = std::time::Instant::now();

@@ -67,6 +67,49 @@ fn check(grid: TimeGrid, n: usize, q0: &[f64], v0: &[f64]) -> Result<(), Generat
     if !q0.iter().chain(v0).all(|x| x.is_finite()) {
         return bad("initial condition is not finite".into());
     }
+    check_size(grid, n, 1)
+}
+
+/// Refuse `trajectories` trajectories on `grid` in dimension `n` whose
+/// fine steps or storage (times, positions, velocities, momenta, and the
+/// rollout) overflow or exceed the machine's memory, before allocating.
+pub fn check_size(grid: TimeGrid, n: usize, trajectories: usize) -> Result<(), GenerateError> {
+    let what = format!(
+        "{trajectories} trajectory(ies) of {} steps in dimension {n}",
+        grid.steps
+    );
+    if grid.steps.checked_mul(grid.fine).is_none() {
+        return Err(GenerateError::Invalid(format!(
+            "{what}: {} × {} fine steps overflow",
+            grid.steps, grid.fine
+        )));
+    }
+    let per_point = 1 + 5 * n.max(1);
+    let values = grid
+        .steps
+        .checked_add(1)
+        .and_then(|p| p.checked_mul(per_point))
+        .and_then(|v| v.checked_mul(trajectories));
+    crate::sanity::check_memory(&what, values, std::mem::size_of::<f64>())
+        .map_err(|e| GenerateError::Invalid(e.to_string()))
+}
+
+/// Refuse a dataset holding NaN or ±inf (a simulation that blew up, or
+/// noise that overflowed), naming the first such point.
+pub fn check_finite(data: &Dataset) -> Result<(), GenerateError> {
+    for (i, tr) in data.trajectories.iter().enumerate() {
+        let arrays = [Some(&tr.q), tr.v.as_ref(), tr.p.as_ref()];
+        for (name, x) in ["positions", "velocities", "momenta"].iter().zip(arrays) {
+            let Some(x) = x else { continue };
+            if let Some(k) = x.iter().position(|v| !v.is_finite()) {
+                let n = tr.n.max(1);
+                return Err(GenerateError::Invalid(format!(
+                    "trajectory {i}: the {name} are not finite from t = {} on (the simulation blew up, or the noise overflowed); nothing written",
+                    crate::sanity::num(tr.t.get(k / n).copied().unwrap_or(f64::NAN))
+                )));
+            }
+        }
+    }
     Ok(())
 }
 

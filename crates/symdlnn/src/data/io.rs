@@ -15,6 +15,7 @@ use std::io::Write;
 use std::path::Path;
 
 use super::{DataError, Dataset, Trajectory};
+use crate::sanity::{checked_product, max_file_bytes, num, quote, read_bounded};
 
 /// Relative tolerance on the uniformity of the time step.
 pub const DT_RTOL: f64 = 1e-6;
@@ -64,15 +65,16 @@ pub fn read(path: &Path, dt: Option<f64>) -> Result<Dataset, DataError> {
         if !(dt.is_finite() && dt > 0.0) {
             return Err(file_err(
                 path,
-                format!("the step must be a positive number, got {dt}"),
+                format!("the step must be a positive number, got {}", num(dt)),
             ));
         }
         if (dt - ds.dt).abs() > DT_RTOL * ds.dt {
             return Err(file_err(
                 path,
                 format!(
-                    "the given step {dt} disagrees with the file's time step {}",
-                    ds.dt
+                    "the given step {} disagrees with the file's time step {}",
+                    num(dt),
+                    num(ds.dt)
                 ),
             ));
         }
@@ -149,7 +151,7 @@ fn parse_header(path: &Path, header: &csv::StringRecord) -> Result<Columns, Data
     if names.get(i) != Some(&"t") {
         return Err(bad(format!(
             "header must start with 't' (or 'traj,t'), found '{}'",
-            names.join(",")
+            quote(&names.join(","))
         )));
     }
     i += 1;
@@ -171,7 +173,8 @@ fn parse_header(path: &Path, header: &csv::StringRecord) -> Result<Columns, Data
     let np = group('p', &mut i);
     if let Some(extra) = names.get(i) {
         return Err(bad(format!(
-            "unexpected column '{extra}' (expected traj, t, q0…q{}, optionally v0…v{0}, p0…p{0})",
+            "unexpected column '{}' (expected traj, t, q0…q{}, optionally v0…v{1}, p0…p{1})",
+            quote(extra),
             n - 1
         )));
     }
@@ -199,13 +202,14 @@ struct Builder {
 
 /// Read a CSV trajectory file.
 pub fn read_csv(path: &Path) -> Result<Dataset, DataError> {
-    let text = std::fs::read(path).map_err(|e| io_err(path, e))?;
+    let text = read_bounded(path, max_file_bytes()).map_err(|e| io_err(path, e))?;
     parse_csv(path, &text)
 }
 
-/// Parse a CSV file's bytes: read the header, parse the rows, group them
-/// into trajectories, check each trajectory's time step.
-fn parse_csv(path: &Path, text: &[u8]) -> Result<Dataset, DataError> {
+/// Parse a CSV file's bytes (`path` names it in errors): read the header,
+/// parse the rows, group them into trajectories, check each trajectory's
+/// time step.
+pub fn parse_csv(path: &Path, text: &[u8]) -> Result<Dataset, DataError> {
     let p = path.display().to_string();
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(true)
@@ -218,7 +222,7 @@ fn parse_csv(path: &Path, text: &[u8]) -> Result<Dataset, DataError> {
         let more = rdr.read_record(&mut record).map_err(|e| DataError::Line {
             path: p.clone(),
             line: 0,
-            problem: e.to_string(),
+            problem: quote(&e.to_string()),
         })?;
         if !more {
             break;
@@ -288,13 +292,21 @@ fn parse_row(
     for (field, name) in record.iter().zip(names) {
         let s = field.trim();
         if s.is_empty() {
-            return Err(err(format!("missing value in column '{name}'")));
+            return Err(err(format!("missing value in column '{}'", quote(name))));
         }
-        let x: f64 = s
-            .parse()
-            .map_err(|_| err(format!("non-numeric value '{s}' in column '{name}'")))?;
+        let x: f64 = s.parse().map_err(|_| {
+            err(format!(
+                "non-numeric value '{}' in column '{}'",
+                quote(s),
+                quote(name)
+            ))
+        })?;
         if !x.is_finite() {
-            return Err(err(format!("non-finite value '{s}' in column '{name}'")));
+            return Err(err(format!(
+                "non-finite value '{}' in column '{}'",
+                quote(s),
+                quote(name)
+            )));
         }
         values.push(x);
     }
@@ -303,7 +315,7 @@ fn parse_row(
 
 /// The row's trajectory id (when the file has a `traj` column, `raw` its
 /// text) and the values after it; refuses an id that is not a non-negative
-/// integer.
+/// integer below 2^53 (larger ones are not exact as numbers).
 fn split_id<'v>(
     cols: &Columns,
     values: &'v [f64],
@@ -316,7 +328,14 @@ fn split_id<'v>(
     let x = values[0];
     if x < 0.0 || x.fract() != 0.0 {
         return Err(err(format!(
-            "trajectory id '{raw}' is not a non-negative integer"
+            "trajectory id '{}' is not a non-negative integer",
+            quote(raw.trim())
+        )));
+    }
+    if x >= 9007199254740992.0 {
+        return Err(err(format!(
+            "trajectory id '{}' is too large (ids must be below 2^53)",
+            quote(raw.trim())
         )));
     }
     Ok((Some(x as u64), &values[1..]))
@@ -415,7 +434,11 @@ fn check_time_steps(p: String, n: usize, done: Vec<Builder>) -> Result<Dataset, 
                 return Err(DataError::Trajectory {
                     path: p,
                     index,
-                    problem: format!("time step {dt} differs from the first trajectory's {d0}"),
+                    problem: format!(
+                        "time step {} differs from the first trajectory's {}",
+                        num(dt),
+                        num(d0)
+                    ),
                 })
             }
             _ => {}
@@ -450,13 +473,38 @@ fn check_time_grid(
     let dt = (t[t.len() - 1] - t[0]) / (t.len() - 1) as f64;
     for k in 1..t.len() {
         let step = t[k] - t[k - 1];
-        if dt.is_nan() || dt <= 0.0 || (step - dt).abs() > DT_RTOL * dt {
+        if step.is_nan() || step <= 0.0 {
             return Err(DataError::Line {
                 path: path.to_string(),
                 line: lines[k],
                 problem: format!(
-                    "non-uniform time step: t goes from {} to {} (step {step}), the trajectory's mean step is {dt}",
-                    t[k - 1], t[k]
+                    "time must increase: t goes from {} to {}",
+                    num(t[k - 1]),
+                    num(t[k])
+                ),
+            });
+        }
+        if !step.is_finite() || !dt.is_finite() {
+            return Err(DataError::Line {
+                path: path.to_string(),
+                line: lines[k],
+                problem: format!(
+                    "the time step is not a finite number: t goes from {} to {}",
+                    num(t[k - 1]),
+                    num(t[k])
+                ),
+            });
+        }
+        if (step - dt).abs() > DT_RTOL * dt {
+            return Err(DataError::Line {
+                path: path.to_string(),
+                line: lines[k],
+                problem: format!(
+                    "non-uniform time step: t goes from {} to {} (step {}), the trajectory's mean step is {}",
+                    num(t[k - 1]),
+                    num(t[k]),
+                    num(step),
+                    num(dt)
                 ),
             });
         }
@@ -518,8 +566,26 @@ fn csv_bytes(data: &Dataset) -> Vec<u8> {
 
 /// Read an NPY file of float64 positions `(T, n)` or `(M, T, n)`.
 pub fn read_npy(path: &Path, dt: f64) -> Result<Dataset, DataError> {
-    let bytes = std::fs::read(path).map_err(|e| io_err(path, e))?;
-    let npy = npyz::NpyFile::new(&bytes[..])
+    let bytes = read_bounded(path, max_file_bytes()).map_err(|e| io_err(path, e))?;
+    parse_npy(path, &bytes, dt)
+}
+
+/// Where an NPY file's data start: after the magic string, the version, the
+/// header length and the header (`None` when the prelude is cut short).
+fn npy_data_offset(bytes: &[u8]) -> Option<usize> {
+    let major = *bytes.get(6)?;
+    if major == 1 {
+        let len = u16::from_le_bytes(bytes.get(8..10)?.try_into().ok()?);
+        Some(10 + len as usize)
+    } else {
+        let len = u32::from_le_bytes(bytes.get(8..12)?.try_into().ok()?);
+        Some(12usize.checked_add(len as usize)?)
+    }
+}
+
+/// Parse an NPY file's bytes (`path` names it in errors) with the step `dt`.
+pub fn parse_npy(path: &Path, bytes: &[u8], dt: f64) -> Result<Dataset, DataError> {
+    let npy = npyz::NpyFile::new(bytes)
         .map_err(|e| file_err(path, format!("not a valid NPY file: {e}")))?;
     let dtype = match npy.dtype() {
         npyz::DType::Plain(ts) => ts.to_string(),
@@ -537,7 +603,14 @@ pub fn read_npy(path: &Path, dt: f64) -> Result<Dataset, DataError> {
             "Fortran-ordered array: save it in C order".into(),
         ));
     }
-    let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
+    let shape: Vec<u64> = npy.shape().to_vec();
+    let Some(shape) = shape
+        .iter()
+        .map(|&d| usize::try_from(d).ok())
+        .collect::<Option<Vec<usize>>>()
+    else {
+        return Err(file_err(path, format!("shape {shape:?} is too large")));
+    };
     let (m, t, n) = match shape[..] {
         [t, n] => (1, t, n),
         [m, t, n] => (m, t, n),
@@ -557,6 +630,19 @@ pub fn read_npy(path: &Path, dt: f64) -> Result<Dataset, DataError> {
             format!("shape {shape:?}: a trajectory needs at least 3 points"),
         ));
     }
+    let Some(count) = checked_product(&shape).filter(|c| c.checked_mul(8).is_some()) else {
+        return Err(file_err(path, format!("shape {shape:?} is too large")));
+    };
+    let data_bytes = npy_data_offset(bytes).map_or(0, |o| bytes.len().saturating_sub(o));
+    if data_bytes != count * 8 {
+        return Err(file_err(
+            path,
+            format!(
+                "shape {shape:?} needs {} bytes of data, the file has {data_bytes}",
+                count * 8
+            ),
+        ));
+    }
     let values: Vec<f64> = npy
         .into_vec()
         .map_err(|e| file_err(path, format!("could not read the data: {e}")))?;
@@ -568,7 +654,7 @@ pub fn read_npy(path: &Path, dt: f64) -> Result<Dataset, DataError> {
         };
         return Err(file_err(
             path,
-            format!("non-finite value {} at index {idx}", values[i]),
+            format!("non-finite value {} at index {idx}", num(values[i])),
         ));
     }
     let trajectories = values

@@ -124,6 +124,21 @@ impl Dataset {
         })
     }
 
+    /// A hash of the data's dimension, step and every trajectory's times
+    /// and positions ([`crate::sanity::content_hash`]): equal data, equal hash.
+    pub fn content_hash(&self) -> String {
+        let mut h = crate::sanity::Hasher::new();
+        h.write(&(self.n as u64).to_le_bytes());
+        h.write(&self.dt.to_le_bytes());
+        for tr in &self.trajectories {
+            h.write(&(tr.len() as u64).to_le_bytes());
+            for x in tr.t.iter().chain(&tr.q) {
+                h.write(&x.to_le_bytes());
+            }
+        }
+        h.finish()
+    }
+
     /// Refuse data whose dimension is not `expected`; `source` names the file.
     pub fn expect_dim(&self, expected: usize, source: &str) -> Result<(), DataError> {
         if self.n == expected {

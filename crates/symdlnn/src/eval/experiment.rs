@@ -598,6 +598,7 @@ fn train_all(
             checkpoint_every: None,
             resume: false,
             source: format!("data/{name}-train.csv"),
+            ..FitOptions::default()
         };
         let result = fit(config, train, &out.join(&dir), &options, &mut |r| {
             progress(Progress::Epoch {

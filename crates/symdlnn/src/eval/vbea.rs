@@ -201,7 +201,7 @@ impl<'a, G: GenericDiscreteLagrangian + ?Sized> VbeaLagrangian<'a, G> {
     ) -> Result<Vec<f64>, VbeaError> {
         const MAX_ITERATIONS: usize = 50;
         let n = q.len();
-        let norm = |x: &[f64]| x.iter().fold(0.0f64, |m, a| m.max(a.abs()));
+        let norm = crate::sanity::inf_norm;
         let mut v = guess.to_vec();
         let mut previous = f64::INFINITY;
         for it in 0..=MAX_ITERATIONS {
@@ -211,13 +211,14 @@ impl<'a, G: GenericDiscreteLagrangian + ?Sized> VbeaLagrangian<'a, G> {
             let jet = self.inverse.jet(q, &v);
             // Rounding scale: the momenta, and M·q̇ at the iterate and the guess
             // (a state at rest has p = 0).
-            let mnorm = jet.vv.chunks(n).map(norm).fold(0.0, f64::max);
+            let mnorm = jet.vv.chunks(n).map(norm).fold(0.0, crate::sanity::nan_max);
             let scale = norm(p) + norm(&pv) + mnorm * (norm(&v) + norm(guess));
+            let finite = residual.is_finite() && scale.is_finite();
             let stalled = residual >= 0.5 * previous && residual <= 1e-10 * scale;
-            if residual <= 1e-13 * scale || stalled {
+            if finite && (residual <= 1e-13 * scale || stalled) {
                 return Ok(v);
             }
-            if it == MAX_ITERATIONS || !residual.is_finite() {
+            if it == MAX_ITERATIONS || !finite {
                 return Err(VbeaError::VelocityNotConverged {
                     point,
                     residual,

@@ -795,6 +795,7 @@ impl TrainConfig {
             return Err(ConfigError::Widths);
         }
         check_schedule(&self.schedule)?;
+        self.check_sizes(data)?;
         if let Some(g) = self.step_guard {
             if !(g.is_finite() && g > 0.0) {
                 return Err(ConfigError::NotNonNegative("step guard", g));
@@ -804,6 +805,12 @@ impl TrainConfig {
             Method::Dlnn(d) => d.validate(data),
             Method::SymDlnn { dlnn, symmetry } => {
                 dlnn.validate(data)?;
+                if let Some(s) = symmetry.shaping.filter(|s| s.warmup >= self.epochs) {
+                    return Err(ConfigError::Warmup {
+                        warmup: s.warmup,
+                        epochs: self.epochs,
+                    });
+                }
                 symmetry.validate(data.n)
             }
             Method::Lnn(l) => match &l.system {
@@ -813,6 +820,36 @@ impl TrainConfig {
                 None => Ok(()),
             },
         }
+    }
+}
+
+impl TrainConfig {
+    /// Refuse a network or a symmetry search whose memory (computed with
+    /// checked arithmetic) exceeds the machine's, before anything is allocated.
+    fn check_sizes(&self, data: &Dataset) -> Result<(), ConfigError> {
+        let built_in = self
+            .dlnn()
+            .and_then(|d| d.built_in.as_ref())
+            .map(|b| &b.symmetry);
+        let d = super::parametrisation::input_dim(data.n, self.method.angles().len(), built_in);
+        // Parameters, gradient, Adam's two moments and the step guard's copies.
+        let params = Mlp::param_count(d, &self.hidden);
+        crate::sanity::check_memory(
+            &format!("--hidden {:?} (training)", self.hidden),
+            params.and_then(|p| p.checked_mul(8)),
+            std::mem::size_of::<f64>(),
+        )?;
+        if let Some(sym) = self.method.symmetry() {
+            let len = sym.basis.len(data.n);
+            // The pairs, and a row of the symmetry matrix per pair.
+            let per_pair = 2 * data.n + len * data.n.max(1);
+            crate::sanity::check_memory(
+                &format!("--sym-points box:{}", sym.points.boxed),
+                sym.points.boxed.checked_mul(per_pair),
+                4 * std::mem::size_of::<f64>(),
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -973,6 +1010,20 @@ pub enum ConfigError {
     /// An unknown system name.
     #[error("--system: {0}")]
     System(String),
+    /// A checkpoint interval of 0 epochs.
+    #[error("--checkpoint-every must be at least 1")]
+    NoCheckpointInterval,
+    /// A request larger than the machine's memory.
+    #[error("{0}")]
+    TooLarge(#[from] crate::sanity::SizeError),
+    /// The shaping term's warm-up covers the whole run.
+    #[error("--sym-warmup {warmup} must be less than --epochs {epochs} (the shaping term would never train)")]
+    Warmup {
+        /// The warm-up epochs.
+        warmup: usize,
+        /// The run's epochs.
+        epochs: usize,
+    },
 }
 
 /// `model.json`'s flat layout of a [`TrainConfig`] (the layout of every

@@ -38,6 +38,9 @@ pub enum FitError {
     /// Generators that cannot be built in.
     #[error("cannot build in the symmetry: {0}")]
     BuiltIn(String),
+    /// `--out` is a non-empty directory that is not a model directory.
+    #[error("{0}: exists and holds files but no model: give an empty or new directory, or --force to write into it")]
+    NotAModelDirectory(String),
     /// A checkpoint that does not belong to this run.
     #[error("cannot resume: {0}")]
     Resume(String),

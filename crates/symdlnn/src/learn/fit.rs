@@ -25,6 +25,11 @@ pub struct FitOptions {
     pub resume: bool,
     /// Name of the data source, recorded in `model.json`.
     pub source: String,
+    /// With `resume`: continue on data other than the checkpoint's own
+    /// (of the same dimension), i.e. fine-tune.
+    pub fine_tune: bool,
+    /// Write into an existing directory that is not a model directory.
+    pub force: bool,
 }
 
 /// The history as CSV text.
@@ -103,6 +108,7 @@ fn describe(
             trajectories: data.trajectories.len(),
             samples: data.samples(),
             dt: data.dt,
+            content_hash: Some(data.content_hash()),
         },
         training_seconds: seconds,
         symmetries: None,
@@ -132,11 +138,10 @@ pub struct Trained {
 
 impl Trained {
     /// Write the model directory `dir`: `model.json`, `weights.safetensors`
-    /// and `history.csv`, each written to a temporary file and renamed.
+    /// and `history.csv`, as one atomic save ([`model_dir::save_with`]).
     pub fn save(&self, dir: &Path) -> Result<(), ModelError> {
-        model_dir::save(dir, &self.model, &self.mlp)?;
-        crate::data::io::write_atomic(&dir.join("history.csv"), self.history_csv.as_bytes())?;
-        Ok(())
+        let history = [("history.csv", self.history_csv.as_bytes())];
+        model_dir::save_with(dir, &self.model, &self.mlp, &history, None)
     }
 }
 
@@ -179,19 +184,71 @@ pub fn fit(
     if config.method.symmetry().is_some_and(|s| s.build_in) {
         return fit_two_stages(config, data, out, options, on_epoch);
     }
-    let mut run = if options.resume {
-        resume(data, out)?
+    if options.checkpoint_every == Some(0) {
+        return Err(super::config::ConfigError::NoCheckpointInterval.into());
+    }
+    if !options.resume {
+        config.validate(data)?;
+    }
+    let created = prepare_out(out, options)?;
+    let result = (|| -> Result<(ModelFile, Mlp), FitError> {
+        let mut run = if options.resume {
+            resume(data, out, options)?
+        } else {
+            start(config, data, out)?
+        };
+        let mut every = |r: &EpochRecord| {
+            on_epoch(r);
+            ControlFlow::Continue(())
+        };
+        train_epochs(&mut run, data, Some(out), options, &mut every)?;
+        let trained = conclude(run, data, &options.source)?;
+        trained.save(out)?;
+        Ok((trained.model, trained.mlp))
+    })();
+    if result.is_err() && created {
+        // Only when empty: checkpoints written before a failure are kept.
+        let _ = std::fs::remove_dir(out);
+    }
+    result
+}
+
+/// Check, before training, that `out` can hold the model: a directory that
+/// is ours (a model or a checkpoint), empty, or new (then created; returns
+/// `true`), and writable. A non-empty directory of other files is refused
+/// unless `options.force`.
+fn prepare_out(out: &Path, options: &FitOptions) -> Result<bool, FitError> {
+    let path = || out.display().to_string();
+    let io = |error: std::io::Error| ModelError::Io {
+        path: path(),
+        error,
+    };
+    let created = if out.is_dir() {
+        let ours = out.join("model.json").is_file() || model_dir::checkpoint_dir(out).is_dir();
+        let empty = std::fs::read_dir(out).map_err(io)?.next().is_none();
+        if !ours && !empty && !options.force {
+            return Err(FitError::NotAModelDirectory(path()));
+        }
+        false
+    } else if out.exists() {
+        return Err(ModelError::Invalid {
+            path: path(),
+            problem: "exists and is not a directory".into(),
+        }
+        .into());
     } else {
-        start(config, data, out)?
+        std::fs::create_dir_all(out).map_err(io)?;
+        true
     };
-    let mut every = |r: &EpochRecord| {
-        on_epoch(r);
-        ControlFlow::Continue(())
-    };
-    train_epochs(&mut run, data, Some(out), options, &mut every)?;
-    let trained = conclude(run, data, &options.source)?;
-    trained.save(out)?;
-    Ok((trained.model, trained.mlp))
+    let probe = out.join(format!(".symdlnn-probe{}", std::process::id()));
+    if let Err(e) = std::fs::File::create(&probe) {
+        if created {
+            let _ = std::fs::remove_dir(out);
+        }
+        return Err(io(e).into());
+    }
+    let _ = std::fs::remove_file(&probe);
+    Ok(created)
 }
 
 /// [`fit`] with the discovered generators built in.
@@ -261,18 +318,12 @@ fn start(config: &TrainConfig, data: &Dataset, out: &Path) -> Result<Run, FitErr
     Ok(run)
 }
 
-/// The run stored in `out/checkpoint`, with its configuration, on the same data.
-fn resume(data: &Dataset, out: &Path) -> Result<Run, FitError> {
+/// The run stored in `out/checkpoint`, with its configuration, on the same
+/// data (other data of its dimension with `options.fine_tune`).
+fn resume(data: &Dataset, out: &Path, options: &FitOptions) -> Result<Run, FitError> {
     let cp = model_dir::load_checkpoint(out)?;
     let (model, mlp) = (cp.model, cp.mlp);
-    let summary = (data.trajectories.len(), data.samples(), data.dt);
-    let stored = (model.data.trajectories, model.data.samples, model.data.dt);
-    if summary != stored {
-        return Err(FitError::Resume(format!(
-            "the data ({} trajectories, {} samples, dt {}) differ from the checkpoint's ({}, {}, {})",
-            summary.0, summary.1, summary.2, stored.0, stored.1, stored.2
-        )));
-    }
+    check_resume_data(&model, data, options.fine_tune)?;
     let config = model.training.clone();
     let mut trainer = trainer(&config, data, Some((mlp, model.sign0)))?;
     let own = trainer.objective.own_params_mut();
@@ -295,6 +346,42 @@ fn resume(data: &Dataset, out: &Path) -> Result<Run, FitError> {
         },
         seconds: model.training_seconds,
     })
+}
+
+/// Refuse data of another dimension than the checkpoint's, and (unless
+/// `fine_tune`) data that are not the run's own: another shape or step, or
+/// another content hash.
+fn check_resume_data(model: &ModelFile, data: &Dataset, fine_tune: bool) -> Result<(), FitError> {
+    if data.n != model.n {
+        return Err(FitError::Resume(format!(
+            "the data have dimension {}, the checkpoint's model {}",
+            data.n, model.n
+        )));
+    }
+    if fine_tune {
+        return Ok(());
+    }
+    let summary = (data.trajectories.len(), data.samples(), data.dt);
+    let stored = (model.data.trajectories, model.data.samples, model.data.dt);
+    if summary != stored {
+        return Err(FitError::Resume(format!(
+            "the data ({} trajectories, {} samples, dt {}) differ from the checkpoint's ({}, {}, {}); --fine-tune continues on other data",
+            summary.0,
+            summary.1,
+            crate::sanity::num(summary.2),
+            stored.0,
+            stored.1,
+            crate::sanity::num(stored.2)
+        )));
+    }
+    if let Some(stored) = &model.data.content_hash {
+        if *stored != data.content_hash() {
+            return Err(FitError::Resume(
+                "the data differ from the checkpoint's (another content hash): resume on the run's own data, or give --fine-tune to continue on these".into(),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Train to the configuration's epochs, with checkpoints into `out` (none

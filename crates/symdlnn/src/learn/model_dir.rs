@@ -6,6 +6,15 @@
 //! losses and `det J` diagnostics). Training also writes `history.csv` and,
 //! with checkpoints, `checkpoint/` (a model directory plus the optimiser
 //! state). Files are written to temporary names and renamed into place.
+//!
+//! Saving is atomic as a whole: the new weights (and any extra files) are
+//! written in full beside the old ones as `NAME.new`, then `model.json`,
+//! which records the weights' content hash (`weights_hash`), replaces the old
+//! one (the commit), then the new files are renamed over the old. Loading
+//! takes the weights whose hash `model.json` names (`weights.safetensors`,
+//! or `weights.safetensors.new` after a save interrupted past its commit),
+//! so an interrupted save leaves the old model or the new one, never a
+//! mixture.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -44,6 +53,10 @@ pub struct DataSummary {
     pub samples: usize,
     /// The time step.
     pub dt: f64,
+    /// [`crate::data::Dataset::content_hash`] of the data (absent in models
+    /// written before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_hash: Option<String>,
 }
 
 /// The contents of `model.json`.
@@ -126,41 +139,145 @@ fn invalid(path: &Path, problem: impl Into<String>) -> ModelError {
     }
 }
 
-/// The bytes of `model.json` and `weights.safetensors` ([`save`] writes
-/// them; [`from_bytes`] reads them back).
+/// The largest `model.json`, optimiser or history file read (bytes).
+const MAX_SIDE_FILE: u64 = 1 << 30;
+
+/// The bytes of `model.json` (with the weights' content hash,
+/// `weights_hash`) and `weights.safetensors` ([`save`] writes them;
+/// [`from_bytes`] reads them back).
 pub fn to_bytes(model: &ModelFile, mlp: &Mlp) -> Result<(Vec<u8>, Vec<u8>), ModelError> {
     let here = Path::new("model");
     let weights = save_mlp(mlp).map_err(|e| invalid(here, e.to_string()))?;
-    let json = serde_json::to_vec_pretty(model).map_err(|e| invalid(here, e.to_string()))?;
+    let mut value = serde_json::to_value(model).map_err(|e| invalid(here, e.to_string()))?;
+    if let Some(obj) = value.as_object_mut() {
+        obj.insert(
+            "weights_hash".into(),
+            crate::sanity::content_hash(&weights).into(),
+        );
+    }
+    let json = serde_json::to_vec_pretty(&value).map_err(|e| invalid(here, e.to_string()))?;
     Ok((json, weights))
 }
 
 /// Write `model.json` and `weights.safetensors` into `dir` (created if needed).
 pub fn save(dir: &Path, model: &ModelFile, mlp: &Mlp) -> Result<(), ModelError> {
+    save_with(dir, model, mlp, &[], None)
+}
+
+/// Where [`save_with`] stops when asked to (a fault-injection seam: the
+/// state a kill at that moment leaves).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SaveStage {
+    /// The new weights and extra files are written beside the old ones.
+    Pending,
+    /// `model.json` is replaced (the commit); the new files keep their
+    /// temporary names.
+    Committed,
+    /// The new weights are in place; the extra files not yet.
+    WeightsRenamed,
+}
+
+/// [`save`] with `extras` (file name, contents) written as part of the same
+/// atomic save; `stop_at` returns early at that stage as a kill would, for
+/// tests.
+pub fn save_with(
+    dir: &Path,
+    model: &ModelFile,
+    mlp: &Mlp,
+    extras: &[(&str, &[u8])],
+    stop_at: Option<SaveStage>,
+) -> Result<(), ModelError> {
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     let (json, weights) = to_bytes(model, mlp).map_err(|e| match e {
         ModelError::Invalid { problem, .. } => invalid(dir, problem),
         e => e,
     })?;
-    write_atomic(&dir.join("weights.safetensors"), &weights)?;
-    write_atomic(&dir.join("model.json"), &json)?;
+    let mut files: Vec<(&str, &[u8])> = vec![("weights.safetensors", &weights)];
+    files.extend_from_slice(extras);
+    let pending = |name: &str| dir.join(format!("{name}.new"));
+    let cleanup = || {
+        for (name, _) in &files {
+            let _ = std::fs::remove_file(pending(name));
+        }
+    };
+    for (name, bytes) in &files {
+        if let Err(e) = write_atomic(&pending(name), bytes) {
+            cleanup();
+            return Err(e.into());
+        }
+    }
+    if stop_at == Some(SaveStage::Pending) {
+        return Ok(());
+    }
+    if let Err(e) = write_atomic(&dir.join("model.json"), &json) {
+        cleanup();
+        return Err(e.into());
+    }
+    for (i, (name, _)) in files.iter().enumerate() {
+        if stop_at == Some([SaveStage::Committed, SaveStage::WeightsRenamed][i.min(1)]) {
+            return Ok(());
+        }
+        let target = dir.join(name);
+        std::fs::rename(pending(name), &target).map_err(io(&target))?;
+    }
     Ok(())
+}
+
+/// The weights of the model in `dir` whose `model.json` names the hash
+/// `expected` (`None`: a model written before hashes, read as it is).
+fn read_weights(dir: &Path, expected: Option<&str>) -> Result<Vec<u8>, ModelError> {
+    let wpath = dir.join("weights.safetensors");
+    let read = |p: &Path| crate::sanity::read_bounded(p, crate::sanity::max_file_bytes());
+    let Some(expected) = expected else {
+        return read(&wpath).map_err(io(&wpath));
+    };
+    let first = read(&wpath);
+    if let Ok(b) = &first {
+        if crate::sanity::content_hash(b) == expected {
+            return first.map_err(io(&wpath));
+        }
+    }
+    // A save interrupted after its commit: the new weights are pending.
+    let pending = dir.join("weights.safetensors.new");
+    if let Ok(b) = read(&pending) {
+        if crate::sanity::content_hash(&b) == expected {
+            return Ok(b);
+        }
+    }
+    first.map_err(io(&wpath))?;
+    Err(invalid(
+        &wpath,
+        "the weights do not match model.json (weights_hash): a save was interrupted or a file replaced",
+    ))
 }
 
 /// Read a model directory.
 pub fn load(dir: &Path) -> Result<(ModelFile, Mlp), ModelError> {
     let json_path = dir.join("model.json");
-    if !dir.is_dir() {
+    if !dir.exists() {
         return Err(invalid(dir, "not a model directory (it does not exist)"));
     }
-    let text = std::fs::read(&json_path).map_err(io(&json_path))?;
-    let wpath = dir.join("weights.safetensors");
-    let bytes = std::fs::read(&wpath).map_err(io(&wpath))?;
+    if !dir.is_dir() {
+        return Err(invalid(
+            dir,
+            "not a model directory (it is a file; a model is a directory with model.json)",
+        ));
+    }
+    let text = crate::sanity::read_bounded(&json_path, MAX_SIDE_FILE).map_err(io(&json_path))?;
+    let hash = serde_json::from_slice::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| {
+            v.get("weights_hash")
+                .and_then(|h| h.as_str())
+                .map(String::from)
+        });
+    let bytes = read_weights(dir, hash.as_deref())?;
     from_bytes(&text, &bytes, dir)
 }
 
 /// A model from the bytes of its `model.json` and `weights.safetensors`,
-/// with every check of [`load`]; `dir` names the directory in errors.
+/// with every check of [`load`] (the weights must match `weights_hash`
+/// when the description has one); `dir` names the directory in errors.
 pub fn from_bytes(json: &[u8], weights: &[u8], dir: &Path) -> Result<(ModelFile, Mlp), ModelError> {
     let json_path = dir.join("model.json");
     let value: serde_json::Value = serde_json::from_slice(json)
@@ -189,11 +306,20 @@ pub fn from_bytes(json: &[u8], weights: &[u8], dir: &Path) -> Result<(ModelFile,
             ))
         }
     }
+    let weights_hash = match value.get("weights_hash") {
+        None => None,
+        Some(h) => Some(
+            h.as_str()
+                .ok_or_else(|| invalid(&json_path, "weights_hash is not a string"))?
+                .to_string(),
+        ),
+    };
     let model: ModelFile = serde_json::from_value(value)
         .map_err(|e| invalid(&json_path, format!("invalid model description: {e}")))?;
     let p = &model.parametrisation;
     p.check()
         .map_err(|e| invalid(&json_path, format!("invalid parametrisation: {e}")))?;
+    check_step(&model).map_err(|problem| invalid(&json_path, problem))?;
     if p.n != model.n || p.input_dim() != model.architecture.input {
         return Err(invalid(
             &json_path,
@@ -211,10 +337,37 @@ pub fn from_bytes(json: &[u8], weights: &[u8], dir: &Path) -> Result<(ModelFile,
             .map_err(|e| invalid(&json_path, format!("invalid symmetries: {e}")))?;
     }
     let wpath = dir.join("weights.safetensors");
+    if let Some(expected) = &weights_hash {
+        if crate::sanity::content_hash(weights) != *expected {
+            return Err(invalid(
+                &wpath,
+                "the weights do not match model.json (weights_hash): a save was interrupted or a file replaced",
+            ));
+        }
+    }
     let a = &model.architecture;
     let mlp = load_mlp(weights, a.input, &a.hidden, a.activation)
         .map_err(|e| invalid(&wpath, e.to_string()))?;
     Ok((model, mlp))
+}
+
+/// The step `h` must be a positive number, the parametrisation's own.
+fn check_step(model: &ModelFile) -> Result<(), String> {
+    let (h, ph) = (model.h, model.parametrisation.h);
+    if !(h.is_finite() && h > 0.0) {
+        return Err(format!(
+            "the step h must be a positive number, got {}",
+            crate::sanity::num(h)
+        ));
+    }
+    if (h - ph).abs() > 1e-9 * h {
+        return Err(format!(
+            "the step h = {} differs from the parametrisation's h = {}",
+            crate::sanity::num(h),
+            crate::sanity::num(ph)
+        ));
+    }
+    Ok(())
 }
 
 /// The checkpoint directory inside a model directory.
@@ -278,12 +431,15 @@ pub fn load_checkpoint(dir: &Path) -> Result<Checkpoint, ModelError> {
     }
     let (model, mlp) = load(&cp)?;
     let opath = cp.join("optimizer.safetensors");
-    let bytes = std::fs::read(&opath).map_err(io(&opath))?;
+    let bytes =
+        crate::sanity::read_bounded(&opath, crate::sanity::max_file_bytes()).map_err(io(&opath))?;
     let (own_params, adam, guard) =
         load_optimizer(&bytes, mlp.params().len(), model.training.step_guard)
             .map_err(|e| invalid(&opath, e))?;
     let hpath = cp.join("history.csv");
-    let history_csv = std::fs::read_to_string(&hpath).map_err(io(&hpath))?;
+    let history_csv = crate::sanity::read_bounded(&hpath, MAX_SIDE_FILE)
+        .map_err(io(&hpath))
+        .and_then(|b| String::from_utf8(b).map_err(|_| invalid(&hpath, "not UTF-8 text")))?;
     Ok(Checkpoint {
         model,
         mlp,
@@ -347,12 +503,14 @@ fn load_optimizer(
     net: usize,
     guard: Option<f64>,
 ) -> Result<(Vec<f64>, Adam, Option<StepGuard>), String> {
+    use safetensors::tensor::Dtype;
     let st = safetensors::SafeTensors::deserialize(bytes).map_err(|e| e.to_string())?;
     let get = |k: &str, len: usize| -> Result<Vec<f64>, String> {
         let t = st.tensor(k).map_err(|e| format!("{k}: {e}"))?;
-        if t.shape() != [len] {
+        if t.dtype() != Dtype::F64 || t.shape() != [len] || t.data().len() != 8 * len {
             return Err(format!(
-                "{k}: expected {len} values, found shape {:?}",
+                "{k}: expected F64 [{len}], found {:?} {:?}",
+                t.dtype(),
                 t.shape()
             ));
         }

@@ -89,8 +89,18 @@ pub struct PhasePath {
     pub stats: RolloutStats,
 }
 
-fn inf_norm(x: &[f64]) -> f64 {
-    x.iter().fold(0.0f64, |m, a| m.max(a.abs()))
+use crate::sanity::{check_memory, inf_norm, nan_max};
+
+/// Refuse a rollout of `points` points of dimension `n` (positions and
+/// momenta) that overflows or exceeds the machine's memory.
+fn check_rollout(points: Option<usize>, n: usize) -> Result<usize, SolverError> {
+    let values = points.and_then(|p| p.checked_mul(n));
+    check_memory(
+        "the rollout",
+        values.and_then(|v| v.checked_mul(2)),
+        std::mem::size_of::<f64>(),
+    )?;
+    Ok(values.expect("checked above"))
 }
 
 /// Newton solver for the DEL of one discrete Lagrangian, with its buffers.
@@ -156,9 +166,23 @@ impl<'a, Ld: DiscreteLagrangian + ?Sized> VariationalIntegrator<'a, Ld> {
                 .chunks(n)
                 .map(|r| r.iter().map(|a| a.abs()).sum::<f64>());
             let scale =
-                inf_norm(p) + inf_norm(&self.d.d1) + jnorm.fold(0.0, f64::max) * inf_norm(delta);
+                inf_norm(p) + inf_norm(&self.d.d1) + jnorm.fold(0.0, nan_max) * inf_norm(delta);
+            // NaN anywhere (the Jacobian, the momentum) is a failure, never
+            // convergence.
+            if !scale.is_finite() || delta.iter().any(|x| !x.is_finite()) {
+                return Err(SolverError::NotConverged {
+                    step,
+                    residual: f64::NAN,
+                    iterations: it,
+                });
+            }
             let stalled = residual > 0.5 * previous && residual <= c.stagnation_rtol * scale;
             if residual <= c.residual_rtol * scale || stalled {
+                let finite = q.iter().zip(delta.iter()).all(|(a, d)| (a + d).is_finite())
+                    && self.d.d2.iter().all(|x| x.is_finite());
+                if !finite {
+                    return Err(SolverError::Overflow { step });
+                }
                 p_next.copy_from_slice(&self.d.d2);
                 return Ok(NewtonStats {
                     iterations: it,
@@ -191,22 +215,43 @@ impl<'a, Ld: DiscreteLagrangian + ?Sized> VariationalIntegrator<'a, Ld> {
         steps: usize,
         keep_every: usize,
     ) -> Result<PhasePath, SolverError> {
+        match self.rollout_momentum_until_failure(q0, p0, steps, keep_every)? {
+            (path, None) => Ok(path),
+            (_, Some(e)) => Err(e),
+        }
+    }
+
+    /// As [`Self::rollout_momentum`], but a failed Newton solve ends the
+    /// rollout: the points kept so far come back with the error.
+    pub fn rollout_momentum_until_failure(
+        &mut self,
+        q0: &[f64],
+        p0: &[f64],
+        steps: usize,
+        keep_every: usize,
+    ) -> Result<(PhasePath, Option<SolverError>), SolverError> {
         self.check_dim(q0)?;
         self.check_dim(p0)?;
         let keep_every = keep_every.max(1);
         let n = q0.len();
-        let kept = steps / keep_every + 1;
-        let mut out_q = Vec::with_capacity(kept * n);
-        let mut out_p = Vec::with_capacity(kept * n);
+        let kept = check_rollout((steps / keep_every).checked_add(1), n)?;
+        let mut out_q = Vec::with_capacity(kept);
+        let mut out_p = Vec::with_capacity(kept);
         out_q.extend_from_slice(q0);
         out_p.extend_from_slice(p0);
         let (mut q, mut p) = (q0.to_vec(), p0.to_vec());
         let (mut delta, mut p_next) = (vec![0.0; n], vec![0.0; n]);
         let mut stats = RolloutStats::default();
+        let mut failure = None;
         for k in 0..steps {
             // The previous increment is the guess (`2 q_k − q_{k−1}`).
-            let s = self.solve(&q, &p, &mut delta, &mut p_next, k)?;
-            stats.record(s);
+            match self.solve(&q, &p, &mut delta, &mut p_next, k) {
+                Ok(s) => stats.record(s),
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
             for (a, d) in q.iter_mut().zip(&delta) {
                 *a += d;
             }
@@ -216,11 +261,14 @@ impl<'a, Ld: DiscreteLagrangian + ?Sized> VariationalIntegrator<'a, Ld> {
                 out_p.extend_from_slice(&p);
             }
         }
-        Ok(PhasePath {
-            q: out_q,
-            p: out_p,
-            stats,
-        })
+        Ok((
+            PhasePath {
+                q: out_q,
+                p: out_p,
+                stats,
+            },
+            failure,
+        ))
     }
 
     /// `steps` position steps from `(q0, q1)`: returns `q_0 … q_{steps+1}`
@@ -251,13 +299,14 @@ impl<'a, Ld: DiscreteLagrangian + ?Sized> VariationalIntegrator<'a, Ld> {
         self.check_dim(q0)?;
         self.check_dim(q1)?;
         let n = q0.len();
+        let kept = check_rollout(steps.checked_add(2), n)?;
         self.ld.derivatives(q0, q1, &mut self.d);
         let p0: Vec<f64> = self.d.d1.iter().map(|a| -a).collect();
         let mut p = self.d.d2.clone();
-        let mut out_q = Vec::with_capacity((steps + 2) * n);
+        let mut out_q = Vec::with_capacity(kept);
         out_q.extend_from_slice(q0);
         out_q.extend_from_slice(q1);
-        let mut out_p = Vec::with_capacity((steps + 2) * n);
+        let mut out_p = Vec::with_capacity(kept);
         out_p.extend_from_slice(&p0);
         out_p.extend_from_slice(&p);
         let mut q = q1.to_vec();

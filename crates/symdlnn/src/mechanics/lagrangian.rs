@@ -176,20 +176,21 @@ pub trait LagrangianDerivatives: Lagrangian {
         let n = self.dim();
         let mut v = guess.to_vec();
         let mut previous = f64::INFINITY;
-        let norm = |x: &[f64]| x.iter().fold(0.0f64, |m, a| m.max(a.abs()));
+        let norm = crate::sanity::inf_norm;
         const MAX_ITERATIONS: usize = 50;
         for it in 0..=MAX_ITERATIONS {
             let jet = self.jet(q, &v);
             let f: Vec<f64> = (0..n).map(|i| jet.dv[i] - p[i]).collect();
             let residual = norm(&f);
             // Rounding scale of ∂L/∂q̇ − p: its two terms, and M·q̇.
-            let mnorm = jet.vv.chunks(n).map(norm).fold(0.0, f64::max);
+            let mnorm = jet.vv.chunks(n).map(norm).fold(0.0, crate::sanity::nan_max);
             let scale = norm(p) + norm(&jet.dv) + mnorm * norm(&v);
+            let finite = residual.is_finite() && scale.is_finite();
             let stalled = residual > 0.5 * previous && residual <= 1e-10 * scale;
-            if residual <= 1e-14 * scale || stalled {
+            if finite && (residual <= 1e-14 * scale || stalled) {
                 return Ok(v);
             }
-            if it == MAX_ITERATIONS || !residual.is_finite() {
+            if it == MAX_ITERATIONS || !finite {
                 return Err(SolverError::LegendreNotConverged {
                     residual,
                     iterations: it,

@@ -53,6 +53,17 @@ pub enum SolverError {
         /// Which matrix, for the message.
         what: &'static str,
     },
+    /// A converged step whose position or momentum is not finite.
+    #[error(
+        "the rollout left the finite numbers at step {step} (a position or momentum overflowed)"
+    )]
+    Overflow {
+        /// Index of the step.
+        step: usize,
+    },
+    /// A rollout too long for memory (or whose size overflows).
+    #[error("{0}")]
+    TooLarge(#[from] crate::sanity::SizeError),
     /// An input vector had the wrong length.
     #[error("dimension mismatch: expected {expected} coordinates, got {found}")]
     Dimension {

@@ -64,6 +64,13 @@ impl Mlp {
         let mut widths = vec![input];
         widths.extend_from_slice(hidden);
         widths.push(1);
+        let total = Self::param_count(input, hidden);
+        crate::sanity::check_memory(
+            &format!("a network {input} → {hidden:?} → 1"),
+            total,
+            std::mem::size_of::<f64>(),
+        )
+        .map_err(|e| NnError::Shape(e.to_string()))?;
         let mut offsets = Vec::with_capacity(widths.len() - 1);
         let mut total = 0;
         for l in 0..widths.len() - 1 {
@@ -75,6 +82,19 @@ impl Mlp {
             activation,
             params: vec![0.0; total],
             offsets,
+        })
+    }
+
+    /// The number of parameters of `input → hidden… → 1` (`None` when it
+    /// overflows).
+    pub fn param_count(input: usize, hidden: &[usize]) -> Option<usize> {
+        let mut widths = vec![input];
+        widths.extend_from_slice(hidden);
+        widths.push(1);
+        widths.windows(2).try_fold(0usize, |total, w| {
+            w[1].checked_mul(w[0])?
+                .checked_add(w[1])?
+                .checked_add(total)
         })
     }
 

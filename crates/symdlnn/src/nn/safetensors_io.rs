@@ -55,7 +55,10 @@ pub fn load_mlp(
             let t = st
                 .tensor(&name)
                 .map_err(|e| NnError::Weights(format!("{name}: {e}")))?;
-            if t.dtype() != Dtype::F64 || t.shape() != shape.as_slice() {
+            if t.dtype() != Dtype::F64
+                || t.shape() != shape.as_slice()
+                || t.data().len() != 8 * shape.iter().product::<usize>()
+            {
                 return Err(NnError::Weights(format!(
                     "{name}: expected F64 {shape:?}, found {:?} {:?}",
                     t.dtype(),
@@ -65,6 +68,12 @@ pub fn load_mlp(
             let dst = &mut mlp.params_mut()[at..at + shape.iter().product::<usize>()];
             for (x, chunk) in dst.iter_mut().zip(t.data().chunks_exact(8)) {
                 *x = f64::from_le_bytes(chunk.try_into().expect("chunks of 8 bytes"));
+            }
+            if let Some(i) = dst.iter().position(|x| !x.is_finite()) {
+                return Err(NnError::Weights(format!(
+                    "{name}: non-finite value {} at index {i}",
+                    dst[i]
+                )));
             }
         }
     }

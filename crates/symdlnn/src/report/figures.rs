@@ -173,21 +173,42 @@ impl Figure {
         );
         let png = stem.with_extension("png");
         let svg = stem.with_extension("svg");
-        {
-            let root = BitMapBackend::new(&png, size).into_drawing_area();
-            self.draw(&root).map_err(|e| e.at(&png))?;
-            (root.present())
-                .map_err(failed("the file".into()))
-                .map_err(|e| e.at(&png))?;
+        // Drawn to temporary files renamed into place: a figure is complete
+        // or absent (the extension stays last: plotters picks the encoder by it).
+        let tmp = |p: &Path| {
+            let name = p
+                .file_name()
+                .map_or("figure".into(), |n| n.to_string_lossy());
+            p.with_file_name(format!(".tmp{}.{name}", std::process::id()))
+        };
+        let (png_tmp, svg_tmp) = (tmp(&png), tmp(&svg));
+        let result = (|| -> Result<(), FigureError> {
+            {
+                let root = BitMapBackend::new(&png_tmp, size).into_drawing_area();
+                self.draw(&root).map_err(|e| e.at(&png))?;
+                (root.present())
+                    .map_err(failed("the file".into()))
+                    .map_err(|e| e.at(&png))?;
+            }
+            {
+                let root = SVGBackend::new(&svg_tmp, size).into_drawing_area();
+                self.draw(&root).map_err(|e| e.at(&svg))?;
+                (root.present())
+                    .map_err(failed("the file".into()))
+                    .map_err(|e| e.at(&svg))?;
+            }
+            for (from, to) in [(&png_tmp, &png), (&svg_tmp, &svg)] {
+                std::fs::rename(from, to)
+                    .map_err(failed("the file".into()))
+                    .map_err(|e| e.at(to))?;
+            }
+            Ok(())
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_file(&png_tmp);
+            let _ = std::fs::remove_file(&svg_tmp);
         }
-        {
-            let root = SVGBackend::new(&svg, size).into_drawing_area();
-            self.draw(&root).map_err(|e| e.at(&svg))?;
-            (root.present())
-                .map_err(failed("the file".into()))
-                .map_err(|e| e.at(&svg))?;
-        }
-        Ok([png, svg])
+        result.map(|()| [png, svg])
     }
 
     /// Draw the title and every panel on `root`.
@@ -207,10 +228,19 @@ impl Figure {
     }
 }
 
-/// Finite data bounds with a margin; a flat range is widened.
+/// Values beyond this magnitude are left off a chart, like NaN (plotters'
+/// tick search does not return on ranges near the largest float).
+pub const AXIS_LIMIT: f64 = 1e100;
+
+/// Whether a value is drawn: finite and within [`AXIS_LIMIT`].
+fn drawable(v: f64) -> bool {
+    v.is_finite() && v.abs() <= AXIS_LIMIT
+}
+
+/// Drawable data bounds with a margin; a flat range is widened.
 fn bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
     let (lo, hi) = values
-        .filter(|v| v.is_finite())
+        .filter(|v| drawable(*v))
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
             (a.min(v), b.max(v))
         });
@@ -286,7 +316,7 @@ where
 fn panel_bounds(p: &Panel) -> (f64, f64, f64, f64) {
     let (mut x0, mut x1) = bounds(p.series.iter().flat_map(|s| s.x.iter().copied()));
     let (mut y0, mut y1) = bounds(p.series.iter().flat_map(|s| s.y.iter().copied()));
-    if let Some(m) = p.marker {
+    if let Some(m) = p.marker.filter(|m| drawable(*m)) {
         x0 = x0.min(m);
         x1 = x1.max(m);
     }
@@ -321,7 +351,7 @@ fn draw_series<DB: DrawingBackend>(
         .iter()
         .zip(&series.y)
         .map(|(a, b)| (*a, *b))
-        .filter(|(a, b)| a.is_finite() && b.is_finite())
+        .filter(|(a, b)| drawable(*a) && drawable(*b))
         .collect();
     if pts.is_empty() {
         return Ok(());

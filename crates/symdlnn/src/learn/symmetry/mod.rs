@@ -55,6 +55,9 @@ pub enum SymmetryError {
         /// Basis size.
         len: usize,
     },
+    #[error("the symmetry matrix holds NaN or ±inf (the model or the data hold non-finite or huge values)")]
+    /// The symmetry matrix is not finite.
+    NonFinite,
     #[error("the singular value decomposition failed")]
     /// The SVD did not converge (or met non-finite numbers).
     Svd,

@@ -116,6 +116,32 @@ pub fn from_coefficients(
     })
 }
 
+/// The SVD of `a` (right singular vectors only), refusing a matrix with NaN
+/// or ±inf and bounding the iterations (nalgebra's SVD loops forever on
+/// non-finite input); the matrix is scaled to a largest entry of 1 first so
+/// that huge finite entries cannot overflow inside it.
+pub(crate) fn checked_svd(
+    mut a: DMatrix<f64>,
+) -> Result<nalgebra::SVD<f64, nalgebra::Dyn, nalgebra::Dyn>, SymmetryError> {
+    let amax = crate::sanity::inf_norm(a.as_slice());
+    if !amax.is_finite() {
+        return Err(SymmetryError::NonFinite);
+    }
+    if amax > 0.0 {
+        a /= amax;
+    }
+    let mut svd = a
+        .try_svd(false, true, f64::EPSILON, 10_000)
+        .ok_or(SymmetryError::Svd)?;
+    if amax > 0.0 {
+        svd.singular_values *= amax;
+    }
+    if svd.singular_values.iter().any(|s| !s.is_finite()) {
+        return Err(SymmetryError::NonFinite);
+    }
+    Ok(svd)
+}
+
 /// The `k` smallest right singular vectors of `a` as generators in `basis`;
 /// singular values are reported relative to `scale` (default: the largest),
 /// which is returned beside them.
@@ -128,7 +154,10 @@ pub(super) fn null_space(
     rows: usize,
 ) -> Result<(Symmetries, f64), SymmetryError> {
     let len = basis.len(n);
-    let svd = a.svd(false, true);
+    if scale.is_some_and(|s| !s.is_finite()) {
+        return Err(SymmetryError::NonFinite);
+    }
+    let svd = checked_svd(a)?;
     let v_t = svd.v_t.ok_or(SymmetryError::Svd)?;
     let mut order: Vec<usize> = (0..svd.singular_values.len()).collect();
     order.sort_by(|&i, &j| svd.singular_values[i].total_cmp(&svd.singular_values[j]));

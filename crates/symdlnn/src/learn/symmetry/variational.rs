@@ -124,7 +124,9 @@ fn variational_rows<G: GenericDiscreteLagrangian>(
             left = right;
         }
     }
-    (a, middle.singular_values().max())
+    let scale =
+        super::nullspace::checked_svd(middle).map_or(f64::NAN, |svd| svd.singular_values.max());
+    (a, scale)
 }
 
 /// What [`discover_jointly`] finds.
