@@ -254,7 +254,7 @@ fn readers_never_panic_or_hang_on_mutated_files() {
         "model.json",
         fuzz(
             "model.json",
-            &[json.clone()],
+            std::slice::from_ref(&json),
             per_reader,
             deadline,
             &mut rng,
@@ -269,7 +269,7 @@ fn readers_never_panic_or_hang_on_mutated_files() {
         "weights",
         fuzz(
             "weights",
-            &[weights.clone()],
+            std::slice::from_ref(&weights),
             per_reader,
             deadline,
             &mut rng,
