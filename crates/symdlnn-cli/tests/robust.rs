@@ -515,7 +515,7 @@ fn predict_keeps_the_points_reached_when_newton_fails() {
         .unwrap_or_else(|| panic!("{err}"));
     let partial = read_csv(&d.join("p.csv"));
     assert_eq!(partial.len(), points);
-    assert!(points >= 3 && points < 3001, "{points}");
+    assert!((3..3001).contains(&points), "{points}");
     // Exactly the points reached: a run that stops before the failure.
     ok(&run(args(&(points - 1).to_string(), "full.csv")));
     assert_eq!(read_csv(&d.join("full.csv")), partial);
