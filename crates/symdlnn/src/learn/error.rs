@@ -28,10 +28,12 @@ pub enum FitError {
     #[error("unknown system: {0}")]
     System(#[from] crate::mechanics::UnknownSystem),
     /// A discovered generator that the data do not identify (not built in).
-    #[error("the discovered generator is not identified: the generators found on the two halves of the data agree only to {cosine:.4} (at least {} is needed); nothing was built in and the discovery model is in {dir}. More trajectories, --angles for angle coordinates, --time-reversible, or more evaluation pairs (--sym-points) would identify it", super::build_in::IDENTIFIED_COSINE)]
+    #[error("the discovered generator is not identified: the generators found on the two halves of the data agree only to {cosine:.4} (at least {needed} is needed); nothing was built in and the discovery model is in {dir}. More trajectories, --angles for angle coordinates, --time-reversible, or more evaluation pairs (--sym-points) would identify it")]
     NotIdentified {
         /// The least principal cosine between the halves' generators.
         cosine: f64,
+        /// The least cosine that identifies them.
+        needed: f64,
         /// The discovery model's directory.
         dir: String,
     },

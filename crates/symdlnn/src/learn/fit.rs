@@ -274,7 +274,11 @@ fn fit_two_stages(
     let cosine = identification(&ld, sym, data, config.seed)?;
     let dir = stage1_dir.display().to_string();
     if cosine.is_nan() || cosine < IDENTIFIED_COSINE {
-        return Err(FitError::NotIdentified { cosine, dir });
+        return Err(FitError::NotIdentified {
+            cosine,
+            needed: IDENTIFIED_COSINE,
+            dir,
+        });
     }
     let generators: Vec<_> = discovered.generators.iter().map(|g| g.affine()).collect();
     let source = format!("discovered in {dir}; its halves of the data agree to {cosine:.4}");
