@@ -1054,8 +1054,8 @@ struct StoredConfig {
 }
 
 impl TryFrom<StoredConfig> for TrainConfig {
-    type Error = String;
-    fn try_from(s: StoredConfig) -> Result<Self, String> {
+    type Error = ConfigError;
+    fn try_from(s: StoredConfig) -> Result<Self, ConfigError> {
         let dlnn = DlnnConfig {
             loss: s.loss,
             kinetic_prior: s.kinetic_prior,
@@ -1068,14 +1068,14 @@ impl TryFrom<StoredConfig> for TrainConfig {
             (MethodKind::SymDlnn, Some(symmetry), _) => Method::SymDlnn { dlnn, symmetry },
             (MethodKind::Lnn, _, Some(lnn)) => Method::Lnn(lnn),
             (kind, _, _) => {
-                return Err(format!(
+                return Err(ConfigError::Parse(format!(
                     "method {kind} without its '{}' settings",
                     if kind == MethodKind::Lnn {
                         "lnn"
                     } else {
                         "symmetry"
                     }
-                ))
+                )))
             }
         };
         Ok(Self {

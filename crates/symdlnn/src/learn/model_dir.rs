@@ -319,7 +319,7 @@ pub fn from_bytes(json: &[u8], weights: &[u8], dir: &Path) -> Result<(ModelFile,
     let p = &model.parametrisation;
     p.check()
         .map_err(|e| invalid(&json_path, format!("invalid parametrisation: {e}")))?;
-    check_step(&model).map_err(|problem| invalid(&json_path, problem))?;
+    check_step(&model, &json_path)?;
     if p.n != model.n || p.input_dim() != model.architecture.input {
         return Err(invalid(
             &json_path,
@@ -351,20 +351,27 @@ pub fn from_bytes(json: &[u8], weights: &[u8], dir: &Path) -> Result<(ModelFile,
     Ok((model, mlp))
 }
 
-/// The step `h` must be a positive number, the parametrisation's own.
-fn check_step(model: &ModelFile) -> Result<(), String> {
+/// The step `h` must be a positive number, the parametrisation's own
+/// (`path` names the file in the error).
+fn check_step(model: &ModelFile, path: &Path) -> Result<(), ModelError> {
     let (h, ph) = (model.h, model.parametrisation.h);
     if !(h.is_finite() && h > 0.0) {
-        return Err(format!(
-            "the step h must be a positive number, got {}",
-            crate::sanity::num(h)
+        return Err(invalid(
+            path,
+            format!(
+                "the step h must be a positive number, got {}",
+                crate::sanity::num(h)
+            ),
         ));
     }
     if (h - ph).abs() > 1e-9 * h {
-        return Err(format!(
-            "the step h = {} differs from the parametrisation's h = {}",
-            crate::sanity::num(h),
-            crate::sanity::num(ph)
+        return Err(invalid(
+            path,
+            format!(
+                "the step h = {} differs from the parametrisation's h = {}",
+                crate::sanity::num(h),
+                crate::sanity::num(ph)
+            ),
         ));
     }
     Ok(())
