@@ -6,6 +6,7 @@ mod discrete;
 mod integrator;
 mod lagrangian;
 mod systems;
+pub mod zoo;
 
 pub use discrete::{
     del_residuals, DiscreteLagrangian, GenericDiscreteLagrangian, Midpoint, PairDerivatives,
@@ -19,6 +20,7 @@ pub use systems::{
     AffineGenerator, CartPendulum, DoublePendulum, FreeParticle, HarmonicOscillator, InitialBox,
     IsotropicOscillator, Kepler, Kepler3d, System, TimeGrid, UnknownSystem, VectorField,
 };
+pub use zoo::ZooSystem;
 
 /// Failure of a Newton solve or linear solve in the mechanics.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

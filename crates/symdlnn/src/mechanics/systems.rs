@@ -16,11 +16,15 @@
 //! | `free-particle` | (x, y) | `½ m |q̇|²` |
 //! | `kepler3d` | (x, y, z) | `½ m2 |q̇|² + G m1 m2 / r` |
 //!
+//! and the zoo's five ([`super::zoo`]): `spherical-pendulum`,
+//! `morse-chain`, `spring-pendulum`, `henon-heiles`, `magnetic-trap`.
+//!
 //! The paper's equation (17) writes the Kepler kinetic term as `½(ẋ²+ẏ²)`;
 //! its published code, whose figures the paper shows, uses `½ m2 (ẋ²+ẏ²)`.
 //! We follow the code.
 
 use super::lagrangian::{Lagrangian, Scalar};
+use super::zoo::ZooSystem;
 
 /// An affine vector field `ξ(q) = M q + w` on `R^n` generating a one-parameter
 /// group of point transformations.
@@ -326,6 +330,8 @@ pub enum System {
     FreeParticle(FreeParticle),
     /// `kepler3d`: the Kepler problem in three dimensions.
     Kepler3d(Kepler3d),
+    /// One of the zoo's systems (see [`super::zoo`]).
+    Zoo(ZooSystem),
 }
 
 macro_rules! dispatch {
@@ -338,6 +344,7 @@ macro_rules! dispatch {
             System::IsotropicOscillator($s) => $e,
             System::FreeParticle($s) => $e,
             System::Kepler3d($s) => $e,
+            System::Zoo($s) => $e,
         }
     };
 }
@@ -361,7 +368,7 @@ pub struct UnknownSystem {
 
 impl System {
     /// The names accepted by [`System::from_name`].
-    pub const NAMES: [&'static str; 7] = [
+    pub const NAMES: [&'static str; 12] = [
         "cartpend",
         "kepler",
         "oscillator",
@@ -369,6 +376,11 @@ impl System {
         "iso-oscillator",
         "free-particle",
         "kepler3d",
+        "spherical-pendulum",
+        "morse-chain",
+        "spring-pendulum",
+        "henon-heiles",
+        "magnetic-trap",
     ];
 
     /// The system with its default parameters.
@@ -381,6 +393,9 @@ impl System {
             "iso-oscillator" => Self::IsotropicOscillator(IsotropicOscillator::default()),
             "free-particle" => Self::FreeParticle(FreeParticle::default()),
             "kepler3d" => Self::Kepler3d(Kepler3d::default()),
+            other if ZooSystem::from_name(other).is_some() => {
+                Self::Zoo(ZooSystem::from_name(other).expect("checked"))
+            }
             _ => {
                 return Err(UnknownSystem {
                     name: name.to_string(),
@@ -399,6 +414,7 @@ impl System {
             Self::IsotropicOscillator(_) => "iso-oscillator",
             Self::FreeParticle(_) => "free-particle",
             Self::Kepler3d(_) => "kepler3d",
+            Self::Zoo(z) => z.name(),
         }
     }
 
@@ -412,6 +428,7 @@ impl System {
             Self::IsotropicOscillator(_) => "planar isotropic oscillator: ½m|q̇|² − ½k|q|²",
             Self::FreeParticle(_) => "planar free particle: ½m|q̇|²",
             Self::Kepler3d(_) => "Kepler in 3-D, q=(x,y,z): ½m2|q̇|² + G m1 m2/r",
+            Self::Zoo(z) => z.description(),
         }
     }
 
@@ -423,6 +440,7 @@ impl System {
             Self::Kepler3d(_) => &["x", "y", "z"],
             Self::DoublePendulum(_) => &["θ1", "θ2"],
             Self::HarmonicOscillator(_) => &["x"],
+            Self::Zoo(z) => z.coordinate_names(),
         };
         names.iter().map(|x| x.to_string()).collect()
     }
@@ -444,6 +462,7 @@ impl System {
             ],
             Self::IsotropicOscillator(s) => vec![("m", s.mass), ("k", s.stiffness)],
             Self::FreeParticle(s) => vec![("m", s.mass)],
+            Self::Zoo(z) => z.parameters(),
         }
     }
 
@@ -477,6 +496,7 @@ impl System {
                     rot("rotation about y", 2, 0),
                 ]
             }
+            Self::Zoo(z) => z.symmetries(),
         }
     }
 
@@ -490,6 +510,7 @@ impl System {
             Self::IsotropicOscillator(_) => (vec![1.0, 0.0], vec![0.0, 0.5]),
             Self::FreeParticle(_) => (vec![0.0, 0.0], vec![1.0, 0.5]),
             Self::Kepler3d(_) => (vec![1.0, 0.0, 0.0], vec![0.0, 0.6, 0.1]),
+            Self::Zoo(z) => z.default_initial_condition(),
         }
     }
 
@@ -511,6 +532,7 @@ impl System {
                 steps: 200,
                 fine: 100,
             },
+            Self::Zoo(z) => z.default_grid(),
             _ => TimeGrid {
                 dt: 0.1,
                 steps: 100,
@@ -543,6 +565,7 @@ impl System {
                 &[-0.05, 0.55, -0.1],
                 &[0.05, 0.65, 0.1],
             ),
+            Self::Zoo(z) => z.initial_box(),
         }
     }
 }
