@@ -10,9 +10,11 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 
 cargo test --workspace --release
 python_start=$SECONDS
-# The CLI binary the Python tests compare with (built by the tests above).
-cargo build --release -p symdlnn-cli
+# The CLI binary the Python tests compare with: built by the tests above
+# (building it alone with -p would unify features differently and rebuild
+# the library).
 export SYMDLNN_BIN="$CARGO_TARGET_DIR/release/symdlnn"
+[[ -x $SYMDLNN_BIN ]] || cargo build --release -p symdlnn-cli
 
 PYTHON="${PYTHON:-python3}"
 VENV="$CARGO_TARGET_DIR/pytest-venv"
