@@ -40,6 +40,13 @@ impl Objective for AnyObjective {
         }
     }
 
+    fn select(&mut self, mlp: &Mlp, batch: Option<&super::batches::Batch>) {
+        match self {
+            Self::Dlnn(o) => o.select(mlp, batch),
+            Self::Lnn(o) => o.select(mlp, batch),
+        }
+    }
+
     fn own_params(&self) -> &[f64] {
         match self {
             Self::Dlnn(o) => o.own_params(),

@@ -1,16 +1,20 @@
 //! A whole training run: fresh or resumed, with checkpoints, the loss
 //! history and the final model directory.
 
+use std::borrow::Cow;
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::assemble::{trainer, AnyObjective};
+use super::batches::Batches;
 use super::config::{SymmetryConfig, TrainConfig};
+use super::control::Keep;
 use super::error::FitError;
 use super::model_dir::{self, Architecture, DataSummary, ModelError, ModelFile, FORMAT};
 use super::objective::{LossReport, Objective};
 use super::symmetry::{DiscoverySolver, Symmetries, SymmetryError};
 use super::trainer::{EpochRecord, Trainer};
+use super::validation::{self, Keeper, Validator};
 use super::LearnedLd;
 use crate::data::Dataset;
 use crate::nn::Mlp;
@@ -26,13 +30,15 @@ pub struct FitOptions {
     pub source: String,
 }
 
-/// The history as CSV text.
+/// The history as CSV text (with validation: the training seconds and the
+/// held-out scores, empty on epochs that were not validated).
 struct History {
     text: String,
+    validating: bool,
 }
 
 impl History {
-    fn new(report: &LossReport) -> Self {
+    fn new(report: &LossReport, validating: bool) -> Self {
         let mut head = vec!["epoch".to_string(), "lr".into(), "loss".into()];
         head.extend(report.terms.iter().map(|(k, _)| k.to_string()));
         head.extend([
@@ -40,12 +46,16 @@ impl History {
             "median_abs_hdet".into(),
             "sign_changes".into(),
         ]);
+        if validating {
+            head.extend(["seconds".into(), "val_del".into(), "val_rollout".into()]);
+        }
         Self {
             text: head.join(",") + "\n",
+            validating,
         }
     }
 
-    fn push(&mut self, r: &EpochRecord) {
+    fn push(&mut self, r: &EpochRecord, seconds: f64) {
         let f = |x: f64| ryu::Buffer::new().format(x).to_string();
         let mut row = vec![r.epoch.to_string(), f(r.lr), f(r.report.total)];
         row.extend(r.report.terms.iter().map(|(_, v)| f(*v)));
@@ -56,6 +66,13 @@ impl History {
                 d.sign_changes.to_string(),
             ]),
             None => row.extend(["".into(), "".into(), "".into()]),
+        }
+        if self.validating {
+            row.push(format!("{seconds:.3}"));
+            match r.validation {
+                Some(v) => row.extend([f(v.del), f(v.rollout)]),
+                None => row.extend(["".into(), "".into()]),
+            }
         }
         self.text.push_str(&row.join(","));
         self.text.push('\n');
@@ -115,6 +132,12 @@ struct Run {
     trainer: Trainer<AnyObjective>,
     history: History,
     seconds: f64,
+    /// Minibatches, when the run uses them.
+    plan: Option<Batches>,
+    /// The held-out trajectories' scorer, when validating.
+    validator: Option<Validator>,
+    /// The best model by validation.
+    keeper: Keeper,
 }
 
 /// Train a model on `data` into the model directory `out`. `on_epoch` sees
@@ -128,19 +151,63 @@ pub fn fit(
     options: &FitOptions,
     on_epoch: &mut dyn FnMut(&EpochRecord),
 ) -> Result<(ModelFile, Mlp), FitError> {
+    let config = if options.resume {
+        Cow::Owned(model_dir::load_checkpoint(out)?.model.training)
+    } else {
+        config.validate(data)?;
+        Cow::Borrowed(config)
+    };
+    // Validation holds out whole trajectories; the rest is the training data.
+    let (train, held) = match config.control.validation {
+        Some(f) => {
+            let (train, held, _) = validation::split(data, f, config.seed)?;
+            (Cow::Owned(train), Some(held))
+        }
+        None => (Cow::Borrowed(data), None),
+    };
+    let data = &*train;
     let mut run = if options.resume {
         resume(data, out)?
     } else {
-        start(config, data, out)?
+        start(&config, data, out)?
     };
+    if let (Some(held), Some(dlnn)) = (held, run.config.dlnn()) {
+        let t = &run.trainer;
+        run.validator = Some(Validator::new(
+            &t.mlp,
+            t.objective.parametrisation().clone(),
+            held,
+            dlnn.loss,
+            t.objective.sign0(),
+            run.config.threads,
+        ));
+    }
+    if !matches!(run.config.method, super::Method::Lnn(_)) {
+        let lengths: Vec<usize> = data.trajectories.iter().map(|t| t.len()).collect();
+        run.plan = run
+            .config
+            .control
+            .batch_size
+            .resolve(data.pairs())
+            .map(|b| Batches::new(&lengths, b, run.config.seed));
+    }
     train_epochs(&mut run, data, out, options, on_epoch)?;
     finish(run, data, out, options)
+}
+
+/// The configuration the trainer is built from: the validation split is
+/// made before, on the whole data (the trainer sees the training part).
+fn for_trainer(config: &TrainConfig) -> TrainConfig {
+    let mut c = config.clone();
+    c.control.validation = None;
+    c.control.patience = None;
+    c
 }
 
 /// A fresh run (a stale checkpoint of an earlier run is removed, so that it
 /// cannot be resumed later).
 fn start(config: &TrainConfig, data: &Dataset, out: &Path) -> Result<Run, FitError> {
-    let mut trainer = trainer(config, data, None)?;
+    let mut trainer = trainer(&for_trainer(config), data, None)?;
     let stale = model_dir::checkpoint_dir(out);
     if stale.is_dir() {
         std::fs::remove_dir_all(&stale).map_err(|error| ModelError::Io {
@@ -148,12 +215,15 @@ fn start(config: &TrainConfig, data: &Dataset, out: &Path) -> Result<Run, FitErr
             error,
         })?;
     }
-    let history = History::new(&trainer.current_loss());
+    let history = History::new(&trainer.current_loss(), config.control.validation.is_some());
     Ok(Run {
         config: config.clone(),
         trainer,
         history,
         seconds: 0.0,
+        plan: None,
+        validator: None,
+        keeper: Keeper::default(),
     })
 }
 
@@ -170,7 +240,7 @@ fn resume(data: &Dataset, out: &Path) -> Result<Run, FitError> {
         )));
     }
     let config = model.training.clone();
-    let mut trainer = trainer(&config, data, Some((mlp, model.sign0)))?;
+    let mut trainer = trainer(&for_trainer(&config), data, Some((mlp, model.sign0)))?;
     let own = trainer.objective.own_params_mut();
     if own.len() != cp.own_params.len() {
         return Err(FitError::Resume(format!(
@@ -184,16 +254,28 @@ fn resume(data: &Dataset, out: &Path) -> Result<Run, FitError> {
     trainer.guard = cp.guard;
     trainer.epoch = model.epochs_done;
     Ok(Run {
-        config,
         trainer,
         history: History {
             text: cp.history_csv,
+            validating: config.control.validation.is_some(),
         },
+        config,
         seconds: model.training_seconds,
+        plan: None,
+        validator: None,
+        keeper: Keeper::default(),
     })
 }
 
-/// Train to the configuration's epochs, with checkpoints.
+/// Train to the configuration's epochs (fewer when the time budget or the
+/// patience ends the run), with checkpoints and validations.
+///
+/// Time budget: after every epoch from the second on, the mean epoch time
+/// since the end of the first (which pays for allocations) gives the
+/// epochs that fit in the time left; the rest of the schedule (defined over
+/// `epochs`) is spread over them (`Trainer::pace`, continuous in the
+/// schedule's position), capped at `epochs`. The run stops at the budget in
+/// any case, within one optimiser step (a minibatch epoch is cut short).
 fn train_epochs(
     run: &mut Run,
     data: &Dataset,
@@ -202,19 +284,77 @@ fn train_epochs(
     on_epoch: &mut dyn FnMut(&EpochRecord),
 ) -> Result<(), FitError> {
     let mut last = Instant::now();
+    let started = last;
     let mut last_checkpoint = options.resume.then_some(run.trainer.epoch);
     let epochs = run.config.epochs;
-    while run.trainer.epoch < epochs {
-        let record = run.trainer.step().map_err(|error| FitError::Stopped {
+    let control = run.config.control.clone();
+    let budget = control.time_budget.map(Duration::from_secs_f64);
+    run.trainer.deadline = budget.map(|b| started + b);
+    let mut planned = epochs;
+    let mut warm: Option<(Instant, usize)> = None;
+    let mut batches = Vec::new();
+    while run.trainer.epoch < planned {
+        let stopped = |error| FitError::Stopped {
             error,
             checkpoint: last_checkpoint,
             dir: model_dir::checkpoint_dir(out).display().to_string(),
-        })?;
-        run.history.push(record);
-        on_epoch(record);
+        };
+        match &run.plan {
+            Some(plan) => {
+                batches = plan.epoch(run.trainer.epoch);
+                run.trainer.minibatch_epoch(&batches).map_err(stopped)?;
+            }
+            None => {
+                run.trainer.step().map_err(stopped)?;
+            }
+        };
         let epoch = run.trainer.epoch;
+        let elapsed = started.elapsed();
+        let out_of_time = budget.is_some_and(|b| elapsed >= b);
+        if let (Some(b), false) = (budget, out_of_time) {
+            match warm {
+                None => warm = Some((Instant::now(), epoch)),
+                Some((t0, e0)) => {
+                    let per_epoch = t0.elapsed().as_secs_f64() / (epoch - e0) as f64;
+                    let left = (b - elapsed).as_secs_f64() / per_epoch;
+                    // A minibatch epoch is cut at the deadline: plan the
+                    // epoch that may not finish; a full-batch one is not.
+                    let more = if run.plan.is_some() {
+                        left.ceil()
+                    } else {
+                        left.floor()
+                    };
+                    planned = (epoch + more as usize).min(epochs).max(epoch);
+                    let t = &mut run.trainer;
+                    let at = t.schedule_position(epoch as f64);
+                    if planned > epoch {
+                        t.pace = (epochs as f64 - at).max(0.0) / (planned - epoch) as f64;
+                        t.pace_from = (epoch, at);
+                    }
+                }
+            }
+        }
+        let last_epoch = epoch >= planned || out_of_time;
+        let mut stop = out_of_time;
+        if let Some(v) = run.validator.as_mut() {
+            if epoch.is_multiple_of(control.validate_every) || last_epoch {
+                let t = &mut run.trainer;
+                let score = v.score(&t.mlp);
+                run.keeper
+                    .offer(epoch, score, &t.mlp, t.objective.own_params());
+                t.history.last_mut().expect("an epoch was run").validation = Some(score);
+                stop |= control.patience.is_some_and(|p| run.keeper.since >= p);
+            }
+        }
+        let record = run.trainer.history.last().expect("an epoch was run");
+        run.history
+            .push(record, run.seconds + last.elapsed().as_secs_f64());
+        on_epoch(record);
+        if stop {
+            break;
+        }
         if let Some(k) = options.checkpoint_every.filter(|k| *k > 0) {
-            if epoch.is_multiple_of(k) && epoch < epochs {
+            if epoch.is_multiple_of(k) && epoch < planned {
                 run.seconds += last.elapsed().as_secs_f64();
                 last = Instant::now();
                 checkpoint(run, data, out, options)?;
@@ -222,6 +362,8 @@ fn train_epochs(
             }
         }
     }
+    drop(batches);
+    run.trainer.deadline = None;
     run.seconds += last.elapsed().as_secs_f64();
     Ok(())
 }
@@ -260,6 +402,15 @@ fn finish(
     out: &Path,
     options: &FitOptions,
 ) -> Result<(ModelFile, Mlp), FitError> {
+    let validated = run.keeper.best.take();
+    if let Some((epoch, score, mlp, own)) = &validated {
+        if run.config.control.keep == Keep::Best {
+            run.trainer.mlp = mlp.clone();
+            run.trainer.objective.own_params_mut().copy_from_slice(own);
+        }
+        let _ = (epoch, score);
+    }
+    let last = run.trainer.history.last().and_then(|r| r.validation);
     let mut model = describe(
         &run.config,
         data,
@@ -267,6 +418,19 @@ fn finish(
         &mut run.trainer,
         run.seconds,
     );
+    if let Some((epoch, score, _, _)) = &validated {
+        let kept = match run.config.control.keep {
+            Keep::Best => Some((*epoch, *score)),
+            Keep::Last => last.map(|s| (run.trainer.epoch, s)),
+        };
+        let l = &mut model.final_losses;
+        l.insert("best_epoch".into(), *epoch as f64);
+        if let Some((e, s)) = kept {
+            l.insert("kept_epoch".into(), e as f64);
+            l.insert("val_del".into(), s.del);
+            l.insert("val_rollout".into(), s.rollout);
+        }
+    }
     if let Some(sym) = run.config.method.symmetry() {
         let ld = LearnedLd::new(run.trainer.mlp.clone(), model.parametrisation.clone());
         model.symmetries = Some(discover_symmetries(

@@ -17,7 +17,9 @@
 //! the objectives, the objectives below assembly, assembly below [`fit`].
 
 mod assemble;
+pub mod batches;
 pub mod config;
+pub mod control;
 pub mod det;
 pub mod dlnn;
 mod error;
@@ -32,6 +34,7 @@ mod parametrisation;
 pub mod shaping;
 pub mod symmetry;
 mod trainer;
+pub mod validation;
 
 pub use assemble::{dlnn_trainer, trainer, AnyObjective};
 pub use config::{
@@ -39,6 +42,7 @@ pub use config::{
     ConfigError, DlnnConfig, DlnnLoss, JacobianStride, LnnConfig, LnnData, Method, MethodKind,
     Recipe, ScheduleSpec, ShapingConfig, SymmetryConfig, TrainConfig,
 };
+pub use control::{BatchSize, Keep, TrainControl};
 pub use det::DetStats;
 pub use error::FitError;
 pub use fit::{fit, FitOptions};
@@ -47,3 +51,4 @@ pub use objective::{LossReport, Objective};
 pub use pairs::PairBatch;
 pub use parametrisation::{check_angle_indices, InputMap, ParamError, Parametrisation};
 pub use trainer::{EpochRecord, Snapshot, StepGuard, TrainError, Trainer};
+pub use validation::ValidationScore;
