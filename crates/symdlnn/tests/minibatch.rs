@@ -148,17 +148,23 @@ fn validation_holds_out_whole_trajectories_never_seen_in_a_batch() {
 
 #[test]
 fn the_kept_model_is_the_one_with_the_lowest_validation_score() {
-    let s = |rollout: f64, del: f64| ValidationScore { del, rollout };
-    // A crafted history: improves, gets worse, a NaN, a tie broken by the
-    // residual, then worse again.
+    // The held-out loss chooses; the rollout and residual are only logged.
+    let s = |loss: f64, rollout: f64| ValidationScore {
+        loss,
+        del: loss.exp(),
+        rollout,
+    };
+    // A crafted history: improves, gets worse, a NaN, a new best whose
+    // rollout is worse than an earlier one's, a tie (not an improvement),
+    // then worse again.
     let history = [
-        s(0.5, 1e-3),
-        s(0.2, 1e-3),
-        s(0.3, 1e-4),
-        s(f64::NAN, 1e-6),
-        s(0.2, 5e-4),
-        s(0.25, 1e-5),
-        s(f64::INFINITY, 1e-2),
+        s(-10.0, 0.5),
+        s(-12.0, 0.2),
+        s(-11.0, 0.03),
+        s(f64::NAN, 0.01),
+        s(-13.5, 0.3),
+        s(-13.5, 0.1),
+        s(-12.5, f64::INFINITY),
     ];
     assert_eq!(best_index(&history), Some(4));
     let mlp = symdlnn::nn::Mlp::new(2, &[3], symdlnn::nn::Activation::Tanh, 0).unwrap();
@@ -171,14 +177,11 @@ fn the_kept_model_is_the_one_with_the_lowest_validation_score() {
     assert_eq!(improved, [true, true, false, false, true, false, false]);
     let (epoch, score, _, _) = keeper.best.as_ref().unwrap();
     assert_eq!(*epoch, 50);
-    assert_eq!(*score, history[4]);
+    assert_eq!(score.loss, -13.5);
+    assert_eq!(score.rollout, 0.3);
     // Two validations since the best: a patience of 2 has run out.
     assert_eq!(keeper.since, 2);
-    // All-failed rollouts: the residual decides.
-    assert_eq!(
-        best_index(&[s(f64::INFINITY, 3.0), s(f64::INFINITY, 1.0)]),
-        Some(1)
-    );
+    assert_eq!(best_index(&[s(f64::NAN, 0.1)]), None);
 }
 
 #[test]

@@ -176,7 +176,7 @@ pub struct TrainArgs {
     /// Training pairs per optimiser step: auto (full batch up to 2048 pairs, above it minibatches of 512), full, or a number B ≥ 8 (pairs shuffled every epoch from --seed; an epoch is one pass)
     #[arg(long, default_value = "auto", value_name = "B")]
     batch_size: String,
-    /// Hold out this fraction of the trajectories (drawn from --seed) and score the model on them every --validate-every epochs (history.csv: val_del, val_rollout)
+    /// Hold out this fraction of the trajectories (drawn from --seed) and score the model on them every --validate-every epochs (history.csv: val_loss, val_del, val_rollout; the best is the lowest val_loss)
     #[arg(long, value_name = "F")]
     validation: Option<f64>,
     /// Epochs between validations
@@ -451,9 +451,10 @@ fn train(config: &TrainConfig, data: &Dataset, a: &TrainArgs) -> anyhow::Result<
     let mut on_epoch = |r: &EpochRecord| {
         if let Some(v) = r.validation {
             val = format!(
-                "; val: rollout {:.3e}, del {:.3e} (epoch {})",
-                v.rollout,
+                "; val: loss {:.4e}, del {:.3e}, rollout {:.3e} (epoch {})",
+                v.loss,
                 v.del,
+                v.rollout,
                 r.epoch + 1
             );
         }

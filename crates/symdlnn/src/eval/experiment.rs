@@ -22,9 +22,8 @@ use super::evaluation::{evaluate, EvalError, Evaluation, Metrics, Tracked};
 use crate::data::{generate, io, Dataset, Trajectory};
 use crate::learn::symmetry::{agreement_of, DiscoverySolver, EvaluationPoints, SymmetryBasis};
 use crate::learn::{
-    TrainControl,
     fit, CoefficientConfig, DlnnConfig, FitError, FitOptions, LnnConfig, LnnData, Method, Recipe,
-    ShapingConfig, SymmetryConfig, TrainConfig,
+    ShapingConfig, SymmetryConfig, TrainConfig, TrainControl,
 };
 use crate::mechanics::{AffineGenerator, Convergence, System, TimeGrid};
 

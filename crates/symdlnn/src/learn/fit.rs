@@ -47,7 +47,12 @@ impl History {
             "sign_changes".into(),
         ]);
         if validating {
-            head.extend(["seconds".into(), "val_del".into(), "val_rollout".into()]);
+            head.extend([
+                "seconds".into(),
+                "val_loss".into(),
+                "val_del".into(),
+                "val_rollout".into(),
+            ]);
         }
         Self {
             text: head.join(",") + "\n",
@@ -70,8 +75,8 @@ impl History {
         if self.validating {
             row.push(format!("{seconds:.3}"));
             match r.validation {
-                Some(v) => row.extend([f(v.del), f(v.rollout)]),
-                None => row.extend(["".into(), "".into()]),
+                Some(v) => row.extend([f(v.loss), f(v.del), f(v.rollout)]),
+                None => row.extend(["".into(), "".into(), "".into()]),
             }
         }
         self.text.push_str(&row.join(","));
@@ -427,6 +432,7 @@ fn finish(
         l.insert("best_epoch".into(), *epoch as f64);
         if let Some((e, s)) = kept {
             l.insert("kept_epoch".into(), e as f64);
+            l.insert("val_loss".into(), s.loss);
             l.insert("val_del".into(), s.del);
             l.insert("val_rollout".into(), s.rollout);
         }
