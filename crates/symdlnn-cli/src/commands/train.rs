@@ -52,6 +52,14 @@ enum RecipeArg {
     Paper,
 }
 
+#[derive(Clone, Copy, ValueEnum, PartialEq)]
+enum ThresholdArg {
+    /// Each batch's own median
+    Batch,
+    /// An exponential running median over the batches
+    Running,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum KeepArg {
     /// The model with the lowest validation score
@@ -188,6 +196,9 @@ pub struct TrainArgs {
     /// With --validation: stop after this many validations without improvement
     #[arg(long, value_name = "N")]
     patience: Option<usize>,
+    /// Minibatches, robust recipe: the barrier's threshold 1e-6 × median |det J| from each batch (batch) or a running median over batches (running)
+    #[arg(long, value_enum, default_value = "batch")]
+    barrier_threshold: ThresholdArg,
     /// Train for at most this long (e.g. 90s, 10m, 1h): the schedule is spread over the epochs that fit, from the epoch time measured in the first seconds; --epochs still caps the run
     #[arg(long, value_name = "TIME")]
     time_budget: Option<String>,
@@ -262,6 +273,7 @@ impl TrainArgs {
                     Some(KeepArg::Last) => Keep::Last,
                 },
                 patience: self.patience,
+                running_threshold: self.barrier_threshold == ThresholdArg::Running,
                 time_budget: self
                     .time_budget
                     .as_deref()

@@ -107,6 +107,10 @@ pub struct TrainControl {
     /// the epochs that fit, from the measured epoch time).
     #[serde(default)]
     pub time_budget: Option<f64>,
+    /// Minibatches, robust recipe: the barrier's threshold from a running
+    /// median over batches instead of each batch's own median.
+    #[serde(default)]
+    pub running_threshold: bool,
 }
 
 fn default_every() -> usize {
@@ -122,6 +126,7 @@ impl Default for TrainControl {
             keep: Keep::Best,
             patience: None,
             time_budget: None,
+            running_threshold: false,
         }
     }
 }

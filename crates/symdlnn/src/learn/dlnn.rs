@@ -54,6 +54,10 @@ pub struct Dlnn {
     threads: usize,
     parked: Vec<PairBatch>,
     selected: Option<Vec<f64>>,
+    /// Minibatches with a running barrier threshold: the running mean of
+    /// `log` median `|d|` over the training steps' batches (`None` until the
+    /// first; the setting off: the batch's own median).
+    running: Option<Option<f64>>,
 }
 
 /// Engines of other batch sizes kept by [`Dlnn`] (a minibatch epoch has
@@ -118,6 +122,7 @@ impl Dlnn {
             threads,
             parked: vec![],
             selected: None,
+            running: None,
         };
         me.all_triples = me.triples.clone();
         me.sign0 = sign0.unwrap_or_else(|| {
@@ -131,6 +136,17 @@ impl Dlnn {
         });
         me
     }
+
+    /// Minibatches: the barrier's threshold from a running median over
+    /// batches (`true`; an exponential mean of `log` median `|det J|` with
+    /// weight [`Dlnn::RUNNING_WEIGHT`] on the newest batch, held constant in
+    /// the gradient) instead of the batch's own median.
+    pub fn set_running_threshold(&mut self, on: bool) {
+        self.running = on.then_some(None);
+    }
+
+    /// The newest batch's weight in the running threshold.
+    pub const RUNNING_WEIGHT: f64 = 0.1;
 
     /// Add SymDLNN's shaping term (on the training pairs too when `train`).
     pub fn set_shaping(&mut self, shaping: Shaping, train: bool) {
@@ -288,7 +304,19 @@ impl Objective for Dlnn {
         let del = self.mean_del();
         let mut term = match self.loss.recipe {
             Recipe::Paper => self.degeneracy_term(del),
-            Recipe::Robust => self.barrier_term(del),
+            Recipe::Robust => {
+                let running = match (self.running, &self.selected, grad.is_some()) {
+                    (Some(state), Some(_), true) => {
+                        let m = median_abs(&self.dets, false).ln();
+                        let w = Self::RUNNING_WEIGHT;
+                        let next = state.map_or(m, |r| (1.0 - w) * r + w * m);
+                        self.running = Some(Some(next));
+                        Some(next.exp())
+                    }
+                    _ => None,
+                };
+                self.barrier_term(del, running)
+            }
         };
         let mut grad = grad;
         if grad.is_some() {
@@ -371,11 +399,13 @@ impl Dlnn {
     /// The robust recipe: `log(del) − (2/n) mean φ(s₀ d)`. The threshold
     /// of `φ`'s linear continuation moves with the median `|d|` (one
     /// pair's), and its derivative goes to that pair.
-    fn barrier_term(&self, del: f64) -> DetTerm {
+    fn barrier_term(&self, del: f64, running: Option<f64>) -> DetTerm {
         let n = self.batch.parametrisation().n;
         let p_count = self.dets.len().max(1) as f64;
-        let med = median_abs_index(&self.dets);
-        let x_min = DetStats::NEAR_DEGENERATE * med.map_or(f64::NAN, |m| self.dets[m].abs());
+        // A running threshold is a constant of the step: no derivative.
+        let med = median_abs_index(&self.dets).filter(|_| running.is_none());
+        let x_min = DetStats::NEAR_DEGENERATE
+            * running.unwrap_or_else(|| med.map_or(f64::NAN, |m| self.dets[m].abs()));
         let mut barrier = 0.0;
         let mut d_x_min = 0.0;
         let mut db = vec![0.0; self.dets.len()];
