@@ -9,7 +9,7 @@
 //! residual came within 2× of its final value.
 //!
 //! ```text
-//! cargo run --release --example data_scaling -- SYSTEM SEED M:BUDGET_S[:VALIDATION] … [--epochs E] [--out DIR]
+//! cargo run --release --example data_scaling -- SYSTEM SEED M:BUDGET_S[:VALIDATION] … [--epochs E] [--angles I,J] [--out DIR]
 //! cargo run --release --example data_scaling -- kepler 0 1:120 8:300:0.125 100:900:0.1
 //! ```
 //!
@@ -67,11 +67,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut epochs = 5000;
     let mut out = PathBuf::from("target/data_scaling");
     let mut runs: Vec<(usize, f64, Option<f64>)> = vec![];
+    let mut angles: Vec<usize> = vec![];
     let mut it = args.iter().skip(2);
     while let Some(a) = it.next() {
         match a.as_str() {
             "--epochs" => epochs = it.next().ok_or("--epochs E")?.parse()?,
             "--out" => out = it.next().ok_or("--out DIR")?.into(),
+            "--angles" => {
+                angles = it
+                    .next()
+                    .ok_or("--angles I,J")?
+                    .split(',')
+                    .map(|i| i.parse())
+                    .collect::<Result<_, _>>()?
+            }
             spec => {
                 let p: Vec<&str> = spec.split(':').collect();
                 runs.push((
@@ -132,7 +141,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         };
         let config = TrainConfig {
             method: Method::SymDlnn {
-                dlnn: DlnnConfig::new(Recipe::Robust),
+                dlnn: DlnnConfig {
+                    angles: angles.clone(),
+                    ..DlnnConfig::new(Recipe::Robust)
+                },
                 symmetry,
             },
             seed,
