@@ -798,10 +798,11 @@ impl TrainConfig {
                 || matches!(c.batch_size, super::control::BatchSize::Pairs(_))
                     && c.batch_size.resolve(data.pairs()).is_some())
         {
-            return Err(ConfigError::Control(
+            return Err(super::control::ControlError(
                 "minibatches and --validation are for DLNN and SymDLNN (the LNN trains full batch)"
                     .into(),
-            ));
+            )
+            .into());
         }
         if let Some(g) = self.step_guard {
             if !(g.is_finite() && g > 0.0) {
@@ -879,8 +880,8 @@ pub enum ConfigError {
     #[error("{0}")]
     Parse(String),
     /// A minibatch, validation or time-budget setting is out of range.
-    #[error("{0}")]
-    Control(String),
+    #[error(transparent)]
+    Control(#[from] super::control::ControlError),
     /// `epochs = 0`.
     #[error("--epochs must be at least 1")]
     NoEpochs,

@@ -9,7 +9,10 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use super::config::ConfigError;
+/// A minibatch, validation or time-budget setting that is refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct ControlError(pub String);
 
 /// Training pairs per optimiser step.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -49,16 +52,16 @@ impl BatchSize {
 }
 
 impl FromStr for BatchSize {
-    type Err = ConfigError;
+    type Err = ControlError;
     /// `auto`, `full` or a number of pairs.
-    fn from_str(s: &str) -> Result<Self, ConfigError> {
+    fn from_str(s: &str) -> Result<Self, ControlError> {
         match s.trim() {
             "auto" => Ok(Self::Auto),
             "full" => Ok(Self::Full),
             b => b
                 .parse::<NonZeroUsize>()
                 .map(Self::Pairs)
-                .map_err(|_| ConfigError::Parse(format!("'{s}' is not auto, full or a count ≥ 1"))),
+                .map_err(|_| ControlError(format!("'{s}' is not auto, full or a count ≥ 1"))),
         }
     }
 }
@@ -151,10 +154,10 @@ impl TrainControl {
 
     /// The pure checks of the settings (the split itself is checked against
     /// the data by [`super::validation::split`]).
-    pub fn check(&self, trajectories: usize) -> Result<(), ConfigError> {
+    pub fn check(&self, trajectories: usize) -> Result<(), ControlError> {
         if let BatchSize::Pairs(b) = self.batch_size {
             if b.get() < BatchSize::MIN {
-                return Err(ConfigError::Control(format!(
+                return Err(ControlError(format!(
                     "--batch-size {b}: a minibatch needs at least {} pairs",
                     BatchSize::MIN
                 )));
@@ -162,30 +165,30 @@ impl TrainControl {
         }
         if let Some(f) = self.validation {
             if !(f.is_finite() && f > 0.0 && f < 1.0) {
-                return Err(ConfigError::Control(format!(
+                return Err(ControlError(format!(
                     "--validation {f}: the held-out fraction must be in (0, 1)"
                 )));
             }
             if trajectories < 2 {
-                return Err(ConfigError::Control(format!(
+                return Err(ControlError(format!(
                     "--validation holds out whole trajectories: the data have {trajectories}, it needs at least 2"
                 )));
             }
         }
         if self.validate_every == 0 {
-            return Err(ConfigError::Control("--validate-every must be ≥ 1".into()));
+            return Err(ControlError("--validate-every must be ≥ 1".into()));
         }
         if self.patience.is_some() && self.validation.is_none() {
-            return Err(ConfigError::Control(
+            return Err(ControlError(
                 "--patience needs --validation (it counts validations without improvement)".into(),
             ));
         }
         if self.patience == Some(0) {
-            return Err(ConfigError::Control("--patience must be ≥ 1".into()));
+            return Err(ControlError("--patience must be ≥ 1".into()));
         }
         if let Some(t) = self.time_budget {
             if !(t.is_finite() && t > 0.0) {
-                return Err(ConfigError::Control(format!(
+                return Err(ControlError(format!(
                     "--time-budget {t} s: must be a positive time"
                 )));
             }
@@ -195,7 +198,7 @@ impl TrainControl {
 }
 
 /// A duration such as `90`, `90s`, `10m`, `1.5h` in seconds.
-pub fn parse_duration(s: &str) -> Result<f64, ConfigError> {
+pub fn parse_duration(s: &str) -> Result<f64, ControlError> {
     let s = s.trim();
     let (num, unit) = match s
         .char_indices()
@@ -210,16 +213,16 @@ pub fn parse_duration(s: &str) -> Result<f64, ConfigError> {
         "m" | "min" => 60.0,
         "h" => 3600.0,
         u => {
-            return Err(ConfigError::Parse(format!(
+            return Err(ControlError(format!(
                 "'{s}': unknown time unit '{u}' (use s, m or h)"
             )))
         }
     };
     let x: f64 = num
         .parse()
-        .map_err(|_| ConfigError::Parse(format!("'{s}' is not a duration such as 90s, 10m, 1h")))?;
+        .map_err(|_| ControlError(format!("'{s}' is not a duration such as 90s, 10m, 1h")))?;
     if !(x.is_finite() && x > 0.0) {
-        return Err(ConfigError::Parse(format!("'{s}': a duration must be > 0")));
+        return Err(ControlError(format!("'{s}': a duration must be > 0")));
     }
     Ok(x * scale)
 }
