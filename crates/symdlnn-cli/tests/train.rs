@@ -691,3 +691,92 @@ fn angle_coordinates_make_the_model_periodic_and_bad_uses_are_refused() {
         assert!((x[1] + tau - y[1]).abs() < 1e-9, "{x:?} vs {y:?}");
     }
 }
+
+#[test]
+fn trajectories_of_different_lengths_from_a_directory_train_validate_and_evaluate() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("runs")).unwrap();
+    // Three NPY files of 21, 36 and 51 points (one Δt), and a CSV of 41.
+    for (steps, file) in [(20, "runs/a.npy"), (35, "runs/b.npy"), (50, "runs/c.npy")] {
+        simulate(d, "kepler", steps, file);
+    }
+    simulate(d, "kepler", 40, "d.csv");
+    let out = ok(&symdlnn(
+        &[
+            "train",
+            "--data",
+            "runs",
+            "d.csv",
+            "--dt",
+            "0.1",
+            "--epochs",
+            "30",
+            "--hidden",
+            "16,16",
+            "--batch-size",
+            "24",
+            "--validation",
+            "0.25",
+            "--validate-every",
+            "10",
+            "--out",
+            "m",
+        ],
+        d,
+    ));
+    assert!(out.contains("best_epoch"), "{out}");
+    let v = json_file(&d.join("m/model.json"));
+    // One of four trajectories held out: 3 trained on.
+    assert_eq!(v["data"]["trajectories"], 3);
+    assert_eq!(v["training"]["control"]["batch_size"], 24);
+    let history = std::fs::read_to_string(d.join("m/history.csv")).unwrap();
+    let head = history.lines().next().unwrap();
+    assert!(
+        head.ends_with(",seconds,val_loss,val_del,val_rollout"),
+        "{head}"
+    );
+    // Validated after epochs 10, 20 and 30: those rows have scores.
+    let validated = history
+        .lines()
+        .skip(1)
+        .filter(|l| !l.ends_with(",,,"))
+        .count();
+    assert_eq!(validated, 3, "{history}");
+    // The model predicts a trajectory of each length.
+    for (file, traj) in [("runs/a.npy", "0"), ("runs/c.npy", "0"), ("d.csv", "0")] {
+        ok(&symdlnn(
+            &[
+                "evaluate",
+                "--model",
+                "m",
+                "--data",
+                file,
+                "--dt",
+                "0.1",
+                "--traj",
+                traj,
+                "--train-steps",
+                "15",
+                "--out",
+                "e",
+            ],
+            d,
+        ));
+    }
+    fails_with(
+        &symdlnn(
+            &[
+                "train",
+                "--data",
+                "d.csv",
+                "--validation",
+                "0.5",
+                "--out",
+                "x",
+            ],
+            d,
+        ),
+        "--validation holds out whole trajectories: the data have 1, it needs at least 2",
+    );
+}

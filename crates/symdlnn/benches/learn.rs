@@ -7,11 +7,17 @@
 //! trainable coefficients, and an LNN
 //! step on the same data; the DLNN steps also on one thread, for the
 //! parallel scaling; and the default step with an angle coordinate.
+//!
+//! `scale`: at the peer's 20 001 points (`jax_peer.sh shared 20001 20`), a
+//! full-batch epoch (paper recipe: the peer's work; robust recipe), an epoch
+//! of 512-pair minibatches, and one 512-pair minibatch step (its cost per
+//! pair against the 200-pair `dlnn_step_robust_2threads`).
 
 use criterion::{criterion_group, criterion_main, Criterion};
 
 mod common;
-use common::peer_data;
+use common::{peer_data, peer_data_points};
+use symdlnn::learn::batches::Batches;
 use symdlnn::learn::symmetry::{DiscoverySolver, EvaluationPoints, SymmetryBasis};
 use symdlnn::learn::{
     dlnn_trainer, trainer, CoefficientConfig, JacobianStride, LnnConfig, LnnData, Recipe,
@@ -118,9 +124,49 @@ fn dlnn_step(c: &mut Criterion) {
     });
 }
 
+fn scale(c: &mut Criterion) {
+    let data = peer_data_points(20_001);
+    for recipe in [Recipe::Paper, Recipe::Robust] {
+        let mut cfg = TrainConfig::new(recipe, 1_000_000);
+        cfg.threads = 2;
+        let mut t = dlnn_trainer(&cfg, &data).unwrap();
+        let name = format!("dlnn_epoch_{recipe:?}_20000pairs_full_2threads").to_lowercase();
+        c.bench_function(&name, |b| b.iter(|| t.step().map(|_| ()).unwrap()));
+    }
+    let cfg = TrainConfig {
+        threads: 2,
+        ..TrainConfig::new(Recipe::Robust, 1_000_000)
+    };
+    let plan = Batches::new(&[data.trajectories[0].len()], 512, 0);
+    let mut t = dlnn_trainer(&cfg, &data).unwrap();
+    let mut epoch = 0;
+    c.bench_function("dlnn_epoch_robust_20000pairs_b512_2threads", |b| {
+        b.iter(|| {
+            let batches = plan.epoch(epoch);
+            epoch += 1;
+            t.minibatch_epoch(&batches).map(|_| ()).unwrap()
+        })
+    });
+    let batches = plan.epoch(0);
+    let mut k = 0;
+    c.bench_function("dlnn_step_robust_b512_2threads", |b| {
+        b.iter(|| {
+            // Batches of the same size (the last one of an epoch is shorter).
+            let i = k % (batches.len() - 1);
+            k += 1;
+            t.minibatch_epoch(&batches[i..=i]).map(|_| ()).unwrap()
+        })
+    });
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(30);
     targets = dlnn_step
 }
-criterion_main!(benches);
+criterion_group! {
+    name = at_scale;
+    config = Criterion::default().sample_size(10);
+    targets = scale
+}
+criterion_main!(benches, at_scale);

@@ -2,7 +2,8 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
-use symdlnn::data::{io, Dataset};
+use symdlnn::data::Dataset;
+use symdlnn::learn::control::{parse_duration, Keep, TrainControl};
 use symdlnn::learn::invariant::{BuiltIn, SymmetrySpec};
 use symdlnn::learn::model_dir::ModelFile;
 use symdlnn::learn::symmetry::{DiscoverySolver, EvaluationPoints, SymmetryBasis};
@@ -51,6 +52,22 @@ enum RecipeArg {
     Paper,
 }
 
+#[derive(Clone, Copy, ValueEnum, PartialEq)]
+enum ThresholdArg {
+    /// Each batch's own median
+    Batch,
+    /// An exponential running median over the batches
+    Running,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum KeepArg {
+    /// The model with the lowest validation score
+    Best,
+    /// The model at the end of training
+    Last,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum OnOff {
     On,
@@ -77,9 +94,9 @@ pub struct TrainArgs {
     /// Learning method
     #[arg(long, value_enum, default_value = "dlnn")]
     method: MethodArg,
-    /// Training trajectories (.csv or .npy)
-    #[arg(long)]
-    data: PathBuf,
+    /// Training trajectories: .csv (several trajectories by a traj column) or .npy files, or directories of them (all with one Δt; trajectories may differ in length)
+    #[arg(long, num_args = 1.., required = true)]
+    data: Vec<PathBuf>,
     /// Time step (default: the file's t column; required for .npy)
     #[arg(long, value_parser = args::positive)]
     dt: Option<f64>,
@@ -167,6 +184,27 @@ pub struct TrainArgs {
     /// LNN: feed raw (q, q̇) to the network, as the reference LNN did (default: standardised)
     #[arg(long)]
     lnn_raw_inputs: bool,
+    /// Training pairs per optimiser step: auto (full batch up to 2048 pairs, above it minibatches of 512), full, or a number B ≥ 8 (pairs shuffled every epoch from --seed; an epoch is one pass)
+    #[arg(long, default_value = "auto", value_name = "B")]
+    batch_size: String,
+    /// Hold out this fraction of the trajectories (drawn from --seed) and score the model on them every --validate-every epochs (history.csv: val_loss, val_del, val_rollout; the best is the lowest val_loss)
+    #[arg(long, value_name = "F")]
+    validation: Option<f64>,
+    /// Epochs between validations
+    #[arg(long, default_value_t = 10, value_name = "EPOCHS")]
+    validate_every: usize,
+    /// With --validation: keep the best model by validation (default) or the last
+    #[arg(long, value_enum)]
+    keep: Option<KeepArg>,
+    /// With --validation: stop after this many validations without improvement
+    #[arg(long, value_name = "N")]
+    patience: Option<usize>,
+    /// Minibatches, robust recipe: the barrier's threshold 1e-6 × median |det J| from each batch (batch) or a running median over batches (running)
+    #[arg(long, value_enum, default_value = "batch")]
+    barrier_threshold: ThresholdArg,
+    /// Train for at most this long (e.g. 90s, 10m, 1h): the schedule is spread over the epochs that fit, from the epoch time measured in the first seconds; --epochs still caps the run
+    #[arg(long, value_name = "TIME")]
+    time_budget: Option<String>,
     /// Write a checkpoint every K epochs (to OUT/checkpoint)
     #[arg(long, value_name = "K")]
     checkpoint_every: Option<usize>,
@@ -247,6 +285,23 @@ impl TrainArgs {
             schedule: spec.schedule(self.lr, self.epochs()),
             seed: self.seed,
             threads: self.threads as usize,
+            control: TrainControl {
+                batch_size: self.batch_size.parse().context("--batch-size")?,
+                validation: self.validation,
+                validate_every: self.validate_every,
+                keep: match self.keep {
+                    None | Some(KeepArg::Best) => Keep::Best,
+                    Some(KeepArg::Last) => Keep::Last,
+                },
+                patience: self.patience,
+                running_threshold: self.barrier_threshold == ThresholdArg::Running,
+                time_budget: self
+                    .time_budget
+                    .as_deref()
+                    .map(parse_duration)
+                    .transpose()
+                    .context("--time-budget")?,
+            },
             ..base
         })
     }
@@ -407,7 +462,7 @@ impl TrainArgs {
 }
 
 pub fn run(a: TrainArgs) -> anyhow::Result<()> {
-    let data = io::read(&a.data, a.dt)?;
+    let data = symdlnn::data::read_all(&a.data, a.dt)?;
     let config = a.config(data.n)?;
     if a.out.exists() && !a.resume && a.out.join("model.json").exists() {
         // Overwriting a model is allowed; say so.
@@ -428,22 +483,38 @@ fn train(config: &TrainConfig, data: &Dataset, a: &TrainArgs) -> anyhow::Result<
     let options = FitOptions {
         checkpoint_every: a.checkpoint_every,
         resume: a.resume,
-        source: a.data.display().to_string(),
+        source: source_name(&a.data),
         fine_tune: a.fine_tune,
         force: a.force,
     };
     let bar = crate::progress::bar(config.epochs as u64, "epochs");
     let start = std::time::Instant::now();
+    let mut val = String::new();
     let mut on_epoch = |r: &EpochRecord| {
-        if r.epoch.is_multiple_of(10) || r.epoch + 1 == config.epochs {
+        if let Some(v) = r.validation {
+            val = format!(
+                "; val: loss {:.4e}, del {:.3e}, rollout {:.3e} (epoch {})",
+                v.loss,
+                v.del,
+                v.rollout,
+                r.epoch + 1
+            );
+        }
+        if r.epoch.is_multiple_of(10) || r.epoch + 1 == config.epochs || r.validation.is_some() {
             let eps = (r.epoch + 1) as f64 / start.elapsed().as_secs_f64().max(1e-9);
-            bar.set_message(format!("{} {eps:.0} epochs/s", progress_line(r)));
+            bar.set_message(format!("{}{val} {eps:.0} epochs/s", progress_line(r)));
         }
         bar.set_position(r.epoch as u64 + 1);
     };
     let result = fit(config, data, &a.out, &options, &mut on_epoch);
     bar.finish_and_clear();
     Ok(result?.0)
+}
+
+/// The data's name in `model.json`: the path, or the paths joined by `,`.
+fn source_name(paths: &[PathBuf]) -> String {
+    let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    names.join(",")
 }
 
 /// An epoch's loss, terms and `det J` statistics, for the progress bar.

@@ -5,7 +5,12 @@ use symdlnn::data::{Dataset, Trajectory};
 
 /// The peer's trajectory: (sin(linspace(0, 2)), cos(linspace(0, 3))), 201 points.
 pub fn peer_data() -> Dataset {
-    let n = 201;
+    peer_data_points(201)
+}
+
+/// The peer's trajectory with `n` points (`jax_peer.sh shared N`).
+#[allow(dead_code)]
+pub fn peer_data_points(n: usize) -> Dataset {
     let q: Vec<f64> = (0..n)
         .flat_map(|k| {
             let x = k as f64 / (n - 1) as f64;

@@ -9,9 +9,12 @@
 //! * [`io`]: CSV and NPY files, refusing bad input with the file, the line or
 //!   index and the problem.
 
+mod collection;
 pub mod generate;
 pub mod io;
 mod trajectory;
+
+pub use collection::{expand, read_all};
 
 pub use trajectory::{Dataset, Trajectory};
 

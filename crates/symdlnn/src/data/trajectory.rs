@@ -139,6 +139,14 @@ impl Dataset {
         h.finish()
     }
 
+    /// Pairs `(q_k, q_{k+1})` over all trajectories.
+    pub fn pairs(&self) -> usize {
+        self.trajectories
+            .iter()
+            .map(|t| t.len().saturating_sub(1))
+            .sum()
+    }
+
     /// Refuse data whose dimension is not `expected`; `source` names the file.
     pub fn expect_dim(&self, expected: usize, source: &str) -> Result<(), DataError> {
         if self.n == expected {

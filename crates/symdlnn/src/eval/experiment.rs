@@ -24,7 +24,7 @@ use crate::learn::invariant::BuiltIn;
 use crate::learn::symmetry::{agreement_of, DiscoverySolver, EvaluationPoints, SymmetryBasis};
 use crate::learn::{
     fit, BuiltInConfig, CoefficientConfig, DlnnConfig, FitError, FitOptions, LnnConfig, LnnData,
-    Method, Recipe, ShapingConfig, SymmetryConfig, TrainConfig,
+    Method, Recipe, ShapingConfig, SymmetryConfig, TrainConfig, TrainControl,
 };
 use crate::mechanics::{AffineGenerator, Convergence, System, TimeGrid};
 
@@ -60,6 +60,7 @@ impl Profile {
                 multi_trajectories: 8,
                 recipes: vec![Recipe::Robust],
                 seed: 0,
+                multi_time_budget: None,
             },
             Self::Paper => Settings {
                 hidden: vec![128, 128, 128],
@@ -68,6 +69,8 @@ impl Profile {
                 multi_trajectories: 100,
                 recipes: vec![Recipe::Paper, Recipe::Robust],
                 seed: 0,
+                // Five models per multi-trajectory experiment: ≤ 30 min.
+                multi_time_budget: Some(300.0),
             },
         }
     }
@@ -88,6 +91,12 @@ pub struct Settings {
     pub recipes: Vec<Recipe>,
     /// Seed of the initial conditions, the noise and the networks.
     pub seed: u64,
+    /// Seconds per model of a multi-trajectory experiment (its epochs then
+    /// cap the run; minibatches by the `auto` rule, 10 % of the
+    /// trajectories held out to keep the best model); `None`: by epochs,
+    /// every trajectory trained on.
+    #[serde(default)]
+    pub multi_time_budget: Option<f64>,
 }
 
 /// Kind of experiment.
@@ -481,6 +490,19 @@ fn train_configs(
     true_generators: &[AffineGenerator],
 ) -> Vec<(&'static str, String, TrainConfig)> {
     let mut configs: Vec<(&'static str, String, TrainConfig)> = vec![];
+    let control = match (exp.kind, settings.multi_time_budget) {
+        (Kind::Multi, Some(budget)) => TrainControl {
+            validation: Some(0.1),
+            time_budget: Some(budget),
+            ..TrainControl::default()
+        },
+        _ => TrainControl::default(),
+    };
+    // A budgeted run is labelled as such (the paper's recipe ran by epochs).
+    let label = |recipe: Recipe| match control.time_budget {
+        Some(b) => format!("{} ({b:.0} s budget)", recipe_name(recipe)),
+        None => recipe_name(recipe).into(),
+    };
     for &recipe in &settings.recipes {
         let symmetry = SymmetryConfig {
             generators: true_generators.len().max(1),
@@ -498,6 +520,7 @@ fn train_configs(
             hidden: settings.hidden.clone(),
             seed: settings.seed,
             threads,
+            control: control.clone(),
             ..TrainConfig::new(recipe, exp.epochs)
         };
         let symdlnn = |symmetry| TrainConfig {
@@ -526,17 +549,21 @@ fn train_configs(
                 }),
                 ..symmetry.clone()
             };
-            configs.push(("symdlnn-paper", recipe_name(recipe).into(), symdlnn(paper)));
+            configs.push(("symdlnn-paper", label(recipe), symdlnn(paper)));
         }
-        configs.push(("symdlnn", recipe_name(recipe).into(), symdlnn(symmetry)));
+        configs.push(("symdlnn", label(recipe), symdlnn(symmetry)));
         if let Some(c) = built_in_config(exp, &base, true_generators) {
-            configs.push(("symdlnn-builtin", recipe_name(recipe).into(), c));
+            configs.push(("symdlnn-builtin", label(recipe), c));
         }
     }
     let lnn = TrainConfig {
         hidden: settings.hidden.clone(),
         seed: settings.seed,
         threads,
+        control: TrainControl {
+            time_budget: control.time_budget,
+            ..TrainControl::default()
+        },
         ..TrainConfig::lnn(
             LnnConfig {
                 data: LnnData::Positions,

@@ -40,6 +40,13 @@ impl Objective for AnyObjective {
         }
     }
 
+    fn select(&mut self, mlp: &Mlp, batch: Option<&super::batches::Batch>) {
+        match self {
+            Self::Dlnn(o) => o.select(mlp, batch),
+            Self::Lnn(o) => o.select(mlp, batch),
+        }
+    }
+
     fn own_params(&self) -> &[f64] {
         match self {
             Self::Dlnn(o) => o.own_params(),
@@ -140,14 +147,9 @@ fn dlnn_objective(
     sign0: Option<f64>,
 ) -> Result<Dlnn, FitError> {
     let param = dlnn.parametrisation(data)?;
-    Ok(Dlnn::new(
-        mlp,
-        param,
-        data,
-        dlnn.loss,
-        sign0,
-        config.threads,
-    ))
+    let mut objective = Dlnn::new(mlp, param, data, dlnn.loss, sign0, config.threads);
+    objective.set_running_threshold(config.control.running_threshold);
+    Ok(objective)
 }
 
 /// SymDLNN's shaping term, when it has one (a weight > 0): on the box

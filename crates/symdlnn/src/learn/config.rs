@@ -720,6 +720,8 @@ pub struct TrainConfig {
     /// robust recipe's default is 3.0 (its loss is logarithmic), the
     /// paper's and the LNN's none.
     pub step_guard: Option<f64>,
+    /// Minibatches, validation, kept model, early stop, time budget.
+    pub control: super::control::TrainControl,
 }
 
 impl TrainConfig {
@@ -736,6 +738,7 @@ impl TrainConfig {
             seed: 0,
             threads: 2,
             step_guard: (recipe == Recipe::Robust).then_some(3.0),
+            control: Default::default(),
         }
     }
 
@@ -796,6 +799,19 @@ impl TrainConfig {
         }
         check_schedule(&self.schedule)?;
         self.check_sizes(data)?;
+        self.control.check(data.trajectories.len())?;
+        let c = &self.control;
+        if matches!(self.method, Method::Lnn(_))
+            && (c.validation.is_some()
+                || matches!(c.batch_size, super::control::BatchSize::Pairs(_))
+                    && c.batch_size.resolve(data.pairs()).is_some())
+        {
+            return Err(super::control::ControlError(
+                "minibatches and --validation are for DLNN and SymDLNN (the LNN trains full batch)"
+                    .into(),
+            )
+            .into());
+        }
         if let Some(g) = self.step_guard {
             if !(g.is_finite() && g > 0.0) {
                 return Err(ConfigError::NotNonNegative("step guard", g));
@@ -907,6 +923,9 @@ pub enum ConfigError {
     /// A setting's text does not parse.
     #[error("{0}")]
     Parse(String),
+    /// A minibatch, validation or time-budget setting is out of range.
+    #[error(transparent)]
+    Control(#[from] super::control::ControlError),
     /// `epochs = 0`.
     #[error("--epochs must be at least 1")]
     NoEpochs,
@@ -1051,6 +1070,12 @@ struct StoredConfig {
     symmetry: Option<SymmetryConfig>,
     #[serde(default)]
     lnn: Option<LnnConfig>,
+    /// Absent in files from before minibatches: full batch.
+    #[serde(
+        default = "super::control::TrainControl::legacy",
+        skip_serializing_if = "super::control::TrainControl::is_legacy"
+    )]
+    control: super::control::TrainControl,
 }
 
 impl TryFrom<StoredConfig> for TrainConfig {
@@ -1087,6 +1112,7 @@ impl TryFrom<StoredConfig> for TrainConfig {
             seed: s.seed,
             threads: s.threads,
             step_guard: s.step_guard,
+            control: s.control,
         })
     }
 }
@@ -1124,6 +1150,7 @@ impl From<TrainConfig> for StoredConfig {
             step_guard: c.step_guard,
             symmetry,
             lnn,
+            control: c.control,
         }
     }
 }

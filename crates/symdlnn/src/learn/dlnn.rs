@@ -45,7 +45,24 @@ pub struct Dlnn {
     /// SymDLNN's shaping term, and whether it uses the training pairs.
     shaping: Option<(Shaping, bool)>,
     epoch: usize,
+    /// Minibatches: every triple of the data (`triples` holds the current
+    /// batch's, in its local pair indices), the data's `J` stride, threads,
+    /// engines of other sizes kept for reuse, and the current batch's
+    /// `(q0, δ)` when one is selected.
+    all_triples: Vec<(usize, usize)>,
+    every: NonZeroUsize,
+    threads: usize,
+    parked: Vec<PairBatch>,
+    selected: Option<Vec<f64>>,
+    /// Minibatches with a running barrier threshold: the running mean of
+    /// `log` median `|d|` over the training steps' batches (`None` until the
+    /// first; the setting off: the batch's own median).
+    running: Option<Option<f64>>,
 }
+
+/// Engines of other batch sizes kept by [`Dlnn`] (a minibatch epoch has
+/// batches of a few sizes: full ones, ones a window short, the last).
+const PARKED: usize = 4;
 
 impl Dlnn {
     /// The objective for `data` with network `mlp` (used to size the engine
@@ -100,7 +117,14 @@ impl Dlnn {
             resid: vec![0.0; n],
             shaping: None,
             epoch: 0,
+            all_triples: vec![],
+            every,
+            threads,
+            parked: vec![],
+            selected: None,
+            running: None,
         };
+        me.all_triples = me.triples.clone();
         me.sign0 = sign0.unwrap_or_else(|| {
             me.batch.evaluate(mlp);
             me.compute_dets();
@@ -112,6 +136,17 @@ impl Dlnn {
         });
         me
     }
+
+    /// Minibatches: the barrier's threshold from a running median over
+    /// batches (`true`; an exponential mean of `log` median `|det J|` with
+    /// weight [`Dlnn::RUNNING_WEIGHT`] on the newest batch, held constant in
+    /// the gradient) instead of the batch's own median.
+    pub fn set_running_threshold(&mut self, on: bool) {
+        self.running = on.then_some(None);
+    }
+
+    /// The newest batch's weight in the running threshold.
+    pub const RUNNING_WEIGHT: f64 = 0.1;
 
     /// Add SymDLNN's shaping term (on the training pairs too when `train`).
     pub fn set_shaping(&mut self, shaping: Shaping, train: bool) {
@@ -147,7 +182,7 @@ impl Dlnn {
     /// of the last evaluation: when `J` is evaluated at every pair these are
     /// [`Dlnn::det_stats`], otherwise `J` is evaluated once everywhere.
     pub fn full_det_stats(&mut self, mlp: &Mlp) -> DetStats {
-        if self.batch.jacobian_pairs() == self.batch.len() {
+        if self.batch.jacobian_pairs() == self.batch.len() && self.selected.is_none() {
             return self.det_stats();
         }
         let param = self.batch.parametrisation().clone();
@@ -168,7 +203,83 @@ impl Dlnn {
     }
 }
 
+impl Dlnn {
+    /// An engine for `len` pairs: a parked one of that size, or a new one.
+    fn engine_for(&mut self, mlp: &Mlp, len: usize) -> PairBatch {
+        match self.parked.iter().position(|b| b.len() == len) {
+            Some(i) => self.parked.remove(i),
+            None => PairBatch::new(
+                mlp,
+                self.batch.parametrisation().clone(),
+                len,
+                self.threads,
+                Some(self.every),
+            ),
+        }
+    }
+
+    /// Make `batch` (global pair indices, ascending) the engine's pairs and
+    /// `triples` (local pair indices) the residuals, sizing the buffers.
+    fn load(&mut self, mlp: &Mlp, pairs: &[usize], triples: Vec<(usize, usize)>) {
+        let n = self.batch.parametrisation().n;
+        let mut engine = self.engine_for(mlp, pairs.len());
+        for (i, &p) in pairs.iter().enumerate() {
+            let row = &self.pair_data[p * 2 * n..(p + 1) * 2 * n];
+            engine.set_pair(i, &row[..n], &row[n..]);
+        }
+        let old = std::mem::replace(&mut self.batch, engine);
+        self.parked.push(old);
+        if self.parked.len() > PARKED {
+            self.parked.remove(0);
+        }
+        let jp = self.batch.jacobian_pairs();
+        self.triples = triples;
+        self.d1bar.resize(pairs.len() * n, 0.0);
+        self.d2bar.resize(pairs.len() * n, 0.0);
+        self.jbar.resize(jp * n * n, 0.0);
+        self.cofs.resize(jp * n * n, 0.0);
+        self.dets.resize(jp, 0.0);
+    }
+}
+
 impl Objective for Dlnn {
+    /// A minibatch: its pairs are evaluated (with `J` at every K-th of
+    /// them, K the full data's stride), its triples are the residuals, the
+    /// barrier's threshold is the batch's median `|det J|`.
+    fn select(&mut self, mlp: &Mlp, batch: Option<&super::batches::Batch>) {
+        let n = self.batch.parametrisation().n;
+        match batch {
+            None => {
+                if self.selected.take().is_some() {
+                    let all: Vec<usize> = (0..self.pair_data.len() / (2 * n)).collect();
+                    self.load(mlp, &all, self.all_triples.clone());
+                }
+            }
+            Some(b) => {
+                let local = |p: usize| {
+                    b.pairs
+                        .binary_search(&p)
+                        .expect("a batch holds its triples' pairs")
+                };
+                let triples = b
+                    .triples
+                    .iter()
+                    .map(|&t| {
+                        let (l, r) = self.all_triples[t];
+                        (local(l), local(r))
+                    })
+                    .collect();
+                self.load(mlp, &b.pairs, triples);
+                let mut data = self.selected.take().unwrap_or_default();
+                data.clear();
+                for &p in &b.pairs {
+                    data.extend_from_slice(&self.pair_data[p * 2 * n..(p + 1) * 2 * n]);
+                }
+                self.selected = Some(data);
+            }
+        }
+    }
+
     fn begin_epoch(&mut self, epoch: usize) -> bool {
         let was = self.shaping.as_ref().map(|(s, _)| s.active(self.epoch));
         self.epoch = epoch;
@@ -193,7 +304,19 @@ impl Objective for Dlnn {
         let del = self.mean_del();
         let mut term = match self.loss.recipe {
             Recipe::Paper => self.degeneracy_term(del),
-            Recipe::Robust => self.barrier_term(del),
+            Recipe::Robust => {
+                let running = match (self.running, &self.selected, grad.is_some()) {
+                    (Some(state), Some(_), true) => {
+                        let m = median_abs(&self.dets, false).ln();
+                        let w = Self::RUNNING_WEIGHT;
+                        let next = state.map_or(m, |r| (1.0 - w) * r + w * m);
+                        self.running = Some(Some(next));
+                        Some(next.exp())
+                    }
+                    _ => None,
+                };
+                self.barrier_term(del, running)
+            }
         };
         let mut grad = grad;
         if grad.is_some() {
@@ -276,11 +399,13 @@ impl Dlnn {
     /// The robust recipe: `log(del) − (2/n) mean φ(s₀ d)`. The threshold
     /// of `φ`'s linear continuation moves with the median `|d|` (one
     /// pair's), and its derivative goes to that pair.
-    fn barrier_term(&self, del: f64) -> DetTerm {
+    fn barrier_term(&self, del: f64, running: Option<f64>) -> DetTerm {
         let n = self.batch.parametrisation().n;
         let p_count = self.dets.len().max(1) as f64;
-        let med = median_abs_index(&self.dets);
-        let x_min = DetStats::NEAR_DEGENERATE * med.map_or(f64::NAN, |m| self.dets[m].abs());
+        // A running threshold is a constant of the step: no derivative.
+        let med = median_abs_index(&self.dets).filter(|_| running.is_none());
+        let x_min = DetStats::NEAR_DEGENERATE
+            * running.unwrap_or_else(|| med.map_or(f64::NAN, |m| self.dets[m].abs()));
         let mut barrier = 0.0;
         let mut d_x_min = 0.0;
         let mut db = vec![0.0; self.dets.len()];
@@ -338,7 +463,11 @@ impl Dlnn {
         let epoch = self.epoch;
         let (shaping, use_train) = self.shaping.as_mut()?;
         let active = shaping.active(epoch);
-        let train_pairs: &[f64] = if *use_train { &self.pair_data } else { &[] };
+        let train_pairs: &[f64] = match (*use_train, &self.selected) {
+            (false, _) => &[],
+            (true, Some(local)) => local,
+            (true, None) => &self.pair_data,
+        };
         let adjoints = match (active, grad) {
             (true, Some(g)) => {
                 let (network, own) = g.split_at_mut(net);

@@ -1,17 +1,21 @@
 //! A whole training run: fresh or resumed, with checkpoints, the loss
 //! history and the final model directory.
 
+use std::borrow::Cow;
 use std::ops::ControlFlow;
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::assemble::{trainer, AnyObjective};
+use super::batches::Batches;
 use super::build_in::{discover_with, identification, stage_one, stage_two, IDENTIFIED_COSINE};
 use super::config::{Method, TrainConfig};
+use super::control::Keep;
 use super::error::FitError;
 use super::model_dir::{self, Architecture, DataSummary, ModelError, ModelFile, FORMAT};
 use super::objective::{LossReport, Objective};
 use super::trainer::{EpochRecord, Trainer};
+use super::validation::{self, Keeper, Validator};
 use super::LearnedLd;
 use crate::data::Dataset;
 use crate::nn::Mlp;
@@ -32,13 +36,15 @@ pub struct FitOptions {
     pub force: bool,
 }
 
-/// The history as CSV text.
+/// The history as CSV text (with validation: the training seconds and the
+/// held-out scores, empty on epochs that were not validated).
 struct History {
     text: String,
+    validating: bool,
 }
 
 impl History {
-    fn new(report: &LossReport) -> Self {
+    fn new(report: &LossReport, validating: bool) -> Self {
         let mut head = vec!["epoch".to_string(), "lr".into(), "loss".into()];
         head.extend(report.terms.iter().map(|(k, _)| k.to_string()));
         head.extend([
@@ -46,12 +52,21 @@ impl History {
             "median_abs_hdet".into(),
             "sign_changes".into(),
         ]);
+        if validating {
+            head.extend([
+                "seconds".into(),
+                "val_loss".into(),
+                "val_del".into(),
+                "val_rollout".into(),
+            ]);
+        }
         Self {
             text: head.join(",") + "\n",
+            validating,
         }
     }
 
-    fn push(&mut self, r: &EpochRecord) {
+    fn push(&mut self, r: &EpochRecord, seconds: f64) {
         let f = |x: f64| ryu::Buffer::new().format(x).to_string();
         let mut row = vec![r.epoch.to_string(), f(r.lr), f(r.report.total)];
         row.extend(r.report.terms.iter().map(|(_, v)| f(*v)));
@@ -62,6 +77,13 @@ impl History {
                 d.sign_changes.to_string(),
             ]),
             None => row.extend(["".into(), "".into(), "".into()]),
+        }
+        if self.validating {
+            row.push(format!("{seconds:.3}"));
+            match r.validation {
+                Some(v) => row.extend([f(v.loss), f(v.del), f(v.rollout)]),
+                None => row.extend(["".into(), "".into(), "".into()]),
+            }
         }
         self.text.push_str(&row.join(","));
         self.text.push('\n');
@@ -122,6 +144,12 @@ struct Run {
     trainer: Trainer<AnyObjective>,
     history: History,
     seconds: f64,
+    /// Minibatches, when the run uses them.
+    plan: Option<Batches>,
+    /// The held-out trajectories' scorer, when validating.
+    validator: Option<Validator>,
+    /// The best model by validation.
+    keeper: Keeper,
 }
 
 /// A trained model in memory: its description, network and loss history
@@ -163,7 +191,11 @@ pub fn train(
             "a two-stage (--build-in) run trains two models: use fit with a model directory".into(),
         ));
     }
+    config.validate(data)?;
+    let (train, held) = split(config, data)?;
+    let data = &*train;
     let mut run = fresh(config, data)?;
+    equip(&mut run, data, held);
     train_epochs(&mut run, data, None, &FitOptions::default(), on_epoch)?;
     conclude(run, data, source)
 }
@@ -192,11 +224,20 @@ pub fn fit(
     }
     let created = prepare_out(out, options)?;
     let result = (|| -> Result<(ModelFile, Mlp), FitError> {
+        let config = if options.resume {
+            Cow::Owned(model_dir::load_checkpoint(out)?.model.training)
+        } else {
+            Cow::Borrowed(config)
+        };
+        // Validation holds out whole trajectories; the rest is the training data.
+        let (train, held) = split(&config, data)?;
+        let data = &*train;
         let mut run = if options.resume {
             resume(data, out, options)?
         } else {
-            start(config, data, out)?
+            start(&config, data, out)?
         };
+        equip(&mut run, data, held);
         let mut every = |r: &EpochRecord| {
             on_epoch(r);
             ControlFlow::Continue(())
@@ -296,15 +337,64 @@ fn fit_two_stages(
     Ok((model, mlp))
 }
 
+/// The training part of `data` and the trajectories held out for
+/// validation (none without `--validation`).
+fn split<'a>(
+    config: &TrainConfig,
+    data: &'a Dataset,
+) -> Result<(Cow<'a, Dataset>, Option<Dataset>), FitError> {
+    Ok(match config.control.validation {
+        Some(f) => {
+            let (train, held, _) = validation::split(data, f, config.seed)?;
+            (Cow::Owned(train), Some(held))
+        }
+        None => (Cow::Borrowed(data), None),
+    })
+}
+
+/// Give `run` its minibatches (DLNN/SymDLNN, when the batch size asks for
+/// them) and its validator on the `held` trajectories.
+fn equip(run: &mut Run, data: &Dataset, held: Option<Dataset>) {
+    if let (Some(held), Some(dlnn)) = (held, run.config.dlnn()) {
+        let t = &run.trainer;
+        run.validator = Some(Validator::new(
+            &t.mlp,
+            t.objective.parametrisation().clone(),
+            held,
+            dlnn.loss,
+            t.objective.sign0(),
+            run.config.threads,
+        ));
+    }
+    if !matches!(run.config.method, Method::Lnn(_)) {
+        let lengths: Vec<usize> = data.trajectories.iter().map(|t| t.len()).collect();
+        run.plan = (run.config.control.batch_size)
+            .resolve(data.pairs())
+            .map(|b| Batches::new(&lengths, b, run.config.seed));
+    }
+}
+
+/// The configuration the trainer is built from: the validation split is
+/// made before, on the whole data (the trainer sees the training part).
+fn for_trainer(config: &TrainConfig) -> TrainConfig {
+    let mut c = config.clone();
+    c.control.validation = None;
+    c.control.patience = None;
+    c
+}
+
 /// A fresh run in memory.
 fn fresh(config: &TrainConfig, data: &Dataset) -> Result<Run, FitError> {
-    let mut trainer = trainer(config, data, None)?;
-    let history = History::new(&trainer.current_loss());
+    let mut trainer = trainer(&for_trainer(config), data, None)?;
+    let history = History::new(&trainer.current_loss(), config.control.validation.is_some());
     Ok(Run {
         config: config.clone(),
         trainer,
         history,
         seconds: 0.0,
+        plan: None,
+        validator: None,
+        keeper: Keeper::default(),
     })
 }
 
@@ -329,7 +419,7 @@ fn resume(data: &Dataset, out: &Path, options: &FitOptions) -> Result<Run, FitEr
     let (model, mlp) = (cp.model, cp.mlp);
     check_resume_data(&model, data, options.fine_tune)?;
     let config = model.training.clone();
-    let mut trainer = trainer(&config, data, Some((mlp, model.sign0)))?;
+    let mut trainer = trainer(&for_trainer(&config), data, Some((mlp, model.sign0)))?;
     let own = trainer.objective.own_params_mut();
     if own.len() != cp.own_params.len() {
         return Err(FitError::Resume(format!(
@@ -343,12 +433,16 @@ fn resume(data: &Dataset, out: &Path, options: &FitOptions) -> Result<Run, FitEr
     trainer.guard = cp.guard;
     trainer.epoch = model.epochs_done;
     Ok(Run {
-        config,
         trainer,
         history: History {
             text: cp.history_csv,
+            validating: config.control.validation.is_some(),
         },
+        config,
         seconds: model.training_seconds,
+        plan: None,
+        validator: None,
+        keeper: Keeper::default(),
     })
 }
 
@@ -388,8 +482,16 @@ fn check_resume_data(model: &ModelFile, data: &Dataset, fine_tune: bool) -> Resu
     Ok(())
 }
 
-/// Train to the configuration's epochs, with checkpoints into `out` (none
-/// without it), until `on_epoch` breaks.
+/// Train to the configuration's epochs (fewer when the time budget, the
+/// patience or `on_epoch` ends the run), with checkpoints into `out` (none
+/// without it) and validations.
+///
+/// Time budget: after every epoch from the second on, the mean epoch time
+/// since the end of the first (which pays for allocations) gives the
+/// epochs that fit in the time left; the rest of the schedule (defined over
+/// `epochs`) is spread over them (`Trainer::pace`, continuous in the
+/// schedule's position), capped at `epochs`. The run stops at the budget in
+/// any case, within one optimiser step (a minibatch epoch is cut short).
 fn train_epochs(
     run: &mut Run,
     data: &Dataset,
@@ -398,37 +500,102 @@ fn train_epochs(
     on_epoch: &mut dyn FnMut(&EpochRecord) -> ControlFlow<()>,
 ) -> Result<(), FitError> {
     let mut last = Instant::now();
+    let started = last;
     let mut last_checkpoint = options.resume.then_some(run.trainer.epoch);
     let epochs = run.config.epochs;
-    while run.trainer.epoch < epochs {
-        let record = match (run.trainer.step(), out) {
-            (Ok(record), _) => record,
-            (Err(error), None) => return Err(FitError::Train(error)),
-            (Err(error), Some(out)) => {
-                return Err(FitError::Stopped {
-                    error,
-                    checkpoint: last_checkpoint,
-                    dir: model_dir::checkpoint_dir(out).display().to_string(),
-                })
+    let control = run.config.control.clone();
+    let budget = control.time_budget.map(Duration::from_secs_f64);
+    run.trainer.deadline = budget.map(|b| started + b);
+    let mut planned = epochs;
+    let mut warm: Option<(Instant, usize)> = None;
+    while run.trainer.epoch < planned {
+        let stopped = |error| match out {
+            None => FitError::Train(error),
+            Some(out) => FitError::Stopped {
+                error,
+                checkpoint: last_checkpoint,
+                dir: model_dir::checkpoint_dir(out).display().to_string(),
+            },
+        };
+        match &run.plan {
+            Some(plan) => {
+                let batches = plan.epoch(run.trainer.epoch);
+                run.trainer.minibatch_epoch(&batches).map_err(stopped)?;
+            }
+            None => {
+                run.trainer.step().map_err(stopped)?;
             }
         };
-        run.history.push(record);
-        let flow = on_epoch(record);
         let epoch = run.trainer.epoch;
+        let elapsed = started.elapsed();
+        let out_of_time = budget.is_some_and(|b| elapsed >= b);
+        if let (Some(b), false) = (budget, out_of_time) {
+            planned = pace(run, b - elapsed, epochs, &mut warm);
+        }
+        let last_epoch = epoch >= planned || out_of_time;
+        let mut stop = out_of_time;
+        if let Some(v) = run.validator.as_mut() {
+            if epoch.is_multiple_of(control.validate_every) || last_epoch {
+                let t = &mut run.trainer;
+                let score = v.score(&t.mlp);
+                run.keeper
+                    .offer(epoch, score, &t.mlp, t.objective.own_params());
+                t.history.last_mut().expect("an epoch was run").validation = Some(score);
+                stop |= control.patience.is_some_and(|p| run.keeper.since >= p);
+            }
+        }
+        let record = run.trainer.history.last().expect("an epoch was run");
+        run.history
+            .push(record, run.seconds + last.elapsed().as_secs_f64());
+        stop |= on_epoch(record).is_break();
+        if stop {
+            break;
+        }
         if let (Some(k), Some(out)) = (options.checkpoint_every.filter(|k| *k > 0), out) {
-            if epoch.is_multiple_of(k) && epoch < epochs {
+            if epoch.is_multiple_of(k) && epoch < planned {
                 run.seconds += last.elapsed().as_secs_f64();
                 last = Instant::now();
                 checkpoint(run, data, out, options)?;
                 last_checkpoint = Some(epoch);
             }
         }
-        if flow.is_break() {
-            break;
-        }
     }
+    run.trainer.deadline = None;
     run.seconds += last.elapsed().as_secs_f64();
     Ok(())
+}
+
+/// The epochs planned with `left` of the time budget: from the mean epoch
+/// time since the first epoch (`warm` remembers when that ended), the rest
+/// of the schedule spread over the epochs that fit (capped at `epochs`).
+fn pace(
+    run: &mut Run,
+    left: Duration,
+    epochs: usize,
+    warm: &mut Option<(Instant, usize)>,
+) -> usize {
+    let epoch = run.trainer.epoch;
+    let Some((t0, e0)) = *warm else {
+        *warm = Some((Instant::now(), epoch));
+        return epochs;
+    };
+    let per_epoch = t0.elapsed().as_secs_f64() / (epoch - e0).max(1) as f64;
+    let fit = left.as_secs_f64() / per_epoch;
+    // A minibatch epoch is cut at the deadline: plan the epoch that may not
+    // finish; a full-batch one is not.
+    let more = if run.plan.is_some() {
+        fit.ceil()
+    } else {
+        fit.floor()
+    };
+    let planned = (epoch + more as usize).min(epochs).max(epoch);
+    let t = &mut run.trainer;
+    let at = t.schedule_position(epoch as f64);
+    if planned > epoch {
+        t.pace = (epochs as f64 - at).max(0.0) / (planned - epoch) as f64;
+        t.pace_from = (epoch, at);
+    }
+    planned
 }
 
 /// Write `out/checkpoint`.
@@ -458,9 +625,30 @@ fn checkpoint(
     Ok(())
 }
 
-/// Describe the trained model and discover its symmetries (SymDLNN).
+/// Keep the best validated model (with `--keep best`), describe the model
+/// and discover its symmetries (SymDLNN).
 fn conclude(mut run: Run, data: &Dataset, source: &str) -> Result<Trained, FitError> {
+    let validated = run.keeper.best.take();
+    if let (Some((_, _, mlp, own)), Keep::Best) = (&validated, run.config.control.keep) {
+        run.trainer.mlp = mlp.clone();
+        run.trainer.objective.own_params_mut().copy_from_slice(own);
+    }
+    let last = run.trainer.history.last().and_then(|r| r.validation);
     let mut model = describe(&run.config, data, source, &mut run.trainer, run.seconds);
+    if let Some((epoch, score, _, _)) = &validated {
+        let kept = match run.config.control.keep {
+            Keep::Best => Some((*epoch, *score)),
+            Keep::Last => last.map(|s| (run.trainer.epoch, s)),
+        };
+        let l = &mut model.final_losses;
+        l.insert("best_epoch".into(), *epoch as f64);
+        if let Some((e, s)) = kept {
+            l.insert("kept_epoch".into(), e as f64);
+            l.insert("val_loss".into(), s.loss);
+            l.insert("val_del".into(), s.del);
+            l.insert("val_rollout".into(), s.rollout);
+        }
+    }
     if let Some(sym) = run.config.method.symmetry() {
         let ld = LearnedLd::new(run.trainer.mlp.clone(), model.parametrisation.clone());
         model.symmetries = Some(discover_with(

@@ -17,8 +17,10 @@
 //! the objectives, the objectives below assembly, assembly below [`fit`].
 
 mod assemble;
+pub mod batches;
 pub mod build_in;
 pub mod config;
+pub mod control;
 pub mod det;
 pub mod dlnn;
 mod error;
@@ -33,6 +35,7 @@ mod parametrisation;
 pub mod shaping;
 pub mod symmetry;
 mod trainer;
+pub mod validation;
 
 pub use assemble::{dlnn_trainer, trainer, AnyObjective};
 pub use config::{
@@ -40,6 +43,7 @@ pub use config::{
     ConfigError, DlnnConfig, DlnnLoss, JacobianStride, LnnConfig, LnnData, Method, MethodKind,
     Recipe, ScheduleSpec, ShapingConfig, SymmetryConfig, TrainConfig,
 };
+pub use control::{BatchSize, Keep, TrainControl};
 pub use det::DetStats;
 pub use error::FitError;
 pub use fit::{fit, train, FitOptions, Trained};
@@ -48,3 +52,4 @@ pub use objective::{LossReport, Objective};
 pub use pairs::PairBatch;
 pub use parametrisation::{check_angle_indices, InputMap, ParamError, Parametrisation};
 pub use trainer::{EpochRecord, Snapshot, StepGuard, TrainError, Trainer};
+pub use validation::ValidationScore;

@@ -26,6 +26,10 @@ pub trait Objective {
     fn begin_epoch(&mut self, _epoch: usize) -> bool {
         false
     }
+    /// Restrict the loss to a minibatch (`None`: every sample again). The
+    /// default ignores it (an objective without minibatches; the
+    /// configuration refuses minibatches for it).
+    fn select(&mut self, _mlp: &Mlp, _batch: Option<&super::batches::Batch>) {}
 }
 
 /// A loss value, its named terms and `det J` diagnostics.

@@ -17,8 +17,14 @@ pub struct EpochRecord {
     pub epoch: usize,
     /// The learning rate applied.
     pub lr: f64,
-    /// The loss at the start of the epoch.
+    /// The loss at the start of the epoch (minibatches: the mean over the
+    /// epoch's batches of the loss at the start of each step; `det` the
+    /// last batch's).
     pub report: LossReport,
+    /// Optimiser steps in the epoch (1: full batch).
+    pub steps: usize,
+    /// The held-out scores after the epoch, when it was validated.
+    pub validation: Option<super::validation::ValidationScore>,
 }
 
 /// Why training stopped early.
@@ -63,6 +69,17 @@ pub struct Trainer<O: Objective> {
     spare: Option<Snapshot>,
     /// Threads the Adam update is split over (the configuration's).
     pub threads: usize,
+    /// Schedule epochs per training epoch from `pace_from = (epoch,
+    /// position)` on: the schedule is evaluated at `position + pace ×
+    /// (epoch' − epoch)`, `epoch'` fractional within a minibatch epoch
+    /// (`pace` 1 from `(0, 0)` unless a time budget spreads the schedule
+    /// over the epochs that fit).
+    pub pace: f64,
+    /// Where `pace` took effect.
+    pub pace_from: (usize, f64),
+    /// A minibatch epoch stops taking steps at this instant (the time
+    /// budget); `None`: no deadline.
+    pub deadline: Option<std::time::Instant>,
 }
 
 /// Step rejection for log-scale losses: when the loss after a step exceeds
@@ -135,12 +152,94 @@ impl<O: Objective> Trainer<O> {
             grad: vec![0.0; n],
             spare: None,
             threads: 1,
+            pace: 1.0,
+            pace_from: (0, 0.0),
+            deadline: None,
         }
     }
 
     /// One epoch: loss and gradient, then an Adam step. A non-finite loss or
     /// gradient is an error and leaves the parameters untouched.
     pub fn step(&mut self) -> Result<&EpochRecord, TrainError> {
+        let (report, lr) = self.optimise(self.schedule_position(self.epoch as f64))?;
+        self.history.push(EpochRecord {
+            epoch: self.epoch,
+            lr,
+            report,
+            steps: 1,
+            validation: None,
+        });
+        self.epoch += 1;
+        Ok(self.history.last().expect("just pushed"))
+    }
+
+    /// One epoch of minibatches: an Adam step on each batch in turn, the
+    /// schedule at `pace × (epoch + i / batches)` for batch `i`. The record's
+    /// loss is the mean over the batches.
+    pub fn minibatch_epoch(
+        &mut self,
+        batches: &[super::batches::Batch],
+    ) -> Result<&EpochRecord, TrainError> {
+        let count = batches.len().max(1) as f64;
+        let mut mean: Option<LossReport> = None;
+        let mut lr = 0.0;
+        let mut steps = 0;
+        for (i, b) in batches.iter().enumerate() {
+            if i > 0
+                && self
+                    .deadline
+                    .is_some_and(|d| std::time::Instant::now() >= d)
+            {
+                break;
+            }
+            steps += 1;
+            self.objective.select(&self.mlp, Some(b));
+            let at = self.schedule_position(self.epoch as f64 + i as f64 / count);
+            let (report, l) = self.optimise(at)?;
+            lr = l;
+            match mean.as_mut() {
+                None => mean = Some(report),
+                Some(m) => {
+                    m.total += report.total;
+                    for ((_, v), (_, x)) in m.terms.iter_mut().zip(&report.terms) {
+                        *v += x;
+                    }
+                    m.det = report.det;
+                }
+            }
+        }
+        // The mean (a single batch: its own bits).
+        if let Some(m) = mean.as_mut().filter(|_| steps > 1) {
+            let k = steps as f64;
+            m.total /= k;
+            m.terms.iter_mut().for_each(|(_, v)| *v /= k);
+        }
+        let report = match mean {
+            Some(m) => m,
+            None => self.current_loss(),
+        };
+        self.history.push(EpochRecord {
+            epoch: self.epoch,
+            lr,
+            report,
+            steps,
+            validation: None,
+        });
+        self.epoch += 1;
+        Ok(self.history.last().expect("just pushed"))
+    }
+
+    /// The schedule's epoch at training epoch `epoch` (fractional; see
+    /// [`Trainer::pace`]); `epoch` itself by default, to the bit.
+    pub fn schedule_position(&self, epoch: f64) -> f64 {
+        let (e0, p0) = self.pace_from;
+        p0 + self.pace * (epoch - e0 as f64)
+    }
+
+    /// One Adam step on the objective's current selection with the
+    /// schedule at (fractional) epoch `at`: the loss before the step and
+    /// the rate applied.
+    fn optimise(&mut self, at: f64) -> Result<(LossReport, f64), TrainError> {
         self.grad.fill(0.0);
         if self.objective.begin_epoch(self.epoch) {
             if let Some(g) = self.guard.as_mut() {
@@ -169,7 +268,7 @@ impl<O: Objective> Trainer<O> {
         if !finite && !rescue {
             return Err(fail(if finite_loss { "gradient" } else { "loss" }));
         }
-        let mut lr = self.schedule.lr(self.epoch);
+        let mut lr = self.schedule.lr_at(at);
         match self.guard.as_mut() {
             None => {
                 let mut spare = self.spare.take();
@@ -195,20 +294,14 @@ impl<O: Objective> Trainer<O> {
                     let mut snap = g.snapshot.take();
                     self.swap_and_step(&mut snap, lr);
                     if let Some(s) = snap.as_mut() {
-                        s.lr = self.schedule.lr(self.epoch);
+                        s.lr = self.schedule.lr_at(at);
                         s.loss = report.total;
                     }
                     self.guard.as_mut().expect("guarded").snapshot = snap;
                 }
             }
         }
-        self.history.push(EpochRecord {
-            epoch: self.epoch,
-            lr,
-            report,
-        });
-        self.epoch += 1;
-        Ok(self.history.last().expect("just pushed"))
+        Ok((report, lr))
     }
 
     /// Move the parameters, Adam state and gradient into `before`'s buffers
@@ -243,8 +336,10 @@ impl<O: Objective> Trainer<O> {
         );
     }
 
-    /// The loss at the current parameters (no update).
+    /// The loss at the current parameters over every sample (no update;
+    /// a minibatch selection is cleared).
     pub fn current_loss(&mut self) -> LossReport {
+        self.objective.select(&self.mlp, None);
         self.objective.evaluate(&self.mlp, None)
     }
 }

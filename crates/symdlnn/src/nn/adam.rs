@@ -44,6 +44,13 @@ pub enum Schedule {
 impl Schedule {
     /// The learning rate at `epoch` (from 0).
     pub fn lr(&self, epoch: usize) -> f64 {
+        self.lr_at(epoch as f64)
+    }
+
+    /// The learning rate at a fractional epoch `t ≥ 0` (minibatch training
+    /// evaluates the schedule at `step / steps per epoch`); at a whole `t`
+    /// the same bits as [`Schedule::lr`].
+    pub fn lr_at(&self, epoch: f64) -> f64 {
         match self {
             Self::Constant { lr } => *lr,
             Self::Steps {
@@ -51,7 +58,10 @@ impl Schedule {
                 boundaries,
                 values,
             } => {
-                let k = boundaries.iter().take_while(|&&b| epoch >= b).count();
+                let k = boundaries
+                    .iter()
+                    .take_while(|&&b| epoch >= b as f64)
+                    .count();
                 if k == 0 {
                     *lr
                 } else {
@@ -59,13 +69,13 @@ impl Schedule {
                 }
             }
             Self::Cosine { lr, lr_min, epochs } => {
-                let x = (epoch.min(*epochs) as f64) / (*epochs).max(1) as f64;
+                let x = epoch.min(*epochs as f64) / (*epochs).max(1) as f64;
                 lr_min + (lr - lr_min) * 0.5 * (1.0 + (std::f64::consts::PI * x).cos())
             }
             Self::Reference => {
-                if epoch < 1000 {
+                if epoch < 1000.0 {
                     3e-3
-                } else if epoch <= 2000 {
+                } else if epoch <= 2000.0 {
                     0.0
                 } else {
                     3e-4

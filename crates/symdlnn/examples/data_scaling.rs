@@ -1,0 +1,234 @@
+//! More data, better model? (issue 19). Trains SymDLNN (robust recipe,
+//! variational discovery, the paper's 3 × 128 network) on 1, 8 and 100
+//! trajectories of the paper's multi-trajectory experiment and reports, side
+//! by side: recreation of every trajectory of the data (median, worst),
+//! rollouts over N steps from 20 fresh initial conditions drawn from the
+//! box with another seed (median, worst rel. RMSE), the test initial
+//! condition (recreation and prediction), the discovered generator's
+//! agreement, the training time, and the seconds until the validation DEL
+//! residual came within 2× of its final value.
+//!
+//! ```text
+//! cargo run --release --example data_scaling -- SYSTEM SEED M:BUDGET_S[:VALIDATION] … [--epochs E] [--angles I,J] [--out DIR]
+//! cargo run --release --example data_scaling -- kepler 0 1:120 8:300:0.125 100:900:0.1
+//! ```
+//!
+//! Runs with validation hold that fraction of the trajectories out of
+//! training (they still count in "recreation of every trajectory").
+
+use std::path::PathBuf;
+
+use symdlnn::data::{generate, Dataset, Trajectory};
+use symdlnn::eval::evaluation::{evaluate, Tracked};
+use symdlnn::eval::experiment::{catalogue, Kind, Profile};
+use symdlnn::eval::metrics::{position_scale, rmse};
+use symdlnn::learn::symmetry::{agreement_of, DiscoverySolver, EvaluationPoints, SymmetryBasis};
+use symdlnn::learn::{
+    fit, DlnnConfig, FitOptions, LearnedLd, Method, Recipe, SymmetryConfig, TrainConfig,
+    TrainControl,
+};
+use symdlnn::mechanics::{Convergence, System, TimeGrid, VariationalIntegrator};
+
+fn median_worst(mut v: Vec<f64>) -> (f64, f64) {
+    v.sort_by(f64::total_cmp);
+    let k = v.len();
+    let med = if k % 2 == 1 {
+        v[k / 2]
+    } else {
+        0.5 * (v[k / 2 - 1] + v[k / 2])
+    };
+    (med, v[k - 1])
+}
+
+/// Relative RMSE of `ld`'s rollout over `truth` (points 2.., from its first two).
+fn rel_rollout(ld: &LearnedLd, truth: &Trajectory) -> f64 {
+    let n = truth.n;
+    match VariationalIntegrator::new(ld, Convergence::default()).rollout_positions(
+        truth.position(0),
+        truth.position(1),
+        truth.len() - 2,
+    ) {
+        Ok(p) => {
+            let e = rmse(n, &p.q, &truth.q, 2..truth.len()).unwrap() / position_scale(n, &truth.q);
+            if e.is_finite() {
+                e
+            } else {
+                f64::INFINITY
+            }
+        }
+        Err(_) => f64::INFINITY,
+    }
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let system_name = args.first().cloned().unwrap_or_else(|| "kepler".into());
+    let seed: u64 = args.get(1).map_or(Ok(0), |s| s.parse())?;
+    let mut epochs = 5000;
+    let mut out = PathBuf::from("target/data_scaling");
+    let mut runs: Vec<(usize, f64, Option<f64>)> = vec![];
+    let mut angles: Vec<usize> = vec![];
+    let mut it = args.iter().skip(2);
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--epochs" => epochs = it.next().ok_or("--epochs E")?.parse()?,
+            "--out" => out = it.next().ok_or("--out DIR")?.into(),
+            "--angles" => {
+                angles = it
+                    .next()
+                    .ok_or("--angles I,J")?
+                    .split(',')
+                    .map(|i| i.parse())
+                    .collect::<Result<_, _>>()?
+            }
+            spec => {
+                let p: Vec<&str> = spec.split(':').collect();
+                runs.push((
+                    p[0].parse()?,
+                    p[1].parse()?,
+                    p.get(2).map(|v| v.parse()).transpose()?,
+                ));
+            }
+        }
+    }
+    let system = System::from_name(&system_name)?;
+    let exp = catalogue(&Profile::Paper.settings())
+        .into_iter()
+        .find(|e| e.system == system_name && e.kind == Kind::Multi)
+        .ok_or("no multi experiment for this system")?;
+    let conv = Convergence::default();
+    let positions = |d: Dataset| Dataset {
+        trajectories: d
+            .trajectories
+            .iter()
+            .map(|t| Trajectory::from_positions(t.n, 0.0, d.dt, t.q.clone()))
+            .collect(),
+        ..d
+    };
+    // 20 fresh initial conditions over N steps, the test one over N + extra.
+    let fresh_ics = generate::sample_initial_conditions(&system.initial_box(), 20, seed + 1000);
+    let fresh = generate::dataset(&system, &fresh_ics, exp.grid, conv)?;
+    let long = TimeGrid {
+        steps: exp.grid.steps + exp.extra,
+        ..exp.grid
+    };
+    let test = generate::trajectory(&system, &exp.test.0, &exp.test.1, long, conv)?;
+    let truth_gens = system.symmetries();
+    println!(
+        "| M | trained on | epochs | steps/epoch | train s | recreation median / worst | fresh 20 median / worst | test rec. / pred. | agreement | s to 2× final val DEL |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    for (m, budget, validation) in runs {
+        let mut ics = vec![exp.train.clone()];
+        if m > 1 {
+            ics.extend(generate::sample_initial_conditions(
+                &system.initial_box(),
+                m - 1,
+                seed,
+            ));
+        }
+        let data = positions(generate::dataset(&system, &ics, exp.grid, conv)?);
+        let symmetry = SymmetryConfig {
+            generators: truth_gens.len().max(1),
+            basis: SymmetryBasis::Affine,
+            points: EvaluationPoints {
+                train: true,
+                boxed: 200,
+            },
+            shaping: None,
+            coefficients: None,
+            solver: DiscoverySolver::Variational,
+            build_in: false,
+        };
+        let config = TrainConfig {
+            method: Method::SymDlnn {
+                dlnn: DlnnConfig {
+                    angles: angles.clone(),
+                    ..DlnnConfig::new(Recipe::Robust)
+                },
+                symmetry,
+            },
+            seed,
+            control: TrainControl {
+                validation,
+                time_budget: Some(budget),
+                ..Default::default()
+            },
+            ..TrainConfig::new(Recipe::Robust, epochs)
+        };
+        let dir = out.join(format!("{system_name}-m{m}-s{seed}"));
+        let mut steps = 0usize;
+        let start = std::time::Instant::now();
+        let (model, mlp) = fit(&config, &data, &dir, &FitOptions::default(), &mut |r| {
+            steps += r.steps
+        })?;
+        let wall = start.elapsed().as_secs_f64();
+        let ld = LearnedLd::new(mlp.clone(), model.parametrisation.clone());
+        let rec = median_worst(
+            data.trajectories
+                .iter()
+                .map(|t| rel_rollout(&ld, t))
+                .collect(),
+        );
+        let fr = median_worst(
+            fresh
+                .trajectories
+                .iter()
+                .map(|t| rel_rollout(&ld, t))
+                .collect(),
+        );
+        let ev = evaluate(
+            &model,
+            &mlp,
+            &test,
+            exp.grid.steps,
+            Some(&system),
+            Tracked::Auto,
+        )?;
+        let agreement = model
+            .symmetries
+            .as_ref()
+            .map(|s| agreement_of(&s.generators, &truth_gens))
+            .unwrap_or_default();
+        // Seconds until the validation DEL residual is within 2× of its last value.
+        let history = std::fs::read_to_string(dir.join("history.csv"))?;
+        let head: Vec<&str> = history.lines().next().unwrap_or("").split(',').collect();
+        let col = |name: &str| head.iter().position(|h| *h == name);
+        let tta = match (col("seconds"), col("val_del")) {
+            (Some(s), Some(v)) => {
+                let rows: Vec<(f64, f64)> = history
+                    .lines()
+                    .skip(1)
+                    .filter_map(|l| {
+                        let f: Vec<&str> = l.split(',').collect();
+                        Some((f[s].parse().ok()?, f[v].parse().ok()?))
+                    })
+                    .collect();
+                let last = rows.last().map_or(f64::NAN, |r| r.1);
+                rows.iter()
+                    .find(|r| r.1 <= 2.0 * last)
+                    .map_or("–".into(), |r| format!("{:.0}", r.0))
+            }
+            _ => "– (no validation)".into(),
+        };
+        let epochs_done = model.epochs_done;
+        println!(
+            "| {m} | {} | {epochs_done} | {:.1} | {:.0} (wall {wall:.0}) | {:.2e} / {:.2e} | {:.2e} / {:.2e} | {:.2e} / {:.2e} | {} | {tta} |",
+            model.data.trajectories,
+            steps as f64 / epochs_done.max(1) as f64,
+            model.training_seconds,
+            rec.0,
+            rec.1,
+            fr.0,
+            fr.1,
+            ev.metrics.recreation.relative_rmse.unwrap_or(f64::INFINITY),
+            ev.metrics.prediction.relative_rmse.unwrap_or(f64::INFINITY),
+            agreement
+                .iter()
+                .map(|a| format!("{a:.4}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
+    }
+    Ok(())
+}
