@@ -21,7 +21,7 @@ def test_simulate_shapes_defaults_and_seeds():
     b = symdlnn.simulate("kepler", q0=np.array([[1.1, 0], [-0.01, 0]])[:, 0].astype(np.float32), v0=[0.0, 0.6], steps=5)
     assert np.array_equal(a["q"], b["q"]) and a["q"][0, 0] == np.float32(1.1)
     names = [s["name"] for s in symdlnn.systems()]
-    assert names[:2] == ["cartpend", "kepler"] and len(names) == 7
+    assert names[:2] == ["cartpend", "kepler"] and len(names) == 12 and "magnetic-trap" in names
     kepler = symdlnn.systems()[1]
     r = 2**-0.5
     assert kepler["dim"] == 2 and kepler["symmetries"][0]["M"] == pytest.approx([0.0, r, -r, 0.0], abs=1e-15)
