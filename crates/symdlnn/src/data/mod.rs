@@ -12,6 +12,7 @@
 mod collection;
 pub mod generate;
 pub mod io;
+pub mod metrics;
 mod trajectory;
 
 pub use collection::{expand, read_all};

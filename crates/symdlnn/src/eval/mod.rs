@@ -4,7 +4,7 @@
 
 pub mod evaluation;
 pub mod experiment;
-pub mod metrics;
+pub use crate::data::metrics;
 pub mod vbea;
 
 pub use evaluation::{

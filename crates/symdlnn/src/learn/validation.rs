@@ -27,6 +27,7 @@ use super::dlnn::Dlnn;
 use super::objective::Objective;
 use super::parametrisation::Parametrisation;
 use super::LearnedLd;
+use crate::data::metrics::{position_scale, rmse};
 use crate::data::Dataset;
 use crate::mechanics::{Convergence, VariationalIntegrator};
 use crate::nn::Mlp;
@@ -211,33 +212,4 @@ pub fn best_index(scores: &[ValidationScore]) -> Option<usize> {
         }
     }
     best
-}
-
-/// RMS deviation of a row-major path from its mean (as
-/// `crate::eval::metrics::position_scale`; `learn` does not import `eval`).
-fn position_scale(n: usize, q: &[f64]) -> f64 {
-    let len = (q.len() / n).max(1) as f64;
-    let mean: Vec<f64> = (0..n)
-        .map(|i| q.iter().skip(i).step_by(n).sum::<f64>() / len)
-        .collect();
-    let ss: f64 = q
-        .iter()
-        .enumerate()
-        .map(|(k, x)| (x - mean[k % n]).powi(2))
-        .sum();
-    (ss / q.len().max(1) as f64).sqrt()
-}
-
-/// RMSE of two row-major paths over the points `span` (non-empty).
-fn rmse(n: usize, a: &[f64], b: &[f64], span: std::ops::Range<usize>) -> Option<f64> {
-    if span.is_empty() {
-        return None;
-    }
-    let r = span.start * n..span.end * n;
-    let ss: f64 = a[r.clone()]
-        .iter()
-        .zip(&b[r.clone()])
-        .map(|(x, y)| (x - y).powi(2))
-        .sum();
-    Some((ss / r.len() as f64).sqrt())
 }
