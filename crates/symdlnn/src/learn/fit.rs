@@ -102,6 +102,8 @@ fn describe(
             trajectories: data.trajectories.len(),
             samples: data.samples(),
             dt: data.dt,
+            q_min: position_bound(data, f64::min),
+            q_max: position_bound(data, f64::max),
         },
         training_seconds: seconds,
         symmetries: None,
@@ -326,4 +328,18 @@ fn finish(
     crate::data::io::write_atomic(&out.join("history.csv"), run.history.text.as_bytes())
         .map_err(ModelError::from)?;
     Ok((model, run.trainer.mlp))
+}
+
+/// The smallest (`f64::min`) or largest (`f64::max`) training position of
+/// each coordinate.
+fn position_bound(data: &crate::data::Dataset, pick: fn(f64, f64) -> f64) -> Vec<f64> {
+    (0..data.n)
+        .map(|i| {
+            data.trajectories
+                .iter()
+                .flat_map(|t| t.q.iter().skip(i).step_by(data.n).copied())
+                .reduce(pick)
+                .unwrap_or(f64::NAN)
+        })
+        .collect()
 }

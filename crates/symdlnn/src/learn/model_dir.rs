@@ -44,6 +44,12 @@ pub struct DataSummary {
     pub samples: usize,
     /// The time step.
     pub dt: f64,
+    /// Smallest training position per coordinate (empty in older models).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub q_min: Vec<f64>,
+    /// Largest training position per coordinate (empty in older models).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub q_max: Vec<f64>,
 }
 
 /// The contents of `model.json`.
