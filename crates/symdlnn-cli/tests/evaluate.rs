@@ -214,8 +214,9 @@ fn reproduce_quick_runs_one_experiment_end_to_end() {
     let exp = &m["experiments"][0];
     assert_eq!(exp["experiment"]["name"], "kepler-single");
     let rows = exp["rows"].as_array().unwrap();
-    // SymDLNN-paper, DLNN, SymDLNN, LNN on the train and the test initial condition.
-    assert_eq!(rows.len(), 8);
+    // SymDLNN-paper, DLNN, SymDLNN, SymDLNN (built in), LNN on the train
+    // and the test initial condition.
+    assert_eq!(rows.len(), 10);
     let dlnn = rows
         .iter()
         .find(|r| r["method"] == "DLNN" && r["trajectory"] == "train")

@@ -122,7 +122,12 @@ fn systems_lists_every_system_with_its_symmetries() {
             "double-pendulum",
             "iso-oscillator",
             "free-particle",
-            "kepler3d"
+            "kepler3d",
+            "spherical-pendulum",
+            "morse-chain",
+            "spring-pendulum",
+            "henon-heiles",
+            "magnetic-trap"
         ]
     );
     assert_eq!(v[5]["symmetries"].as_array().unwrap().len(), 3);
