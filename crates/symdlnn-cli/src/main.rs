@@ -30,6 +30,8 @@ enum Command {
     Evaluate(commands::evaluate::EvaluateArgs),
     /// Run the paper's experiments: data, training, evaluation, figures, report.md
     Reproduce(commands::reproduce::ReproduceArgs),
+    /// Benchmark every built-in system (the zoo): DLNN, DLNN recommended, LNN, PySINDy
+    Benchmark(commands::benchmark::BenchmarkArgs),
     /// Describe a model directory
     Inspect(commands::inspect::InspectArgs),
     /// Find a saved model's symmetries again: another solver, basis or set of pairs
@@ -70,6 +72,7 @@ fn main() {
         Command::Predict(a) => commands::predict::run(a),
         Command::Evaluate(a) => commands::evaluate::run(a),
         Command::Reproduce(a) => commands::reproduce::run(a),
+        Command::Benchmark(a) => commands::benchmark::run(a),
         Command::Inspect(a) => commands::inspect::run(a),
         Command::Discover(a) => commands::discover::run(a),
     };

@@ -304,3 +304,51 @@ fn henon_heiles_is_chaotic_at_its_training_energy_and_bound() {
     // Bound: the orbit stays in the well.
     assert!(a.iter().all(|x| x.abs() < 1.0));
 }
+
+#[test]
+fn a_rollout_leaving_the_training_range_names_the_coordinate() {
+    use symdlnn::data::Dataset;
+    use symdlnn::eval::range::range_notes;
+    use symdlnn::learn::{fit, FitOptions, Recipe, TrainConfig};
+    // Train (a few epochs: only the stored range matters) on the first 40
+    // steps of the spherical pendulum, whose φ keeps growing; the true path
+    // over 200 steps leaves φ's range, θ's it does not.
+    let s = sys("spherical-pendulum");
+    let (q0, v0) = s.default_initial_condition();
+    let g = s.default_grid();
+    let long = generate::trajectory(&s, &q0, &v0, g, Convergence::default()).unwrap();
+    let short = generate::trajectory(
+        &s,
+        &q0,
+        &v0,
+        TimeGrid { steps: 40, ..g },
+        Convergence::default(),
+    )
+    .unwrap();
+    let data = Dataset {
+        n: 2,
+        dt: g.dt,
+        trajectories: vec![short],
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = TrainConfig {
+        hidden: vec![8],
+        ..TrainConfig::new(Recipe::Robust, 3)
+    };
+    let opts = FitOptions {
+        source: "test".into(),
+        ..FitOptions::default()
+    };
+    let (model, _) = fit(&cfg, &data, dir.path(), &opts, &mut |_| {}).unwrap();
+    assert_eq!(model.data.q_min.len(), 2);
+    assert!(model.data.q_max[1] > model.data.q_min[1]);
+    let notes = range_notes(&model, &long.q);
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(
+        notes[0].contains("coordinate 1") && notes[0].contains("--angles"),
+        "{}",
+        notes[0]
+    );
+    // Inside the range: no note.
+    assert!(range_notes(&model, &long.q[..2 * 30]).is_empty());
+}

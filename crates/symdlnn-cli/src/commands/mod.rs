@@ -1,3 +1,4 @@
+pub mod benchmark;
 pub mod discover;
 pub mod evaluate;
 pub mod inspect;

@@ -231,6 +231,7 @@ pub fn evaluate(
     // Velocities by central differences, for the true L's energy and momenta.
     let central = system.map(|_| central_velocities(n, model.h, &path.q));
     let energy = energy_along(model, system, central.as_deref(), &ld, path, &mut notes);
+    notes.extend(super::range::range_notes(model, &path.q));
 
     // Conserved quantities: learned generators for SymDLNN, true ones otherwise.
     let learned: &[Generator] = model.symmetries.as_ref().map_or(&[], |s| &s.generators[..]);

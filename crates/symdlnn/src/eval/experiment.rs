@@ -374,13 +374,27 @@ pub fn run(
         experiment: name,
         stage: "generating data".into(),
     });
-    let data = generate_data(exp, settings, &system)?;
-    write_data(exp, &data, out)?;
-
     // Training: SymDLNN (= DLNN + discovery) per recipe, and the LNN.
+    let configs = train_configs(exp, settings, threads, &system.symmetries());
+    run_configs(exp, settings, &system, &configs, out, progress, start)
+}
+
+/// [`run`] with the given `(method, recipe, config)` trainings (methods
+/// as in [`train_configs`], or `dlnn` / `dlnn-recommended`).
+pub(crate) fn run_configs(
+    exp: &Experiment,
+    settings: &Settings,
+    system: &System,
+    configs: &[(&'static str, String, TrainConfig)],
+    out: &Path,
+    progress: &mut dyn FnMut(Progress),
+    start: Instant,
+) -> Result<ExperimentRun, ExperimentError> {
+    let name = exp.name.as_str();
+    let data = generate_data(exp, settings, system)?;
+    write_data(exp, &data, out)?;
     let true_generators = system.symmetries();
-    let configs = train_configs(exp, settings, threads, &true_generators);
-    let trained = train_all(exp, &data.train, &configs, out, progress);
+    let trained = train_all(exp, &data.train, configs, out, progress);
 
     // Evaluation on both initial conditions.
     progress(Progress::Stage {
@@ -388,7 +402,7 @@ pub fn run(
         stage: "evaluating".into(),
     });
     let generators = learned_generators(&trained, &true_generators);
-    let (rows, evaluations) = evaluate_all(exp, &system, &data.truths, &trained)?;
+    let (rows, evaluations) = evaluate_all(exp, system, &data.truths, &trained)?;
     Ok(ExperimentRun {
         result: ExperimentResult {
             experiment: exp.clone(),
@@ -678,6 +692,8 @@ fn views_of(method: &str) -> &'static [(&'static str, Tracked)] {
         "symdlnn" => &[("DLNN", Tracked::True), ("SymDLNN", Tracked::Learned)],
         "symdlnn-paper" => &[("SymDLNN-paper", Tracked::Learned)],
         "symdlnn-builtin" => &[("SymDLNN (built in)", Tracked::True)],
+        "dlnn" => &[("DLNN", Tracked::True)],
+        "dlnn-recommended" => &[("DLNN (recommended)", Tracked::True)],
         _ => &[("LNN", Tracked::True)],
     }
 }
@@ -738,6 +754,8 @@ fn histories(trained: &[Trained], out: &Path) -> Vec<(String, String)> {
                 "lnn" => "LNN".to_string(),
                 "symdlnn-paper" => format!("SymDLNN-paper ({})", t.recipe),
                 "symdlnn-builtin" => format!("SymDLNN built in ({})", t.recipe),
+                "dlnn" => "DLNN".to_string(),
+                "dlnn-recommended" => "DLNN (recommended)".to_string(),
                 _ => format!("DLNN/SymDLNN ({})", t.recipe),
             };
             Some((label, text))

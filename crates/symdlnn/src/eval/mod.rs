@@ -5,7 +5,9 @@
 pub mod evaluation;
 pub mod experiment;
 pub use crate::data::metrics;
+pub mod range;
 pub mod vbea;
+pub mod zoo;
 
 pub use evaluation::{
     evaluate, EvalError, Evaluation, Metrics, NewtonSummary, PhaseMetrics, Tracked,

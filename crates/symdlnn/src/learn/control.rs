@@ -20,7 +20,7 @@ pub struct ControlError(pub String);
 pub enum BatchSize {
     /// Full batch up to [`BatchSize::AUTO_FULL_MAX`] training pairs, above
     /// it minibatches of [`BatchSize::AUTO_BATCH`] pairs (chosen by
-    /// measurement: `docs/measurements.md` §8).
+    /// measurement: `docs/measurements.md` §9).
     #[default]
     Auto,
     /// Every pair in every step (one step per epoch).

@@ -131,6 +131,8 @@ fn describe(
             samples: data.samples(),
             dt: data.dt,
             content_hash: Some(data.content_hash()),
+            q_min: position_bound(data, f64::min),
+            q_max: position_bound(data, f64::max),
         },
         training_seconds: seconds,
         symmetries: None,
@@ -664,4 +666,18 @@ fn conclude(mut run: Run, data: &Dataset, source: &str) -> Result<Trained, FitEr
         mlp: run.trainer.mlp,
         history_csv: run.history.text,
     })
+}
+
+/// The smallest (`f64::min`) or largest (`f64::max`) training position of
+/// each coordinate.
+fn position_bound(data: &crate::data::Dataset, pick: fn(f64, f64) -> f64) -> Vec<f64> {
+    (0..data.n)
+        .map(|i| {
+            data.trajectories
+                .iter()
+                .flat_map(|t| t.q.iter().skip(i).step_by(data.n).copied())
+                .reduce(pick)
+                .unwrap_or(f64::NAN)
+        })
+        .collect()
 }

@@ -57,6 +57,12 @@ pub struct DataSummary {
     /// written before it was recorded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_hash: Option<String>,
+    /// Smallest training position per coordinate (empty in older models).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub q_min: Vec<f64>,
+    /// Largest training position per coordinate (empty in older models).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub q_max: Vec<f64>,
 }
 
 /// The contents of `model.json`.

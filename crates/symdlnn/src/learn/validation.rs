@@ -15,7 +15,7 @@
 //! held out, the rollout of the one held-out trajectory fluctuated between
 //! 0.03 and 0.7 while the loss fell steadily, and picked a model at epoch
 //! 2 200 of 5 000 whose training trajectories recreated at 0.23;
-//! `docs/measurements.md` §8.)
+//! `docs/measurements.md` §9.)
 
 use rand::seq::SliceRandom;
 use rand::SeedableRng;

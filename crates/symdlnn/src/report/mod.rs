@@ -4,6 +4,7 @@
 pub mod charts;
 pub mod experiment;
 pub mod figures;
+pub mod zoo;
 
 use std::path::{Path, PathBuf};
 
