@@ -661,6 +661,7 @@ impl Model {
                 model,
                 mlp,
                 history_csv: history.to_string(),
+                denoised: None,
             },
             None,
         ))
@@ -694,6 +695,7 @@ impl Model {
                 model,
                 mlp,
                 history_csv: history,
+                denoised: None,
             },
             None,
         ))

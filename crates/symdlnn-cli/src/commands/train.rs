@@ -127,6 +127,9 @@ pub struct TrainArgs {
     /// Evaluate det J (degeneracy term, barrier) at every K-th pair only (1: all pairs; auto or default: robust recipe the largest K ≤ 10 that keeps ≥ 20 pairs, paper recipe 1)
     #[arg(long, value_name = "K")]
     jacobian_every: Option<JacobianStride>,
+    /// Observation noise: train denoised positions with the model (auto: estimate σ per coordinate from the data; σ or σ0,σ1,…: given; 0: none, the default)
+    #[arg(long, value_name = "auto|σ|σ0,σ1,…|0")]
+    noise: Option<String>,
     /// Kinetic prior h|v|²/2 in Ld, ½|q̇|² in the LNN's L (robust recipe and LNN; default on)
     #[arg(long, value_enum)]
     kinetic_prior: Option<OnOff>,
@@ -350,6 +353,9 @@ impl TrainArgs {
         d.time_reversible = self.time_reversible;
         d.angles = self.angles.as_ref().map_or(vec![], |a| a.0.clone());
         d.built_in = self.built_in(n)?;
+        if let Some(noise) = &self.noise {
+            d.noise = noise.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
         Ok(d)
     }
 
@@ -399,6 +405,7 @@ impl TrainArgs {
                 (self.time_reversible, "--time-reversible"),
                 (self.jacobian_every.is_some(), "--jacobian-every"),
                 (!self.symmetry.is_empty(), "--symmetry"),
+                (self.noise.is_some(), "--noise"),
             ],
             "--method dlnn and symdlnn",
         )?;

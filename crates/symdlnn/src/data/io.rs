@@ -520,7 +520,8 @@ fn fmt_f64(x: f64) -> String {
 
 /// A dataset as CSV (a `traj` column when it has several trajectories;
 /// velocities and momenta when every trajectory has them).
-fn csv_bytes(data: &Dataset) -> Vec<u8> {
+/// The CSV text of a dataset (as [`write`] writes it).
+pub fn csv_bytes(data: &Dataset) -> Vec<u8> {
     let n = data.n;
     let multi = data.trajectories.len() > 1;
     let first = data.trajectories.first();

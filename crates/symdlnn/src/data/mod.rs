@@ -13,6 +13,7 @@ mod collection;
 pub mod generate;
 pub mod io;
 pub mod metrics;
+pub mod noise;
 mod trajectory;
 
 pub use collection::{expand, read_all};

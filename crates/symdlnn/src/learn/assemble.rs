@@ -2,10 +2,12 @@
 //! and a [`Trainer`] — the one place where a configuration's method decides
 //! which loss is built.
 
+use super::config::ConfigError;
 use super::config::{DlnnConfig, LnnConfig, Method, SymmetryConfig, TrainConfig};
 use super::det::DetStats;
 use super::dlnn::Dlnn;
 use super::error::FitError;
+use super::latent::Latent;
 use super::lnn::{Lnn, LnnSamples};
 use super::objective::{LossReport, Objective};
 use super::parametrisation::Parametrisation;
@@ -75,6 +77,14 @@ impl AnyObjective {
     pub fn final_det_stats(&mut self, mlp: &Mlp) -> Option<DetStats> {
         match self {
             Self::Dlnn(o) => Some(o.full_det_stats(mlp)),
+            Self::Lnn(_) => None,
+        }
+    }
+
+    /// The latent positions (DLNN trained on noisy observations).
+    pub fn latent(&self) -> Option<&super::latent::Latent> {
+        match self {
+            Self::Dlnn(o) => o.latent(),
             Self::Lnn(_) => None,
         }
     }
@@ -149,6 +159,9 @@ fn dlnn_objective(
     let param = dlnn.parametrisation(data)?;
     let mut objective = Dlnn::new(mlp, param, data, dlnn.loss, sign0, config.threads);
     objective.set_running_threshold(config.control.running_threshold);
+    if let Some(sigma) = dlnn.noise.resolve(data).map_err(ConfigError::from)? {
+        objective.set_latent(mlp, Latent::new(data, sigma));
+    }
     Ok(objective)
 }
 

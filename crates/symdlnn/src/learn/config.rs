@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::invariant::BuiltIn;
 use super::parametrisation::{check_angle_indices, ParamError, Parametrisation};
 use super::symmetry::{DiscoverySolver, EvaluationPoints, SymmetryBasis};
+use crate::data::noise::NoiseSpec;
 use crate::data::Dataset;
 use crate::nn::{Activation, Mlp, NnError, Schedule};
 
@@ -149,6 +150,9 @@ pub struct DlnnConfig {
     pub angles: Vec<usize>,
     /// Symmetries built into `Ld` (robust recipe): it is invariant under them by construction.
     pub built_in: Option<BuiltInConfig>,
+    /// Observation noise: with noise, latent positions are trained with the
+    /// network ([`super::latent`]; robust recipe, affine input map).
+    pub noise: NoiseSpec,
 }
 
 /// Symmetries built into `Ld`, and where they came from.
@@ -171,6 +175,7 @@ impl DlnnConfig {
             time_reversible: false,
             angles: vec![],
             built_in: None,
+            noise: NoiseSpec::Off,
         }
     }
 
@@ -273,6 +278,24 @@ impl DlnnConfig {
             s.check_angles(&self.angles)
                 .map_err(|e| ParamError::BuiltIn(e.to_string()))?;
         }
+        self.check_noise(data)
+    }
+
+    /// Noise needs the robust recipe and an affine input map (no angles, no
+    /// built-in symmetry), and values that fit the data.
+    fn check_noise(&self, data: &Dataset) -> Result<(), ConfigError> {
+        if self.noise == NoiseSpec::Off {
+            return Ok(());
+        }
+        if self.recipe() == Recipe::Paper {
+            return Err(ConfigError::NoiseNeeds("the robust recipe"));
+        }
+        if !self.angles.is_empty() || self.built_in.is_some() {
+            return Err(ConfigError::NoiseNeeds(
+                "inputs without --angles or a built-in --symmetry (train those on a noise model's denoised.csv)",
+            ));
+        }
+        self.noise.resolve(data)?;
         Ok(())
     }
 }
@@ -967,6 +990,12 @@ pub enum ConfigError {
     /// `--build-in` with the paper's solver (its coefficients are trained, not discovered on halves of the data).
     #[error("--build-in needs the variational or null-space solver")]
     BuildInPaper,
+    /// Noise with a setting it does not work with.
+    #[error("--noise needs {0}")]
+    NoiseNeeds(&'static str),
+    /// A noise level that does not fit the data.
+    #[error(transparent)]
+    Noise(#[from] crate::data::noise::NoiseError),
     /// Built-in symmetries with the paper's raw input map.
     #[error("--symmetry (a built-in symmetry) belongs to the robust recipe (the paper's feeds raw positions to the network)")]
     BuiltInNeedsRobust,
@@ -1045,6 +1074,11 @@ pub enum ConfigError {
     },
 }
 
+/// Whether the noise setting is off (model files without noise omit it).
+fn is_off(noise: &NoiseSpec) -> bool {
+    *noise == NoiseSpec::Off
+}
+
 /// `model.json`'s flat layout of a [`TrainConfig`] (the layout of every
 /// version so far).
 #[derive(Serialize, Deserialize)]
@@ -1062,6 +1096,8 @@ struct StoredConfig {
     angles: Vec<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     built_in: Option<BuiltInConfig>,
+    #[serde(default, skip_serializing_if = "is_off")]
+    noise: NoiseSpec,
     seed: u64,
     threads: usize,
     #[serde(default)]
@@ -1087,6 +1123,7 @@ impl TryFrom<StoredConfig> for TrainConfig {
             time_reversible: s.time_reversible,
             angles: s.angles,
             built_in: s.built_in,
+            noise: s.noise,
         };
         let method = match (s.method, s.symmetry, s.lnn) {
             (MethodKind::Dlnn, _, _) => Method::Dlnn(dlnn),
@@ -1145,6 +1182,7 @@ impl From<TrainConfig> for StoredConfig {
             time_reversible: dlnn.time_reversible,
             angles: dlnn.angles,
             built_in: dlnn.built_in,
+            noise: dlnn.noise,
             seed: c.seed,
             threads: c.threads,
             step_guard: c.step_guard,

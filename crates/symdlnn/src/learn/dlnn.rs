@@ -20,6 +20,7 @@ use std::num::NonZeroUsize;
 
 use super::config::{DlnnLoss, Recipe};
 use super::det::{det_cofactor, median_abs, median_abs_index, stats_of, DetStats};
+use super::latent::Latent;
 use super::objective::{LossReport, Objective};
 use super::pairs::PairBatch;
 use super::parametrisation::Parametrisation;
@@ -58,6 +59,12 @@ pub struct Dlnn {
     /// `log` median `|d|` over the training steps' batches (`None` until the
     /// first; the setting off: the batch's own median).
     running: Option<Option<f64>>,
+    /// Latent positions (training on noisy observations), the current
+    /// batch's pairs (global indices; empty: all) and the pairs' position
+    /// gradients.
+    latent: Option<Latent>,
+    batch_pairs: Vec<usize>,
+    positions_bar: Vec<f64>,
 }
 
 /// Engines of other batch sizes kept by [`Dlnn`] (a minibatch epoch has
@@ -123,6 +130,9 @@ impl Dlnn {
             parked: vec![],
             selected: None,
             running: None,
+            latent: None,
+            batch_pairs: vec![],
+            positions_bar: vec![],
         };
         me.all_triples = me.triples.clone();
         me.sign0 = sign0.unwrap_or_else(|| {
@@ -143,6 +153,45 @@ impl Dlnn {
     /// the gradient) instead of the batch's own median.
     pub fn set_running_threshold(&mut self, on: bool) {
         self.running = on.then_some(None);
+    }
+
+    /// Train latent positions with the network ([`super::latent`]): the
+    /// loss is evaluated at them from now on. Needs an affine input map
+    /// (checked by the configuration).
+    pub fn set_latent(&mut self, mlp: &Mlp, latent: Latent) {
+        self.latent = Some(latent);
+        self.refresh_latent(mlp);
+    }
+
+    /// The latent positions, when trained.
+    pub fn latent(&self) -> Option<&Latent> {
+        self.latent.as_ref()
+    }
+
+    /// Latent positions into the pairs: every pair's `(q̂0, δ̂)` and the
+    /// current batch's engine inputs.
+    fn refresh_latent(&mut self, _mlp: &Mlp) {
+        let Some(latent) = &self.latent else {
+            return;
+        };
+        let n = latent.sigma().len();
+        for (p, row) in self.pair_data.chunks_exact_mut(2 * n).enumerate() {
+            latent.pair_row(p, row);
+        }
+        let all = self.batch_pairs.is_empty();
+        let count = if all {
+            self.batch.len()
+        } else {
+            self.batch_pairs.len()
+        };
+        for i in 0..count {
+            let p = if all { i } else { self.batch_pairs[i] };
+            let row = &self.pair_data[p * 2 * n..(p + 1) * 2 * n];
+            self.batch.set_pair(i, &row[..n], &row[n..]);
+            if let Some(sel) = self.selected.as_mut() {
+                sel[i * 2 * n..(i + 1) * 2 * n].copy_from_slice(row);
+            }
+        }
     }
 
     /// The newest batch's weight in the running threshold.
@@ -248,6 +297,7 @@ impl Objective for Dlnn {
     /// barrier's threshold is the batch's median `|det J|`.
     fn select(&mut self, mlp: &Mlp, batch: Option<&super::batches::Batch>) {
         let n = self.batch.parametrisation().n;
+        self.batch_pairs = batch.map_or_else(Vec::new, |b| b.pairs.clone());
         match batch {
             None => {
                 if self.selected.take().is_some() {
@@ -287,18 +337,26 @@ impl Objective for Dlnn {
         was != now
     }
 
+    /// The shaping term's coefficients, or the latent positions' offsets
+    /// (never both: the configuration refuses it).
     fn own_params(&self) -> &[f64] {
-        self.shaping.as_ref().map_or(&[], |(s, _)| s.coefficients())
+        match (&self.latent, &self.shaping) {
+            (Some(l), _) => l.z(),
+            (None, Some((s, _))) => s.coefficients(),
+            (None, None) => &[],
+        }
     }
 
     fn own_params_mut(&mut self) -> &mut [f64] {
-        match self.shaping.as_mut() {
-            Some((s, _)) => s.coefficients_mut(),
-            None => &mut [],
+        match (&mut self.latent, &mut self.shaping) {
+            (Some(l), _) => l.z_mut(),
+            (None, Some((s, _))) => s.coefficients_mut(),
+            (None, None) => &mut [],
         }
     }
 
     fn evaluate(&mut self, mlp: &Mlp, grad: Option<&mut [f64]>) -> LossReport {
+        self.refresh_latent(mlp);
         self.batch.evaluate(mlp);
         self.compute_dets();
         let del = self.mean_del();
@@ -326,8 +384,9 @@ impl Objective for Dlnn {
         if let Some(value) = self.add_shaping(mlp, &mut term, grad.as_deref_mut()) {
             terms.push(("symmetry", value));
         }
+        let points = self.add_misfit(&mut term, &mut terms);
         if let Some(grad) = grad {
-            self.backprop(mlp, &term, &mut grad[..mlp.params().len()]);
+            self.backprop(mlp, &term, grad, &points);
         }
         LossReport {
             total: term.total,
@@ -354,6 +413,8 @@ struct DetTerm {
     /// The barrier `mean log|det J|` (robust recipe), which the shaping
     /// term is normalised by.
     log_scale: Option<f64>,
+    /// The latent misfit's weight `2/N_r` (`Σ|z|²·weight/2` in the loss).
+    misfit_weight: f64,
 }
 
 impl Dlnn {
@@ -393,6 +454,7 @@ impl Dlnn {
             dbar: db,
             barrier_weight: 1.0,
             log_scale: None,
+            misfit_weight: 0.0,
         }
     }
 
@@ -432,6 +494,7 @@ impl Dlnn {
             dbar: db,
             barrier_weight: 1.0,
             log_scale: Some(barrier),
+            misfit_weight: 0.0,
         }
     }
 
@@ -496,17 +559,57 @@ impl Dlnn {
         Some(r.value)
     }
 
-    /// The network's gradient: `J̄ = barrier_weight · d̄ · cof(J)` and the
-    /// residual adjoints through the engine.
-    fn backprop(&mut self, mlp: &Mlp, term: &DetTerm, grad: &mut [f64]) {
+    /// The latent positions' misfit `weight · Σ|z|²/2` over the
+    /// observations of the current batch (returned), `weight = 2/N_r`;
+    /// reported standardised (`Σ|z|²/(points·n)`).
+    fn add_misfit(&self, term: &mut DetTerm, terms: &mut Vec<(&'static str, f64)>) -> Vec<usize> {
+        let Some(latent) = &self.latent else {
+            return vec![];
+        };
+        let n = self.batch.parametrisation().n;
+        let points = if self.batch_pairs.is_empty() {
+            let all: Vec<usize> = (0..self.batch.len()).collect();
+            latent.points_of(&all)
+        } else {
+            latent.points_of(&self.batch_pairs)
+        };
+        let misfit = latent.misfit(&points);
+        term.misfit_weight = 2.0 / (self.triples.len().max(1) * n) as f64;
+        term.total += term.misfit_weight * misfit / 2.0;
+        terms.push(("misfit", misfit / (points.len().max(1) * n) as f64));
+        points
+    }
+
+    /// The gradient: `J̄ = barrier_weight · d̄ · cof(J)` and the residual
+    /// adjoints through the engine into the network's part of `grad`, and
+    /// with latent positions their offsets' into its own part.
+    fn backprop(&mut self, mlp: &Mlp, term: &DetTerm, grad: &mut [f64], points: &[usize]) {
         let nn = self.batch.parametrisation().n.pow(2);
         for (p, db) in term.dbar.iter().enumerate() {
             for k in 0..nn {
                 self.jbar[p * nn + k] = term.barrier_weight * db * self.cofs[p * nn + k];
             }
         }
-        self.batch
-            .backprop(mlp, &self.d1bar, &self.d2bar, &self.jbar, grad);
+        let (network, own) = grad.split_at_mut(mlp.params().len());
+        let Some(latent) = &self.latent else {
+            self.batch
+                .backprop(mlp, &self.d1bar, &self.d2bar, &self.jbar, network);
+            return;
+        };
+        let pairs: Vec<usize> = if self.batch_pairs.is_empty() {
+            (0..self.batch.len()).collect()
+        } else {
+            self.batch_pairs.clone()
+        };
+        self.positions_bar
+            .resize(pairs.len() * 2 * self.batch.parametrisation().n, 0.0);
+        self.batch.backprop_with_positions(
+            mlp,
+            (&self.d1bar, &self.d2bar, &self.jbar),
+            network,
+            &mut self.positions_bar,
+        );
+        latent.backprop(&pairs, &self.positions_bar, points, term.misfit_weight, own);
     }
 }
 
@@ -608,6 +711,55 @@ mod tests {
                         &mut obj, &mut mlp, 3, 2e-5, 1e-3, &what,
                     );
                 }
+            }
+        }
+    }
+
+    /// Latent positions: the gradient with respect to their offsets `z`
+    /// (through the engine's input adjoint, the barrier included) and to
+    /// the network agree with finite differences of the whole loss, misfit
+    /// included; full batch and a minibatch.
+    #[test]
+    fn loss_gradient_with_latent_positions_agrees_with_finite_differences() {
+        use crate::learn::latent::Latent;
+        use rand::{Rng, SeedableRng};
+        for n in [1, 2] {
+            let d = data(n);
+            let q: Vec<f64> = d.trajectories.iter().flat_map(|t| t.q.clone()).collect();
+            for (tr, prior, every, minibatch) in [
+                (false, true, 1, false),
+                (true, true, 1, false),
+                (false, false, 3, false),
+                (true, true, 3, true),
+            ] {
+                let param = Parametrisation::midpoint_velocity(n, d.dt, &q, &q, prior, tr);
+                let mut mlp =
+                    Mlp::new(param.input_dim(), &[8, 6], Activation::Softplus, 2).unwrap();
+                let mut loss = DlnnLoss::new(Recipe::Robust);
+                loss.jacobian_every = every.into();
+                let mut obj = Dlnn::new(&mlp, param, &d, loss, None, 2);
+                let mut latent = Latent::new(&d, (0..n).map(|c| 0.01 * (c + 1) as f64).collect());
+                let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+                for z in latent.z_mut() {
+                    *z = rng.random::<f64>() * 2.0 - 1.0;
+                }
+                obj.set_latent(&mlp, latent);
+                if minibatch {
+                    let b = crate::learn::batches::Batch {
+                        pairs: vec![1, 2, 3, 9, 10, 11],
+                        triples: vec![1, 2, 8, 9],
+                    };
+                    obj.select(&mlp, Some(&b));
+                }
+                let report = obj.evaluate(&mlp, None);
+                let misfit = report.terms.iter().find(|t| t.0 == "misfit").unwrap().1;
+                assert!(misfit > 0.1 && misfit < 1.0, "{misfit}");
+                let what = format!(
+                    "latent n={n} tr={tr} prior={prior} every={every} minibatch={minibatch}"
+                );
+                crate::learn::objective::assert_gradient_matches_fd(
+                    &mut obj, &mut mlp, 3, 2e-5, 1e-3, &what,
+                );
             }
         }
     }

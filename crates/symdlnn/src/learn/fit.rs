@@ -136,6 +136,13 @@ fn describe(
         },
         training_seconds: seconds,
         symmetries: None,
+        noise: trainer.objective.latent().map(|l| {
+            let source = match config.dlnn().map(|d| &d.noise) {
+                Some(crate::data::noise::NoiseSpec::Auto) => "auto",
+                _ => "given",
+            };
+            l.record(source)
+        }),
     }
 }
 
@@ -164,14 +171,21 @@ pub struct Trained {
     pub mlp: Mlp,
     /// The loss history, as `history.csv`'s text.
     pub history_csv: String,
+    /// The latent positions of a model trained on noisy observations
+    /// (`denoised.csv`).
+    pub denoised: Option<Dataset>,
 }
 
 impl Trained {
     /// Write the model directory `dir`: `model.json`, `weights.safetensors`
     /// and `history.csv`, as one atomic save ([`model_dir::save_with`]).
     pub fn save(&self, dir: &Path) -> Result<(), ModelError> {
-        let history = [("history.csv", self.history_csv.as_bytes())];
-        model_dir::save_with(dir, &self.model, &self.mlp, &history, None)
+        let denoised = self.denoised.as_ref().map(crate::data::io::csv_bytes);
+        let mut extras = vec![("history.csv", self.history_csv.as_bytes())];
+        if let Some(bytes) = &denoised {
+            extras.push((model_dir::DENOISED, bytes));
+        }
+        model_dir::save_with(dir, &self.model, &self.mlp, &extras, None)
     }
 }
 
@@ -662,6 +676,7 @@ fn conclude(mut run: Run, data: &Dataset, source: &str) -> Result<Trained, FitEr
         )?);
     }
     Ok(Trained {
+        denoised: run.trainer.objective.latent().map(|l| l.denoised(data)),
         model,
         mlp: run.trainer.mlp,
         history_csv: run.history.text,

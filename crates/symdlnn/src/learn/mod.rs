@@ -26,6 +26,7 @@ pub mod dlnn;
 mod error;
 mod fit;
 pub mod invariant;
+pub mod latent;
 mod learned;
 pub mod lnn;
 pub mod model_dir;

@@ -65,6 +65,10 @@ pub struct DataSummary {
     pub q_max: Vec<f64>,
 }
 
+/// The latent positions of a model trained on noisy observations, in a
+/// model directory.
+pub const DENOISED: &str = "denoised.csv";
+
 /// The contents of `model.json`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelFile {
@@ -103,6 +107,10 @@ pub struct ModelFile {
     /// Discovered symmetries (SymDLNN).
     #[serde(default)]
     pub symmetries: Option<super::symmetry::Symmetries>,
+    /// Training on noisy observations: the noise level and the residuals
+    /// it left (absent for models trained without noise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noise: Option<super::latent::NoiseRecord>,
 }
 
 /// Why a model directory could not be read or written.

@@ -50,6 +50,8 @@ pub struct PairBatch {
     /// `J = ∂(D1 Ld)/∂q1` at pairs `0, K, 2K, …` (entry `p/K`), row-major
     /// `n × n` each.
     pub jac: Vec<f64>,
+    /// The engine's input gradient (`rows × d`; sized on first use).
+    ubar: Vec<f64>,
 }
 
 impl PairBatch {
@@ -116,6 +118,7 @@ impl PairBatch {
             d1: vec![0.0; pairs * n],
             d2: vec![0.0; pairs * n],
             jac: vec![0.0; jp * n * n],
+            ubar: vec![],
         }
     }
 
@@ -264,6 +267,65 @@ impl PairBatch {
         jbar: &[f64],
         grad: &mut [f64],
     ) {
+        self.seed_cotangents(d1bar, d2bar, jbar);
+        self.engine.adjoint(mlp, &self.cot, grad);
+    }
+
+    /// As [`PairBatch::backprop`], and the gradient of the same sum with
+    /// respect to each pair's positions into `positions_bar` (`pairs × 2n`:
+    /// `q̄0` then `q̄1`; written, not added). Only for an affine input map
+    /// ([`Parametrisation::is_affine`]): then `u = A q0 + B q1 + c` with
+    /// constant `A`, `B`, so `q̄0 = Aᵀū`, `q̄1 = Bᵀū` from the engine's input
+    /// adjoint `ū` (the swapped row sees `q0` through `B`'s slot), plus the
+    /// kinetic prior's `δ̄ = c ⊙ (D̄2 − D̄1)`.
+    pub fn backprop_with_positions(
+        &mut self,
+        mlp: &Mlp,
+        (d1bar, d2bar, jbar): (&[f64], &[f64], &[f64]),
+        grad: &mut [f64],
+        positions_bar: &mut [f64],
+    ) {
+        assert!(
+            self.param.is_affine(),
+            "position gradients need an affine input map"
+        );
+        let (n, d) = (self.param.n, self.param.input_dim());
+        self.seed_cotangents(d1bar, d2bar, jbar);
+        let mut ubar = std::mem::take(&mut self.ubar);
+        ubar.resize(self.inputs.len(), 0.0);
+        self.engine
+            .adjoint_with_inputs(mlp, &self.cot, grad, Some(&mut ubar));
+        let tr = self.param.time_reversible;
+        for p in 0..self.pairs {
+            let cols = &self.cols[p * 2 * n * d..(p + 1) * 2 * n * d];
+            let (rcols, _, _) = swapped_derivatives(
+                &self.reversed,
+                (&self.cols, &self.coef, &self.mixed),
+                (2 * n * d, n * self.param.tangent_count(), n * n * d),
+                p,
+            );
+            let (r, rs) = (self.row[p], self.swapped_row[p]);
+            let u = &ubar[r * d..(r + 1) * d];
+            let out = &mut positions_bar[p * 2 * n..(p + 1) * 2 * n];
+            for (k, o) in out.iter_mut().enumerate() {
+                *o = dot(&cols[k * d..(k + 1) * d], u);
+                if tr {
+                    let us = &ubar[rs * d..(rs + 1) * d];
+                    let ks = (k + n) % (2 * n);
+                    *o += dot(&rcols[ks * d..(ks + 1) * d], us);
+                }
+            }
+            for (i, c) in self.param.kinetic_prior.iter().enumerate() {
+                let dbar = c * (d2bar[p * n + i] - d1bar[p * n + i]);
+                out[i] -= dbar;
+                out[n + i] += dbar;
+            }
+        }
+        self.ubar = ubar;
+    }
+
+    /// The engine's cotangents of `Σ_p D̄1_p·D1_p + D̄2_p·D2_p + J̄_p:J_p`.
+    fn seed_cotangents(&mut self, d1bar: &[f64], d2bar: &[f64], jbar: &[f64]) {
         let (n, d, m) = (
             self.param.n,
             self.param.input_dim(),
@@ -334,7 +396,6 @@ impl PairBatch {
                 }
             }
         }
-        self.engine.adjoint(mlp, &self.cot, grad);
     }
 }
 

@@ -207,6 +207,18 @@ impl Parametrisation {
         }
     }
 
+    /// Whether the input map is affine in `(q0, q1)` (raw or standardised
+    /// inputs without angles or built-in symmetries): its derivatives are
+    /// constants, which position gradients ([`super::pairs::PairBatch::backprop_with_positions`])
+    /// rely on.
+    pub fn is_affine(&self) -> bool {
+        match &self.input_map {
+            InputMap::Raw => true,
+            InputMap::MidpointVelocity { angles, .. } => angles.is_empty(),
+            InputMap::Invariant { .. } => false,
+        }
+    }
+
     /// The angle coordinates (none for [`InputMap::Raw`]).
     pub fn angles(&self) -> &[usize] {
         match &self.input_map {

@@ -169,6 +169,9 @@ struct Workspace {
     atop: Vec<f64>,
     /// Parameter gradient of this chunk.
     grad: Vec<f64>,
+    /// Input gradient `ū_b = z̄_1,b W_1` of this chunk's inputs (`len × d`),
+    /// when asked for.
+    xbar: Vec<f64>,
 }
 
 /// The derivative engine for one network shape, batch size and tangent count.
@@ -235,6 +238,7 @@ impl Engine {
                 value: vec![0.0; len],
                 atop: vec![0.0; len * widths[hidden]],
                 grad: vec![0.0; nparams],
+                xbar: vec![0.0; len * widths[0]],
             });
         }
         Self {
@@ -297,6 +301,21 @@ impl Engine {
     /// `mlp.params().len()` entries) of `Σ_b value̅_b f_b + grad̅_b·g_b +
     /// Σ_j hcol̅_bj·(H_b t_j)`, at the inputs of the last [`Engine::jets`].
     pub fn adjoint(&mut self, mlp: &Mlp, cotangents: &Jets, grad: &mut [f64]) {
+        self.adjoint_with_inputs(mlp, cotangents, grad, None);
+    }
+
+    /// As [`Engine::adjoint`], and with `inputs_bar` (`B × d`) also the
+    /// gradient of the same sum with respect to the inputs `u_b` (written,
+    /// not added): `ū_b = z̄_{1,b} W_1`, since only the value rows' `z_1 =
+    /// W_1 u + b_1` see the input (the tangent rows start from the fixed
+    /// `t_j`).
+    pub fn adjoint_with_inputs(
+        &mut self,
+        mlp: &Mlp,
+        cotangents: &Jets,
+        grad: &mut [f64],
+        inputs_bar: Option<&mut [f64]>,
+    ) {
         assert_eq!(grad.len(), mlp.params().len(), "gradient buffer size");
         assert_eq!(
             (
@@ -308,7 +327,23 @@ impl Engine {
             "cotangents' shape differs from the engine's"
         );
         let m = self.tangents;
-        run_chunks(&mut self.work, |w| w.adjoint(mlp, cotangents, m));
+        let want = inputs_bar.is_some();
+        run_chunks(&mut self.work, |w| {
+            w.adjoint(mlp, cotangents, m);
+            if want {
+                w.input_adjoint(mlp);
+            }
+        });
+        if let Some(out) = inputs_bar {
+            let d = mlp.widths()[0];
+            assert_eq!(out.len(), self.batch * d, "input gradient buffer size");
+            for w in &self.work {
+                for i in 0..w.len {
+                    let s = w.input(i);
+                    out[s * d..(s + 1) * d].copy_from_slice(&w.xbar[i * d..(i + 1) * d]);
+                }
+            }
+        }
         // The chunks' gradients summed in chunk order, the parameters split
         // over the same threads.
         let (len, parts) = (grad.len(), self.work.len());
@@ -472,6 +507,24 @@ impl Workspace {
         self.adjoint_reverse_sweep(mlp, m);
         self.adjoint_output(mlp, cot, m);
         self.adjoint_forward_sweep(mlp, m);
+    }
+
+    /// `ū_b = z̄_{1,b} W_1` into `xbar`, after [`Workspace::adjoint`].
+    fn input_adjoint(&mut self, mlp: &Mlp) {
+        let (d, w1) = (mlp.widths()[0], mlp.widths()[1]);
+        let b = self.len;
+        if b == 0 {
+            return;
+        }
+        mm_nn(
+            &mut self.xbar[..b * d],
+            &self.zbar[0][..b * w1],
+            mlp.weight(0),
+            b,
+            d,
+            w1,
+            Accum::Replace,
+        );
     }
 
     /// `ā_0 = [ḡ; H̄_j]` into `s_a`: this chunk's rows of the gradient and
@@ -750,6 +803,54 @@ mod tests {
                     assert!(
                         (adjoint - fd).abs() <= 1e-6 * (1.0 + fd.abs()),
                         "{act:?} n={n} param {k}: adjoint {adjoint} vs FD {fd}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// The input gradient of `Σ f̄ f + ḡ·g + H̄:(H t)` against central
+    /// differences in every input, with and without tangent rows.
+    #[test]
+    fn input_adjoint_agrees_with_finite_differences_for_every_activation() {
+        for act in Activation::ALL {
+            for (n, threads, m, tb) in [(1, 2, 1, 4), (2, 1, 2, 3), (2, 2, 0, 0), (3, 2, 3, 4)] {
+                let d = 2 * n;
+                let mut rng = ChaCha8Rng::seed_from_u64(20 + n as u64);
+                let mlp = Mlp::new(d, &[10, 9, 7], act, 4).unwrap();
+                let batch = 4;
+                let mut inputs = random(&mut rng, batch * d);
+                let tangents = random(&mut rng, m * d);
+                let mut cot = Jets::with_tangent_batch(batch, tb, d, m);
+                cot.value = random(&mut rng, batch);
+                cot.grad = random(&mut rng, batch * d);
+                cot.hcol = random(&mut rng, m * tb * d);
+                let mut engine = Engine::with_tangent_batch(&mlp, batch, tb, m, threads);
+                let mut jets = Jets::with_tangent_batch(batch, tb, d, m);
+                let mut loss = |inputs: &[f64], engine: &mut Engine| {
+                    engine.jets(&mlp, inputs, &tangents, &mut jets);
+                    let dot =
+                        |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
+                    dot(&jets.value, &cot.value)
+                        + dot(&jets.grad, &cot.grad)
+                        + dot(&jets.hcol, &cot.hcol)
+                };
+                loss(&inputs, &mut engine);
+                let mut grad = vec![0.0; mlp.params().len()];
+                let mut ubar = vec![f64::NAN; batch * d];
+                engine.adjoint_with_inputs(&mlp, &cot, &mut grad, Some(&mut ubar));
+                for k in 0..batch * d {
+                    let (eps, x0) = (1e-5, inputs[k]);
+                    inputs[k] = x0 + eps;
+                    let lp = loss(&inputs, &mut engine);
+                    inputs[k] = x0 - eps;
+                    let lm = loss(&inputs, &mut engine);
+                    inputs[k] = x0;
+                    let fd = (lp - lm) / (2.0 * eps);
+                    assert!(
+                        (ubar[k] - fd).abs() <= 1e-6 * (1.0 + fd.abs()),
+                        "{act:?} n={n} m={m} input {k}: adjoint {} vs FD {fd}",
+                        ubar[k]
                     );
                 }
             }
