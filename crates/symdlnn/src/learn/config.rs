@@ -281,8 +281,9 @@ impl DlnnConfig {
         self.check_noise(data)
     }
 
-    /// Noise needs the robust recipe and an affine input map (no angles, no
-    /// built-in symmetry), and values that fit the data.
+    /// Noise needs the robust recipe, an input map with position gradients
+    /// (no angles unless a symmetry is built in), and values that fit the
+    /// data.
     fn check_noise(&self, data: &Dataset) -> Result<(), ConfigError> {
         if self.noise == NoiseSpec::Off {
             return Ok(());
@@ -290,9 +291,9 @@ impl DlnnConfig {
         if self.recipe() == Recipe::Paper {
             return Err(ConfigError::NoiseNeeds("the robust recipe"));
         }
-        if !self.angles.is_empty() || self.built_in.is_some() {
+        if !self.angles.is_empty() && self.built_in.is_none() {
             return Err(ConfigError::NoiseNeeds(
-                "inputs without --angles or a built-in --symmetry (train those on a noise model's denoised.csv)",
+                "inputs without --angles, unless a symmetry is built in (--symmetry): the standardised map's angle inputs have no position gradient",
             ));
         }
         self.noise.resolve(data)?;

@@ -764,6 +764,48 @@ mod tests {
         }
     }
 
+    /// Latent positions through a nonlinear (invariant) input map: the
+    /// map's own second and third derivatives enter the position gradient
+    /// (`learn::curvature`); checked against finite differences, with and
+    /// without time reversal, `J` at every pair and at every third.
+    #[test]
+    fn latent_gradient_through_built_in_symmetries_agrees_with_finite_differences() {
+        use crate::learn::invariant::{BuiltIn, SymmetrySpec};
+        use crate::learn::latent::Latent;
+        use rand::{Rng, SeedableRng};
+        let (n, d) = (2, data(2));
+        let q: Vec<f64> = d.trajectories.iter().flat_map(|t| t.q.clone()).collect();
+        let pairs: Vec<f64> = (d.trajectories.iter())
+            .flat_map(|t| {
+                (0..t.len() - 1).flat_map(move |k| [t.position(k), t.position(k + 1)].concat())
+            })
+            .collect();
+        for spec in ["rotation:0.2,-0.1", "translation:1,0.5"] {
+            let g = spec.parse::<SymmetrySpec>().unwrap().generator(n).unwrap();
+            let b = BuiltIn::from_generators(n, &[g]).unwrap();
+            for (tr, every) in [(false, 1), (true, 1), (true, 3)] {
+                let param = Parametrisation::midpoint_velocity(n, d.dt, &q, &q, true, tr)
+                    .with_built_in(b.clone(), &pairs)
+                    .unwrap();
+                let mut mlp =
+                    Mlp::new(param.input_dim(), &[8, 6], Activation::Softplus, 2).unwrap();
+                let mut loss = DlnnLoss::new(Recipe::Robust);
+                loss.jacobian_every = every.into();
+                let mut obj = Dlnn::new(&mlp, param, &d, loss, None, 2);
+                let mut latent = Latent::new(&d, vec![0.01, 0.02]);
+                let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
+                for z in latent.z_mut() {
+                    *z = rng.random::<f64>() * 2.0 - 1.0;
+                }
+                obj.set_latent(&mlp, latent);
+                let what = format!("latent {spec} tr={tr} every={every}");
+                crate::learn::objective::assert_gradient_matches_fd(
+                    &mut obj, &mut mlp, 5, 2e-5, 1e-3, &what,
+                );
+            }
+        }
+    }
+
     #[test]
     fn loss_gradient_with_built_in_symmetries_agrees_with_finite_differences() {
         use crate::learn::invariant::{BuiltIn, SymmetrySpec};

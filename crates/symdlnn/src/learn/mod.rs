@@ -21,6 +21,7 @@ pub mod batches;
 pub mod build_in;
 pub mod config;
 pub mod control;
+mod curvature;
 pub mod det;
 pub mod dlnn;
 mod error;

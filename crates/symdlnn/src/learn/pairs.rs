@@ -52,6 +52,8 @@ pub struct PairBatch {
     pub jac: Vec<f64>,
     /// The engine's input gradient (`rows × d`; sized on first use).
     ubar: Vec<f64>,
+    /// `q0` of each pair (`pairs × n`).
+    q0s: Vec<f64>,
 }
 
 impl PairBatch {
@@ -119,6 +121,7 @@ impl PairBatch {
             d2: vec![0.0; pairs * n],
             jac: vec![0.0; jp * n * n],
             ubar: vec![],
+            q0s: vec![0.0; pairs * n],
         }
     }
 
@@ -178,6 +181,7 @@ impl PairBatch {
             );
         }
         self.deltas[p * n..(p + 1) * n].copy_from_slice(delta);
+        self.q0s[p * n..(p + 1) * n].copy_from_slice(q0);
     }
 
     /// Evaluate `Ld`, `D1`, `D2` at every pair and `J` where it is computed
@@ -273,11 +277,12 @@ impl PairBatch {
 
     /// As [`PairBatch::backprop`], and the gradient of the same sum with
     /// respect to each pair's positions into `positions_bar` (`pairs × 2n`:
-    /// `q̄0` then `q̄1`; written, not added). Only for an affine input map
-    /// ([`Parametrisation::is_affine`]): then `u = A q0 + B q1 + c` with
-    /// constant `A`, `B`, so `q̄0 = Aᵀū`, `q̄1 = Bᵀū` from the engine's input
-    /// adjoint `ū` (the swapped row sees `q0` through `B`'s slot), plus the
-    /// kinetic prior's `δ̄ = c ⊙ (D̄2 − D̄1)`.
+    /// `q̄0` then `q̄1`; written, not added): `q̄0 = Aᵀū`, `q̄1 = Bᵀū` from
+    /// the engine's input adjoint `ū` (the swapped row sees `q0` through
+    /// `B`'s slot), plus the kinetic prior's `δ̄ = c ⊙ (D̄2 − D̄1)`, plus for
+    /// a nonlinear map the terms in its own derivatives ([`super::curvature`];
+    /// such a map needs a tangent per input, which the invariant map has and
+    /// angles in the standardised map do not).
     pub fn backprop_with_positions(
         &mut self,
         mlp: &Mlp,
@@ -286,8 +291,8 @@ impl PairBatch {
         positions_bar: &mut [f64],
     ) {
         assert!(
-            self.param.is_affine(),
-            "position gradients need an affine input map"
+            self.param.is_affine() || self.param.tangent_count() == self.param.input_dim(),
+            "position gradients need an affine map or a tangent per input"
         );
         let (n, d) = (self.param.n, self.param.input_dim());
         self.seed_cotangents(d1bar, d2bar, jbar);
@@ -320,8 +325,54 @@ impl PairBatch {
                 out[i] -= dbar;
                 out[n + i] += dbar;
             }
+            if !self.param.is_affine() {
+                self.add_curvature(p, (d1bar, d2bar, jbar), out);
+            }
         }
         self.ubar = ubar;
+    }
+
+    /// The nonlinear map's own terms of pair `p`'s position gradient
+    /// ([`super::curvature`]), both rows with time reversal.
+    fn add_curvature(
+        &self,
+        p: usize,
+        (d1bar, d2bar, jbar): (&[f64], &[f64], &[f64]),
+        out: &mut [f64],
+    ) {
+        let (n, d) = (self.param.n, self.param.input_dim());
+        let tr = self.param.time_reversible;
+        let s = self.param.output_scale * if tr { 0.5 } else { 1.0 };
+        let q0 = &self.q0s[p * n..(p + 1) * n];
+        let y: Vec<f64> = (q0.iter().copied())
+            .chain((0..n).map(|i| q0[i] + self.deltas[p * n + i]))
+            .collect();
+        let v: Vec<f64> = (d1bar[p * n..(p + 1) * n].iter())
+            .chain(&d2bar[p * n..(p + 1) * n])
+            .map(|x| s * x)
+            .collect();
+        let e = self.jacobian_index(p);
+        let w: Option<Vec<f64>> = e.map(|e| {
+            jbar[e * n * n..(e + 1) * n * n]
+                .iter()
+                .map(|x| s * x)
+                .collect()
+        });
+        let mut h = vec![0.0; d * d];
+        let rows = [(self.row[p], false), (self.swapped_row[p], true)];
+        for &(r, swapped) in rows.iter().take(if tr { 2 } else { 1 }) {
+            if e.is_some() {
+                for a in 0..d {
+                    h[a * d..(a + 1) * d].copy_from_slice(self.jets.hcol(a, r));
+                }
+            }
+            let row = super::curvature::RowJets {
+                swapped,
+                g: self.jets.grad(r),
+                h: e.map(|_| &h[..]),
+            };
+            super::curvature::add_map_curvature(&self.param, &y, &row, &v, w.as_deref(), out);
+        }
     }
 
     /// The engine's cotangents of `Σ_p D̄1_p·D1_p + D̄2_p·D2_p + J̄_p:J_p`.
