@@ -5,7 +5,7 @@ use clap::Args;
 use symdlnn::data::{io, Dataset, Trajectory};
 use symdlnn::eval::VbeaLagrangian;
 use symdlnn::learn::{model_dir, LearnedLd};
-use symdlnn::mechanics::{Convergence, LagrangianDerivatives, VariationalIntegrator};
+use symdlnn::mechanics::{Convergence, FittedStart, LagrangianDerivatives, VariationalIntegrator};
 
 use crate::args;
 
@@ -14,11 +14,17 @@ use crate::args;
     allow_negative_numbers = true,
     after_help = "Examples:
   symdlnn predict --model model --data cartpend.csv --steps 300 --out pred.csv
+  symdlnn predict --model model --data noisy.csv --fit-start 10 --steps 300 --out pred.csv
   symdlnn predict --model model --q0 0.1,0.1 --q1 0.09995,0.1001 --steps 500 --out pred.csv
   symdlnn predict --model model --q0 1,0 --v0 0,0.6 --steps 500 --out pred.csv
 
 --v0 starts from a state: the initial momentum p0 = ∂L_VBEA/∂q̇(q0, v0) of the
-model's modified Lagrangian, then p0 + D1 Ld(q0, q1) = 0 gives q1."
+model's modified Lagrangian, then p0 + D1 Ld(q0, q1) = 0 gives q1.
+
+--fit-start K starts from the (q0, q1) whose rollout under the model best
+fits the data's first K points (least squares), instead of its first two
+points: with noisy data, two points put an error of about √2·σ/Δt into the
+starting velocity."
 )]
 pub struct PredictArgs {
     /// Model directory
@@ -30,6 +36,9 @@ pub struct PredictArgs {
     /// Which trajectory of --data (from 0)
     #[arg(long, default_value_t = 0, requires = "data")]
     traj: usize,
+    /// Start from the (q0, q1) fitted to the first K points of --data
+    #[arg(long, value_name = "K", requires = "data", conflicts_with_all = ["q0", "q1", "v0"])]
+    fit_start: Option<usize>,
     /// Time step of an .npy --data file
     #[arg(long, value_parser = args::positive, requires = "data")]
     dt: Option<f64>,
@@ -57,8 +66,38 @@ pub struct PredictArgs {
 enum Start {
     /// Two positions one step apart.
     Positions(Vec<f64>, Vec<f64>),
+    /// Two positions fitted to the data's first points.
+    Fitted(FittedStart),
     /// A position and a velocity (through the modified Lagrangian's momentum).
     State(Vec<f64>, Vec<f64>),
+}
+
+/// The start from a trajectory's observed positions: its first two points,
+/// or with `fit_start = Some(K)` the `(q0, q1)` whose rollout under `ld`
+/// fits its first `K` points best. (The seam for a default that depends on
+/// the model, e.g. for models trained on noisy data.)
+fn start_from_observations(
+    ld: &LearnedLd,
+    tr: &Trajectory,
+    fit_start: Option<usize>,
+) -> anyhow::Result<Start> {
+    let Some(k) = fit_start else {
+        return Ok(Start::Positions(
+            tr.position(0).to_vec(),
+            tr.position(1).to_vec(),
+        ));
+    };
+    let fit = symdlnn::mechanics::fit_start(ld, &tr.q, k, Convergence::default())
+        .with_context(|| format!("--fit-start {k}"))?;
+    Ok(Start::Fitted(fit))
+}
+
+/// The line saying what fitting the start did.
+fn fit_line(fit: &FittedStart) -> String {
+    format!(
+        "start fitted to the first {} observations: RMS misfit {:.3e} → {:.3e}",
+        fit.k, fit.rms_before, fit.rms_after
+    )
 }
 
 pub fn run(a: PredictArgs) -> anyhow::Result<()> {
@@ -99,10 +138,7 @@ pub fn run(a: PredictArgs) -> anyhow::Result<()> {
                     data.trajectories.len()
                 )
             })?;
-            (
-                Start::Positions(tr.position(0).to_vec(), tr.position(1).to_vec()),
-                tr.t[0],
-            )
+            (start_from_observations(&ld, tr, a.fit_start)?, tr.t[0])
         }
         (None, Some(q0), Some(q1), None) => (
             Start::Positions(check("--q0", q0)?, check("--q1", q1)?),
@@ -113,10 +149,14 @@ pub fn run(a: PredictArgs) -> anyhow::Result<()> {
         }
         _ => bail!("give --data, or --q0 with --q1 or --v0"),
     };
+    let fitted = match &start_pair {
+        Start::Fitted(fit) => Some(fit.clone()),
+        _ => None,
+    };
     let start = std::time::Instant::now();
     let mut integrator = VariationalIntegrator::new(&ld, Convergence::default());
     let (path, failure) = match start_pair {
-        Start::Positions(q0, q1) => integrator
+        Start::Fitted(FittedStart { q0, q1, .. }) | Start::Positions(q0, q1) => integrator
             .rollout_positions_until_failure(&q0, &q1, a.steps - 1)
             .context("prediction failed")?,
         Start::State(q0, v0) => {
@@ -145,16 +185,23 @@ pub fn run(a: PredictArgs) -> anyhow::Result<()> {
     }
     let s = path.stats;
     if a.json {
-        println!(
-            "{}",
-            serde_json::json!({
-                "out": a.out, "points": a.steps + 1, "seconds": seconds,
-                "steps_per_second": (a.steps as f64 - 1.0).max(0.0) / seconds.max(1e-12),
-                "newton": {"solves": s.steps, "total_iterations": s.total_iterations,
-                           "max_iterations": s.max_iterations, "max_residual": s.max_residual},
-            })
-        );
+        let mut summary = serde_json::json!({
+            "out": a.out, "points": a.steps + 1, "seconds": seconds,
+            "steps_per_second": (a.steps as f64 - 1.0).max(0.0) / seconds.max(1e-12),
+            "newton": {"solves": s.steps, "total_iterations": s.total_iterations,
+                       "max_iterations": s.max_iterations, "max_residual": s.max_residual},
+        });
+        if let Some(f) = &fitted {
+            summary["fit_start"] = serde_json::json!({
+                "k": f.k, "rms_before": f.rms_before, "rms_after": f.rms_after,
+                "iterations": f.iterations, "q0": f.q0, "q1": f.q1,
+            });
+        }
+        println!("{summary}");
     } else {
+        if let Some(fit) = &fitted {
+            println!("{}", fit_line(fit));
+        }
         println!(
             "wrote {} points to {} ({} Newton solves, at most {} iterations, max residual {:.2e}, {:.0} steps/s)",
             a.steps + 1,

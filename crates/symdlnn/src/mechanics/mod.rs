@@ -1,10 +1,12 @@
 //! Exact variational mechanics: continuous Lagrangians, the shipped systems,
-//! discrete Lagrangians and the variational integrator. No learning here;
+//! discrete Lagrangians, the variational integrator and the fitting of a
+//! rollout's start to observations. No learning here;
 //! learned models implement the same [`DiscreteLagrangian`] trait.
 
 mod discrete;
 mod integrator;
 mod lagrangian;
+mod start;
 mod systems;
 pub mod zoo;
 
@@ -16,6 +18,7 @@ pub use lagrangian::{
     gradient, second_derivative_block, solve_dense, Lagrangian, LagrangianDerivatives,
     LagrangianJet, Scalar,
 };
+pub use start::{fit_start, FitStop, FittedStart, StartError};
 pub use systems::{
     AffineGenerator, CartPendulum, DoublePendulum, FreeParticle, HarmonicOscillator, InitialBox,
     IsotropicOscillator, Kepler, Kepler3d, System, TimeGrid, UnknownSystem, VectorField,
