@@ -289,6 +289,16 @@ pub fn load(dir: &Path) -> Result<(ModelFile, Mlp), ModelError> {
     from_bytes(&text, &bytes, dir)
 }
 
+/// The denoised positions of a model trained with noise (`denoised.csv`),
+/// `None` when the directory has none.
+pub fn load_denoised(dir: &Path) -> Result<Option<crate::data::Dataset>, ModelError> {
+    let path = dir.join(DENOISED);
+    if !path.is_file() {
+        return Ok(None);
+    }
+    Ok(Some(crate::data::io::read(&path, None)?))
+}
+
 /// A model from the bytes of its `model.json` and `weights.safetensors`,
 /// with every check of [`load`] (the weights must match `weights_hash`
 /// when the description has one); `dir` names the directory in errors.
