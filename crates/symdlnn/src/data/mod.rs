@@ -8,14 +8,18 @@
 //!   initial conditions from a documented box, Gaussian position noise.
 //! * [`io`]: CSV and NPY files, refusing bad input with the file, the line or
 //!   index and the problem.
+//! * [`noise`]: the white-noise σ of each coordinate estimated from the
+//!   positions (or none measurable).
 
 mod collection;
 pub mod generate;
 pub mod io;
 pub mod metrics;
+pub mod noise;
 mod trajectory;
 
 pub use collection::{expand, read_all};
+pub use noise::{estimate_noise, NoiseEstimate};
 
 pub use trajectory::{Dataset, Trajectory};
 
