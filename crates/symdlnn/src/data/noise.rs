@@ -47,8 +47,14 @@
 //! remains is the sample's own: over 40 seeds the noise actually drawn on
 //! those 51 points has an RMS of 0.80 … 1.17 σ, and σ̂ spreads about it
 //! with sd 0.09.
+//!
+//! [`NoiseSpec`] is the user's setting (`0`, `auto`, one σ or one per
+//! coordinate) and [`NoiseSpec::resolve`] turns it into per-coordinate σ.
 
 use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::{Dataset, Trajectory};
 
@@ -66,7 +72,7 @@ pub const MIN_DIFFERENCES: usize = 10;
 /// A σ at or below this times the coordinate's largest `|y|` is not
 /// measurable noise.
 pub const ROUNDING_FLOOR: f64 = 1e-9;
-/// [`NoiseEstimate::sigma_with_floor`]: a coordinate without measurable noise gets this
+/// [`NoiseSpec::Auto`]: a coordinate without measurable noise gets this
 /// times the smallest measurable `σ / scale`, times its own scale.
 pub const AUTO_FLOOR: f64 = 1e-3;
 
@@ -296,6 +302,151 @@ pub fn estimate_noise(data: &Dataset) -> NoiseEstimate {
     }
 }
 
+/// A noise setting refused, or one that does not fit the data.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum NoiseError {
+    /// The text is not a noise setting.
+    #[error("noise '{input}': {problem} (expected auto, 0, one σ ≥ 0, or one σ per coordinate separated by commas)")]
+    Parse {
+        /// The text given (quoted for a one-line message).
+        input: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// Neither one σ nor one per coordinate.
+    #[error("noise: {found} σ values for data of dimension {expected}; give one for all coordinates or {expected}")]
+    Count {
+        /// The data's dimension.
+        expected: usize,
+        /// The number of values given.
+        found: usize,
+    },
+}
+
+/// The noise a user declares for the positions.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub enum NoiseSpec {
+    /// No noise (`0`).
+    #[default]
+    Off,
+    /// Estimate it from the data ([`estimate_noise`]).
+    Auto,
+    /// Known σ: one for every coordinate, or one per coordinate (each
+    /// finite and ≥ 0).
+    Sigma(Vec<f64>),
+}
+
+impl NoiseSpec {
+    /// Per-coordinate σ for `data`, `None` for no noise: `Off`, `Auto` on
+    /// data without measurable noise, or σ values all 0. `Auto`:
+    /// [`NoiseEstimate::sigma_with_floor`]. `Sigma`: one value broadcast to
+    /// every coordinate, or exactly one per coordinate.
+    pub fn resolve(&self, data: &Dataset) -> Result<Option<Vec<f64>>, NoiseError> {
+        match self {
+            Self::Off => Ok(None),
+            Self::Auto => Ok(estimate_noise(data).sigma_with_floor()),
+            Self::Sigma(v) => {
+                let all = match v.len() {
+                    1 => vec![v[0]; data.n],
+                    m if m == data.n => v.clone(),
+                    found => {
+                        return Err(NoiseError::Count {
+                            expected: data.n,
+                            found,
+                        })
+                    }
+                };
+                Ok(all.iter().any(|&s| s != 0.0).then_some(all))
+            }
+        }
+    }
+}
+
+/// One σ of a list: a finite number ≥ 0 (−0 read as 0).
+fn parse_sigma(item: &str) -> Result<f64, String> {
+    let t = item.trim();
+    if t.is_empty() {
+        return Err("an empty value in the list".into());
+    }
+    let x: f64 = t
+        .parse()
+        .map_err(|_| format!("'{}' is not a number", crate::sanity::quote(t)))?;
+    if !x.is_finite() {
+        return Err(format!("σ must be a finite number, got {t}"));
+    }
+    if x < 0.0 {
+        return Err(format!("σ must be ≥ 0, got {t}"));
+    }
+    Ok(x + 0.0)
+}
+
+impl FromStr for NoiseSpec {
+    type Err = NoiseError;
+    /// `auto`, `0`, one σ (`0.001`) or one per coordinate (`0.001,0.002`).
+    fn from_str(s: &str) -> Result<Self, NoiseError> {
+        let t = s.trim();
+        if t.eq_ignore_ascii_case("auto") {
+            return Ok(Self::Auto);
+        }
+        if t.is_empty() {
+            return Err(NoiseError::Parse {
+                input: String::new(),
+                problem: "empty".into(),
+            });
+        }
+        let values = t
+            .split(',')
+            .map(parse_sigma)
+            .collect::<Result<Vec<f64>, String>>()
+            .map_err(|problem| NoiseError::Parse {
+                input: crate::sanity::quote(s),
+                problem,
+            })?;
+        Ok(match values[..] {
+            [0.0] => Self::Off,
+            _ => Self::Sigma(values),
+        })
+    }
+}
+
+impl fmt::Display for NoiseSpec {
+    /// `0`, `auto` or the σ values separated by commas, each in the
+    /// shortest form that reads back exactly.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Off => f.write_str("0"),
+            Self::Auto => f.write_str("auto"),
+            Self::Sigma(v) => {
+                let parts: Vec<String> = v.iter().map(|x| format!("{x:?}")).collect();
+                f.write_str(&parts.join(","))
+            }
+        }
+    }
+}
+
+impl Serialize for NoiseSpec {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for NoiseSpec {
+    /// The text form, or a bare number.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Repr {
+            Text(String),
+            Number(f64),
+        }
+        let text = match Repr::deserialize(deserializer)? {
+            Repr::Text(s) => s,
+            Repr::Number(x) => format!("{x:?}"),
+        };
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -510,7 +661,7 @@ mod tests {
         assert!(!est.is_noisy());
         assert_eq!(est.to_string(), "no measurable noise");
         assert!(est.profile.iter().all(Vec::is_empty));
-        assert_eq!(est.sigma_with_floor(), None);
+        assert_eq!(NoiseSpec::Auto.resolve(&tiny).unwrap(), None);
         // The same short ones next to a long noisy trajectory: its σ.
         let mut data = smooth(&[400], 3);
         let truth: Vec<f64> = estimate_noise(&data)
@@ -539,7 +690,7 @@ mod tests {
             trajectories: vec![Trajectory::from_positions(0, 0.0, 0.1, vec![])],
         };
         assert!(!estimate_noise(&empty).is_noisy());
-        assert_eq!(estimate_noise(&empty).sigma_with_floor(), None);
+        assert_eq!(NoiseSpec::Auto.resolve(&empty).unwrap(), None);
     }
 
     #[test]
@@ -627,5 +778,113 @@ mod tests {
             text.ends_with(&format!("(difference order {})", est.order)),
             "{text}"
         );
+    }
+
+    #[test]
+    fn noise_settings_parse_and_print_back() {
+        let good: [(&str, NoiseSpec); 9] = [
+            ("auto", NoiseSpec::Auto),
+            (" AUTO ", NoiseSpec::Auto),
+            ("0", NoiseSpec::Off),
+            ("0.0", NoiseSpec::Off),
+            ("-0", NoiseSpec::Off),
+            ("0.001", NoiseSpec::Sigma(vec![0.001])),
+            ("1e-3, 2e-3", NoiseSpec::Sigma(vec![0.001, 0.002])),
+            ("0,0.5", NoiseSpec::Sigma(vec![0.0, 0.5])),
+            ("3", NoiseSpec::Sigma(vec![3.0])),
+        ];
+        for (text, spec) in good {
+            let parsed: NoiseSpec = text.parse().unwrap();
+            assert_eq!(parsed, spec, "{text}");
+            assert_eq!(
+                parsed.to_string().parse::<NoiseSpec>().unwrap(),
+                spec,
+                "{text}"
+            );
+        }
+        assert_eq!(
+            NoiseSpec::Sigma(vec![0.001, 2e-20]).to_string(),
+            "0.001,2e-20"
+        );
+        assert_eq!(NoiseSpec::default(), NoiseSpec::Off);
+        assert_eq!(NoiseSpec::Off.to_string(), "0");
+        for (bad, says) in [
+            ("", "empty"),
+            ("  ", "empty"),
+            ("-0.001", "≥ 0"),
+            ("0.001,-1", "≥ 0"),
+            ("nan", "finite"),
+            ("inf", "finite"),
+            ("1e999", "finite"),
+            ("0.001,", "empty value"),
+            (",", "empty value"),
+            ("abc", "not a number"),
+            ("0.001;0.002", "not a number"),
+            ("auto,0.1", "not a number"),
+        ] {
+            let e = bad.parse::<NoiseSpec>().unwrap_err();
+            let m = e.to_string();
+            assert!(
+                matches!(e, NoiseError::Parse { .. }) && m.contains(says),
+                "{bad}: {m}"
+            );
+            assert!(!m.contains('\n'), "{m}");
+        }
+    }
+
+    #[test]
+    fn noise_settings_serialize_as_text() {
+        for spec in [
+            NoiseSpec::Off,
+            NoiseSpec::Auto,
+            NoiseSpec::Sigma(vec![0.001, 0.25]),
+        ] {
+            let json = serde_json::to_string(&spec).unwrap();
+            assert_eq!(json, format!("\"{spec}\""));
+            assert_eq!(serde_json::from_str::<NoiseSpec>(&json).unwrap(), spec);
+        }
+        assert_eq!(
+            serde_json::from_str::<NoiseSpec>("0.002").unwrap(),
+            NoiseSpec::Sigma(vec![0.002])
+        );
+        assert_eq!(
+            serde_json::from_str::<NoiseSpec>("0").unwrap(),
+            NoiseSpec::Off
+        );
+        assert!(serde_json::from_str::<NoiseSpec>("\"-1\"").is_err());
+        assert!(serde_json::from_str::<NoiseSpec>("[1]").is_err());
+    }
+
+    #[test]
+    fn resolve_broadcasts_counts_and_estimates() {
+        let clean = smooth(&[200], 10);
+        let none = |s: &str| s.parse::<NoiseSpec>().unwrap().resolve(&clean).unwrap();
+        assert_eq!(none("0"), None);
+        assert_eq!(none("0,0,0"), None);
+        assert_eq!(none("auto"), None);
+        assert_eq!(none("0.01"), Some(vec![0.01; 3]));
+        assert_eq!(none("1,0,3"), Some(vec![1.0, 0.0, 3.0]));
+        let e = NoiseSpec::Sigma(vec![0.1, 0.2])
+            .resolve(&clean)
+            .unwrap_err();
+        assert_eq!(
+            e,
+            NoiseError::Count {
+                expected: 3,
+                found: 2
+            }
+        );
+        assert!(
+            e.to_string().contains("2 σ values") && e.to_string().contains("dimension 3"),
+            "{e}"
+        );
+        let truth: Vec<f64> = estimate_noise(&clean)
+            .scale
+            .iter()
+            .map(|s| 1e-3 * s)
+            .collect();
+        let data = noisy(&clean, &truth, 11);
+        let auto = NoiseSpec::Auto.resolve(&data).unwrap().unwrap();
+        assert_eq!(auto, estimate_noise(&data).sigma);
     }
 }
