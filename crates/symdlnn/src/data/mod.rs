@@ -8,6 +8,8 @@
 //!   initial conditions from a documented box, Gaussian position noise.
 //! * [`io`]: CSV and NPY files, refusing bad input with the file, the line or
 //!   index and the problem.
+//! * [`noise`]: the white-noise σ of each coordinate estimated from the
+//!   positions (or none measurable), and the user's noise setting.
 
 mod collection;
 pub mod generate;
@@ -17,6 +19,7 @@ pub mod noise;
 mod trajectory;
 
 pub use collection::{expand, read_all};
+pub use noise::{estimate_noise, NoiseError, NoiseEstimate, NoiseSpec};
 
 pub use trajectory::{Dataset, Trajectory};
 
