@@ -49,6 +49,15 @@ pub struct EvaluateArgs {
     /// symdlnn, the system's otherwise), true (the system's) or learned
     #[arg(long, value_enum, default_value = "auto")]
     generators: Generators,
+    /// Noisy observations of the same trajectory (e.g. the training data):
+    /// start the rollout from them as predict does (a model trained with
+    /// --noise: its denoised start on its training data, else a start fitted
+    /// to their first points), not from the truth's first two points
+    #[arg(long)]
+    observed: Option<PathBuf>,
+    /// With --observed: fit the start to its first K points
+    #[arg(long, value_name = "K", requires = "observed")]
+    fit_start: Option<usize>,
     /// Output directory
     #[arg(long)]
     out: PathBuf,
@@ -77,10 +86,14 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<()> {
             per.saturating_sub(1).min(truth.len().saturating_sub(1))
         }
     };
-    let evaluation = eval::evaluate(
+    let start = observed_start(&a, &model, &mlp)?;
+    let evaluation = eval::evaluate_from(
         &model,
         &mlp,
         truth,
+        start
+            .as_ref()
+            .map(|(q0, q1, how)| (&q0[..], &q1[..], how.clone())),
         train_steps,
         system.as_ref(),
         match a.generators {
@@ -134,7 +147,55 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A rollout's start `(q0, q1)` and how it was chosen.
+type Start = (Vec<f64>, Vec<f64>, String);
+
+/// The rollout's start from `--observed` (trajectory `--traj`), with a line
+/// saying how it was chosen; `None` without `--observed`.
+fn observed_start(
+    a: &EvaluateArgs,
+    model: &model_dir::ModelFile,
+    mlp: &symdlnn::nn::Mlp,
+) -> anyhow::Result<Option<Start>> {
+    let Some(path) = &a.observed else {
+        return Ok(None);
+    };
+    let observed = io::read(path, a.dt)?;
+    let source = path.display().to_string();
+    observed.expect_dim(model.n, &source)?;
+    if a.traj >= observed.trajectories.len() {
+        anyhow::bail!(
+            "{source}: no trajectory {} (the file has {})",
+            a.traj,
+            observed.trajectories.len()
+        );
+    }
+    if observed.trajectories[a.traj].len() < 2 {
+        anyhow::bail!("{source}, trajectory {}: fewer than two points", a.traj);
+    }
+    let ld = symdlnn::learn::LearnedLd::new(mlp.clone(), model.parametrisation.clone());
+    let denoised = model_dir::load_denoised(&a.model)?;
+    let (q0, q1, choice) = eval::start::observed_start(
+        &ld,
+        model,
+        denoised.as_ref(),
+        &observed,
+        a.traj,
+        a.fit_start,
+    )
+    .with_context(|| format!("{source}: fitting the start"))?;
+    Ok(Some((q0, q1, choice.describe())))
+}
+
 fn print_summary(m: &eval::Metrics) {
+    if let Some(start) = &m.start {
+        println!("{start}");
+    }
+    if let Some(noise) = &m.noise {
+        for line in noise.lines() {
+            println!("{line}");
+        }
+    }
     let f = |x: Option<f64>| x.map_or("–".to_string(), |v| format!("{v:.3e}"));
     for (name, p) in [("recreation", &m.recreation), ("prediction", &m.prediction)] {
         println!(

@@ -166,6 +166,15 @@ fn print_training(m: &ModelFile) {
             }
         );
     }
+    if let Some(noise) = &m.noise {
+        for line in noise.lines() {
+            println!("  {line}");
+        }
+        println!(
+            "  denoised positions: {} in the model directory",
+            symdlnn::learn::model_dir::DENOISED
+        );
+    }
 }
 
 /// The built-in system `name` to compare a model of dimension `n` with.

@@ -3,9 +3,10 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use clap::Args;
 use symdlnn::data::{io, Dataset, Trajectory};
+use symdlnn::eval::start::{observed_start, StartChoice};
 use symdlnn::eval::VbeaLagrangian;
 use symdlnn::learn::{model_dir, LearnedLd};
-use symdlnn::mechanics::{Convergence, FittedStart, LagrangianDerivatives, VariationalIntegrator};
+use symdlnn::mechanics::{Convergence, LagrangianDerivatives, VariationalIntegrator};
 
 use crate::args;
 
@@ -24,7 +25,9 @@ model's modified Lagrangian, then p0 + D1 Ld(q0, q1) = 0 gives q1.
 --fit-start K starts from the (q0, q1) whose rollout under the model best
 fits the data's first K points (least squares), instead of its first two
 points: with noisy data, two points put an error of about √2·σ/Δt into the
-starting velocity."
+starting velocity. A model trained with --noise does this by default: from
+its own training data it starts from its denoised positions, from other data
+it fits the first 10 points (--fit-start K to choose K)."
 )]
 pub struct PredictArgs {
     /// Model directory
@@ -36,7 +39,7 @@ pub struct PredictArgs {
     /// Which trajectory of --data (from 0)
     #[arg(long, default_value_t = 0, requires = "data")]
     traj: usize,
-    /// Start from the (q0, q1) fitted to the first K points of --data
+    /// Start from the (q0, q1) fitted to the first K points of --data (default for a model trained with --noise: its denoised start on its training data, else K = 10)
     #[arg(long, value_name = "K", requires = "data", conflicts_with_all = ["q0", "q1", "v0"])]
     fit_start: Option<usize>,
     /// Time step of an .npy --data file
@@ -64,40 +67,10 @@ pub struct PredictArgs {
 
 /// Where a prediction starts.
 enum Start {
-    /// Two positions one step apart.
-    Positions(Vec<f64>, Vec<f64>),
-    /// Two positions fitted to the data's first points.
-    Fitted(FittedStart),
+    /// Two positions one step apart (from `--data`: how they were chosen).
+    Positions(Vec<f64>, Vec<f64>, Option<StartChoice>),
     /// A position and a velocity (through the modified Lagrangian's momentum).
     State(Vec<f64>, Vec<f64>),
-}
-
-/// The start from a trajectory's observed positions: its first two points,
-/// or with `fit_start = Some(K)` the `(q0, q1)` whose rollout under `ld`
-/// fits its first `K` points best. (The seam for a default that depends on
-/// the model, e.g. for models trained on noisy data.)
-fn start_from_observations(
-    ld: &LearnedLd,
-    tr: &Trajectory,
-    fit_start: Option<usize>,
-) -> anyhow::Result<Start> {
-    let Some(k) = fit_start else {
-        return Ok(Start::Positions(
-            tr.position(0).to_vec(),
-            tr.position(1).to_vec(),
-        ));
-    };
-    let fit = symdlnn::mechanics::fit_start(ld, &tr.q, k, Convergence::default())
-        .with_context(|| format!("--fit-start {k}"))?;
-    Ok(Start::Fitted(fit))
-}
-
-/// The line saying what fitting the start did.
-fn fit_line(fit: &FittedStart) -> String {
-    format!(
-        "start fitted to the first {} observations: RMS misfit {:.3e} → {:.3e}",
-        fit.k, fit.rms_before, fit.rms_after
-    )
 }
 
 pub fn run(a: PredictArgs) -> anyhow::Result<()> {
@@ -138,10 +111,18 @@ pub fn run(a: PredictArgs) -> anyhow::Result<()> {
                     data.trajectories.len()
                 )
             })?;
-            (start_from_observations(&ld, tr, a.fit_start)?, tr.t[0])
+            let t0 = tr.t[0];
+            let denoised = model_dir::load_denoised(&a.model)?;
+            let (q0, q1, choice) =
+                observed_start(&ld, &model, denoised.as_ref(), &data, a.traj, a.fit_start)
+                    .with_context(|| match a.fit_start {
+                        Some(k) => format!("--fit-start {k}"),
+                        None => "fitting the start (a model trained with noise)".into(),
+                    })?;
+            (Start::Positions(q0, q1, Some(choice)), t0)
         }
         (None, Some(q0), Some(q1), None) => (
-            Start::Positions(check("--q0", q0)?, check("--q1", q1)?),
+            Start::Positions(check("--q0", q0)?, check("--q1", q1)?, None),
             0.0,
         ),
         (None, Some(q0), None, Some(v0)) => {
@@ -149,14 +130,18 @@ pub fn run(a: PredictArgs) -> anyhow::Result<()> {
         }
         _ => bail!("give --data, or --q0 with --q1 or --v0"),
     };
-    let fitted = match &start_pair {
-        Start::Fitted(fit) => Some(fit.clone()),
+    let choice = match &start_pair {
+        Start::Positions(_, _, c) => c.clone(),
+        Start::State(..) => None,
+    };
+    let fitted = match &choice {
+        Some(StartChoice::Fitted { fit, .. }) => Some(fit.clone()),
         _ => None,
     };
     let start = std::time::Instant::now();
     let mut integrator = VariationalIntegrator::new(&ld, Convergence::default());
     let (path, failure) = match start_pair {
-        Start::Fitted(FittedStart { q0, q1, .. }) | Start::Positions(q0, q1) => integrator
+        Start::Positions(q0, q1, _) => integrator
             .rollout_positions_until_failure(&q0, &q1, a.steps - 1)
             .context("prediction failed")?,
         Start::State(q0, v0) => {
@@ -199,8 +184,8 @@ pub fn run(a: PredictArgs) -> anyhow::Result<()> {
         }
         println!("{summary}");
     } else {
-        if let Some(fit) = &fitted {
-            println!("{}", fit_line(fit));
+        if let Some(c) = choice.as_ref().filter(|c| **c != StartChoice::TwoPoints) {
+            println!("{}", c.describe());
         }
         println!(
             "wrote {} points to {} ({} Newton solves, at most {} iterations, max residual {:.2e}, {:.0} steps/s)",

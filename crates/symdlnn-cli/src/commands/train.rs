@@ -2,7 +2,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
-use symdlnn::data::Dataset;
+use symdlnn::data::{Dataset, NoiseSpec};
 use symdlnn::learn::control::{parse_duration, Keep, TrainControl};
 use symdlnn::learn::invariant::{BuiltIn, SymmetrySpec};
 use symdlnn::learn::model_dir::ModelFile;
@@ -475,8 +475,12 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
         // Overwriting a model is allowed; say so.
         eprintln!("note: overwriting the model in {}", a.out.display());
     }
+    if config.dlnn().is_some_and(|d| d.noise == NoiseSpec::Auto) {
+        eprintln!("--noise auto: {}", symdlnn::data::estimate_noise(&data));
+    }
     let model = train(&config, &data, &a)?;
     warn(&model);
+    noise_lines(&model, &a.out);
     if a.json {
         println!("{}", serde_json::to_string_pretty(&model)?);
     } else {
@@ -568,6 +572,25 @@ fn warn(model: &ModelFile) {
         eprintln!(
             "note: this solver reads ξ·∇Ld, which a gauge term Φ(q1) − Φ(q0) of the learned Ld can mislead; --time-reversible removes it (right when L is even in q̇)"
         );
+    }
+}
+
+/// What training with noise did, on standard error.
+fn noise_lines(model: &ModelFile, out: &std::path::Path) {
+    match (&model.noise, model.training.dlnn().map(|d| &d.noise)) {
+        (Some(record), _) => {
+            for line in record.lines() {
+                eprintln!("{line}");
+            }
+            eprintln!(
+                "denoised positions in {}",
+                out.join(symdlnn::learn::model_dir::DENOISED).display()
+            );
+        }
+        (None, Some(NoiseSpec::Auto)) => eprintln!(
+            "note: no measurable noise in the data: trained without latent positions (as --noise 0)"
+        ),
+        _ => {}
     }
 }
 

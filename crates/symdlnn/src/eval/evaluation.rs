@@ -174,6 +174,14 @@ pub struct Metrics {
     pub epochs_per_second: f64,
     /// Wall time of the rollout.
     pub rollout_seconds: f64,
+    /// Where the rollout started, when not at the truth's first two points
+    /// ([`evaluate_from`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<String>,
+    /// A model trained with noise: its noise level and observation
+    /// residuals.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noise: Option<crate::learn::latent::NoiseRecord>,
 }
 
 /// The series behind the metrics, for figures.
@@ -221,11 +229,36 @@ pub fn evaluate(
     system: Option<&System>,
     tracked: Tracked,
 ) -> Result<Evaluation, EvalError> {
+    evaluate_from(model, mlp, truth, None, train_steps, system, tracked)
+}
+
+/// As [`evaluate`], with the rollout started from `start = (q0, q1, how)`
+/// (e.g. a denoised or fitted start, [`super::start`]) instead of the
+/// truth's first two points; `how` is recorded in the metrics.
+pub fn evaluate_from(
+    model: &ModelFile,
+    mlp: &Mlp,
+    truth: &Trajectory,
+    start: Option<(&[f64], &[f64], String)>,
+    train_steps: usize,
+    system: Option<&System>,
+    tracked: Tracked,
+) -> Result<Evaluation, EvalError> {
     check_inputs(model, truth, train_steps, system)?;
     let n = model.n;
     let len = truth.len();
     let ld = LearnedLd::new(mlp.clone(), model.parametrisation.clone());
-    let rollout = roll_out(&ld, n, truth)?;
+    let (q0, q1) = match &start {
+        Some((a, b, _)) if a.len() == n && b.len() == n => (*a, *b),
+        Some((a, _, _)) => {
+            return Err(EvalError::Dimension {
+                expected: n,
+                found: a.len(),
+            })
+        }
+        None => (truth.position(0), truth.position(1)),
+    };
+    let rollout = roll_out(&ld, n, truth, q0, q1)?;
     let path = &rollout.path;
     let mut notes = vec![];
     // Velocities by central differences, for the true L's energy and momenta.
@@ -270,6 +303,8 @@ pub fn evaluate(
         epochs: model.epochs_done,
         epochs_per_second: model.epochs_done as f64 / model.training_seconds.max(1e-12),
         rollout_seconds: rollout.seconds,
+        start: start.map(|s| s.2),
+        noise: model.noise.clone(),
     };
     Ok(Evaluation {
         metrics,
@@ -334,12 +369,18 @@ struct Rollout {
     seconds: f64,
 }
 
-/// Roll `ld` out from the truth's first two points for as many steps as the
-/// truth has, keeping the path up to a failed Newton solve.
-fn roll_out(ld: &LearnedLd, n: usize, truth: &Trajectory) -> Result<Rollout, EvalError> {
+/// Roll `ld` out from `(q0, q1)` for as many steps as the truth has,
+/// keeping the path up to a failed Newton solve.
+fn roll_out(
+    ld: &LearnedLd,
+    n: usize,
+    truth: &Trajectory,
+    q0: &[f64],
+    q1: &[f64],
+) -> Result<Rollout, EvalError> {
     let start = std::time::Instant::now();
     let (path, failure) = VariationalIntegrator::new(ld, Convergence::default())
-        .rollout_positions_until_failure(truth.position(0), truth.position(1), truth.len() - 2)
+        .rollout_positions_until_failure(q0, q1, truth.len() - 2)
         // Dimensions were checked by `check_inputs`.
         .map_err(|_| EvalError::Dimension {
             expected: n,

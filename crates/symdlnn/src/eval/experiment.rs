@@ -18,7 +18,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use super::evaluation::{evaluate, EvalError, Evaluation, Metrics, Tracked};
+use super::evaluation::{evaluate_from, EvalError, Evaluation, Metrics, Tracked};
 use crate::data::{generate, io, Dataset, Trajectory};
 use crate::learn::invariant::BuiltIn;
 use crate::learn::symmetry::{agreement_of, DiscoverySolver, EvaluationPoints, SymmetryBasis};
@@ -134,6 +134,22 @@ pub struct Experiment {
     pub trajectories: usize,
     /// Training epochs of every model.
     pub epochs: usize,
+    /// Which models: the paper's methods (with the noise models added for
+    /// noisy data), or DLNN and the noise models only.
+    #[serde(default)]
+    pub methods: MethodSet,
+}
+
+/// The models an experiment trains.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MethodSet {
+    /// SymDLNN (paper and ours), the built-in row, the LNN; with noise also
+    /// the noise models.
+    #[default]
+    Paper,
+    /// DLNN without a noise model, and the noise models.
+    Noise,
 }
 
 /// The paper's experiments for `settings`, in report order. The noisy
@@ -155,6 +171,7 @@ pub fn catalogue(s: &Settings) -> Vec<Experiment> {
         noise,
         trajectories,
         epochs,
+        methods: MethodSet::Paper,
     };
     let kepler = |kind: Kind, noise: Option<f64>, trajectories: usize, epochs: usize| Experiment {
         name: format!("kepler-{}", name_of(kind)),
@@ -171,12 +188,23 @@ pub fn catalogue(s: &Settings) -> Vec<Experiment> {
         noise,
         trajectories,
         epochs,
+        methods: MethodSet::Paper,
     };
     let m = s.multi_trajectories;
+    let noise_only = |e: Experiment| Experiment {
+        methods: MethodSet::Noise,
+        ..e
+    };
     vec![
         cart(Kind::Single, None, 1, s.epochs_single),
         kepler(Kind::Single, None, 1, s.epochs_single),
         kepler(Kind::Noisy, Some(1e-3), 1, s.epochs_single),
+        // The paper's text: σ² = 0.001.
+        noise_only(Experiment {
+            name: "kepler-noisy-text".into(),
+            ..kepler(Kind::Noisy, Some(0.001_f64.sqrt()), 1, s.epochs_single)
+        }),
+        noise_only(cart(Kind::Noisy, Some(1e-4), 1, s.epochs_single)),
         cart(Kind::Multi, None, m, s.epochs_multi),
         kepler(Kind::Multi, None, m, s.epochs_multi),
     ]
@@ -402,7 +430,7 @@ pub(crate) fn run_configs(
         stage: "evaluating".into(),
     });
     let generators = learned_generators(&trained, &true_generators);
-    let (rows, evaluations) = evaluate_all(exp, system, &data.truths, &trained)?;
+    let (rows, evaluations) = evaluate_all(exp, system, &data.truths, &trained, out)?;
     Ok(ExperimentRun {
         result: ExperimentResult {
             experiment: exp.clone(),
@@ -503,6 +531,9 @@ fn train_configs(
     threads: usize,
     true_generators: &[AffineGenerator],
 ) -> Vec<(&'static str, String, TrainConfig)> {
+    if exp.methods == MethodSet::Noise {
+        return noise_configs(exp, settings, threads, true_generators, true);
+    }
     let mut configs: Vec<(&'static str, String, TrainConfig)> = vec![];
     let control = match (exp.kind, settings.multi_time_budget) {
         (Kind::Multi, Some(budget)) => TrainControl {
@@ -589,6 +620,51 @@ fn train_configs(
         )
     };
     configs.push(("lnn", "positions".into(), lnn));
+    configs.extend(noise_configs(
+        exp,
+        settings,
+        threads,
+        true_generators,
+        false,
+    ));
+    configs
+}
+
+/// With noisy data, the noise models (`train --noise auto`, robust recipe,
+/// time-reversible): plain, and with the system's symmetries built in (φ of
+/// the cart–pendulum an angle); with `plain`, DLNN without a noise model
+/// first (today's behaviour on noisy data).
+fn noise_configs(
+    exp: &Experiment,
+    settings: &Settings,
+    threads: usize,
+    true_generators: &[AffineGenerator],
+    plain: bool,
+) -> Vec<(&'static str, String, TrainConfig)> {
+    let Some(_) = exp.noise else {
+        return vec![];
+    };
+    let base = TrainConfig {
+        hidden: settings.hidden.clone(),
+        seed: settings.seed,
+        threads,
+        ..TrainConfig::new(Recipe::Robust, exp.epochs)
+    };
+    let mut configs = vec![];
+    if plain {
+        configs.push(("dlnn", "robust".to_string(), base.clone()));
+    }
+    let mut noisy = base.clone();
+    if let Some(d) = noisy.dlnn_mut() {
+        d.noise = crate::data::NoiseSpec::Auto;
+        d.time_reversible = true;
+    }
+    if let Some(c) = built_in_config(exp, &noisy, true_generators) {
+        configs.push(("dlnn-noise", "robust".to_string(), noisy));
+        configs.push(("dlnn-noise-builtin", "robust".to_string(), c));
+    } else {
+        configs.push(("dlnn-noise", "robust".to_string(), noisy));
+    }
     configs
 }
 
@@ -694,8 +770,29 @@ fn views_of(method: &str) -> &'static [(&'static str, Tracked)] {
         "symdlnn-builtin" => &[("SymDLNN (built in)", Tracked::True)],
         "dlnn" => &[("DLNN", Tracked::True)],
         "dlnn-recommended" => &[("DLNN (recommended)", Tracked::True)],
+        "dlnn-noise" => &[("DLNN (noise model)", Tracked::True)],
+        "dlnn-noise-builtin" => &[("DLNN (noise model, built in)", Tracked::True)],
         _ => &[("LNN", Tracked::True)],
     }
+}
+
+/// How a noise model's training-trajectory rollout starts in the report.
+const DENOISED_START: &str = "start: the model's denoised positions (its training data)";
+
+/// A noise model's start on its training trajectory: its denoised first
+/// two positions (the other rows, and the test trajectory, start from the
+/// truth's first two points).
+fn denoised_start(
+    model: &crate::learn::model_dir::ModelFile,
+    dir: &Path,
+    which: &str,
+) -> Option<(Vec<f64>, Vec<f64>)> {
+    if which != "train" || model.noise.is_none() {
+        return None;
+    }
+    let d = crate::learn::model_dir::load_denoised(dir).ok()??;
+    let t = d.trajectories.first()?;
+    (t.len() >= 2).then(|| (t.position(0).to_vec(), t.position(1).to_vec()))
 }
 
 /// Evaluate every trained model's views on both true paths: the table's
@@ -706,6 +803,7 @@ fn evaluate_all(
     system: &System,
     truths: &[(&'static str, Trajectory)],
     trained: &[Trained],
+    out: &Path,
 ) -> Result<(Vec<Row>, Vec<LabelledEvaluation>), ExperimentError> {
     let mut rows = vec![];
     let mut evaluations = vec![];
@@ -714,11 +812,17 @@ fn evaluate_all(
             for (label, tracked) in views_of(t.method) {
                 let mut metrics = None;
                 if let Ok((model, mlp)) = &t.result {
-                    let mut e = evaluate(model, mlp, truth, exp.grid.steps, Some(system), *tracked)
-                        .map_err(|source| ExperimentError::Eval {
-                            experiment: exp.name.clone(),
-                            source,
-                        })?;
+                    let start = denoised_start(model, &out.join(&t.dir), which);
+                    let start = start
+                        .as_ref()
+                        .map(|(a, b)| (&a[..], &b[..], DENOISED_START.into()));
+                    let steps = exp.grid.steps;
+                    let mut e =
+                        evaluate_from(model, mlp, truth, start, steps, Some(system), *tracked)
+                            .map_err(|source| ExperimentError::Eval {
+                                experiment: exp.name.clone(),
+                                source,
+                            })?;
                     e.metrics.method = label.to_lowercase();
                     metrics = Some(e.metrics.clone());
                     evaluations.push(LabelledEvaluation {

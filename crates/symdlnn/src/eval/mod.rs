@@ -11,7 +11,7 @@ pub mod vbea;
 pub mod zoo;
 
 pub use evaluation::{
-    evaluate, EvalError, Evaluation, Metrics, NewtonSummary, PhaseMetrics, Tracked,
+    evaluate, evaluate_from, EvalError, Evaluation, Metrics, NewtonSummary, PhaseMetrics, Tracked,
 };
 pub use vbea::{
     central_velocities, second_order_correction, InverseModifiedLagrangian, VbeaError,

@@ -68,6 +68,7 @@ pub fn catalogue(
                 noise: None,
                 trajectories,
                 epochs,
+                methods: Default::default(),
             });
         }
     }

@@ -43,6 +43,40 @@ pub struct NoiseRecord {
     pub residual_lag1: Vec<f64>,
 }
 
+impl NoiseRecord {
+    /// The record in words: the noise level, then the residuals against it,
+    /// with a warning when they say the fit is off (sd below half of σ: the
+    /// model follows the noise; lag-1 autocorrelation above 0.5: `q̂`
+    /// misses a smooth part of the motion).
+    pub fn lines(&self) -> Vec<String> {
+        let list = |v: &[f64], f: &dyn Fn(f64) -> String| -> String {
+            v.iter().map(|&x| f(x)).collect::<Vec<_>>().join(", ")
+        };
+        let e = |x: f64| format!("{x:.2e}");
+        let mut lines = vec![
+            format!("noise σ ({}): {}", self.source, list(&self.sigma, &e)),
+            format!(
+                "observation residuals y − q̂: sd {} (σ {}); lag-1 autocorrelation {}",
+                list(&self.residual_sd, &e),
+                list(&self.sigma, &e),
+                list(&self.residual_lag1, &|x| format!("{x:.2}"))
+            ),
+        ];
+        let small = self
+            .residual_sd
+            .iter()
+            .zip(&self.sigma)
+            .any(|(r, s)| *r < 0.5 * s);
+        if small {
+            lines.push("warning: the residuals are below half the noise level: the model may be fitting the noise (give σ, or train fewer epochs)".into());
+        }
+        if self.residual_lag1.iter().any(|&l| l > 0.5) {
+            lines.push("warning: the residuals are correlated in time: the denoised path misses part of the motion (σ too large?)".into());
+        }
+        lines
+    }
+}
+
 /// Latent positions of every observation of a data set.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Latent {
@@ -98,8 +132,9 @@ impl Latent {
     /// Latent position `i` into `out`.
     fn point(&self, i: usize, out: &mut [f64]) {
         let n = self.n;
-        for c in 0..n {
-            out[c] = self.y[i * n + c] + self.sigma[c] * self.z[i * n + c];
+        let (y, z) = (&self.y[i * n..(i + 1) * n], &self.z[i * n..(i + 1) * n]);
+        for (c, o) in out[..n].iter_mut().enumerate() {
+            *o = y[c] + self.sigma[c] * z[c];
         }
     }
 
