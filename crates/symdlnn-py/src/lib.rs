@@ -343,6 +343,10 @@ struct Settings {
     system: Option<String>,
     #[pyo3(default)]
     standardise: Option<bool>,
+    #[pyo3(default)]
+    noise: Option<String>,
+    #[pyo3(default)]
+    symmetry: Option<Vec<String>>,
 }
 
 fn solver(name: &str) -> PyResult<DiscoverySolver> {
@@ -374,9 +378,9 @@ impl Settings {
             r => return Err(value_error(format!("unknown recipe '{r}' (robust, paper)"))),
         };
         let method = match method {
-            "dlnn" => Method::Dlnn(self.dlnn(recipe)?),
+            "dlnn" => Method::Dlnn(self.dlnn(recipe, n)?),
             "symdlnn" => Method::SymDlnn {
-                dlnn: self.dlnn(recipe)?,
+                dlnn: self.dlnn(recipe, n)?,
                 symmetry: self.symmetry(n)?,
             },
             "lnn" => Method::Lnn(self.lnn()?),
@@ -415,7 +419,7 @@ impl Settings {
         })
     }
 
-    fn dlnn(&self, recipe: Recipe) -> PyResult<DlnnConfig> {
+    fn dlnn(&self, recipe: Recipe, n: usize) -> PyResult<DlnnConfig> {
         let mut d = DlnnConfig::new(recipe);
         d.loss.degeneracy_weight = self.degeneracy_weight.unwrap_or(1.0);
         d.loss.degeneracy_power = self.degeneracy_power.unwrap_or(1);
@@ -427,7 +431,34 @@ impl Settings {
         }
         d.time_reversible = self.time_reversible.unwrap_or(false);
         d.angles = self.angles.clone().unwrap_or_default();
+        if let Some(s) = &self.noise {
+            d.noise = parse::<symdlnn::data::NoiseSpec>(s, "noise")?;
+        }
+        d.built_in = self.built_in(n)?;
         Ok(d)
+    }
+
+    /// `symmetry=[…]`: declared symmetries built into `Ld` (the CLI's
+    /// `--symmetry` specs but `from:MODEL`).
+    fn built_in(&self, n: usize) -> PyResult<Option<symdlnn::learn::BuiltInConfig>> {
+        let Some(specs) = self.symmetry.as_ref().filter(|s| !s.is_empty()) else {
+            return Ok(None);
+        };
+        let mut generators = vec![];
+        for spec in specs {
+            let parsed = parse::<symdlnn::learn::invariant::SymmetrySpec>(spec, "symmetry")?;
+            generators.push(
+                parsed
+                    .generator(n)
+                    .map_err(|e| value_error(format!("symmetry {spec}: {e}")))?,
+            );
+        }
+        let symmetry = symdlnn::learn::invariant::BuiltIn::from_generators(n, &generators)
+            .map_err(|e| value_error(format!("symmetry: {e}")))?;
+        Ok(Some(symdlnn::learn::BuiltInConfig {
+            symmetry,
+            source: "declared".into(),
+        }))
     }
 
     fn lnn(&self) -> PyResult<LnnConfig> {
@@ -690,12 +721,13 @@ impl Model {
     fn load(path: PathBuf) -> PyResult<Self> {
         let (model, mlp) = model_dir::load(&path).map_err(model_error)?;
         let history = std::fs::read_to_string(path.join("history.csv")).unwrap_or_default();
+        let denoised = model_dir::load_denoised(&path).map_err(model_error)?;
         Ok(Self::new(
             Trained {
                 model,
                 mlp,
                 history_csv: history,
-                denoised: None,
+                denoised,
             },
             None,
         ))
@@ -710,6 +742,18 @@ impl Model {
     /// `model.json` as JSON text.
     fn info_json(&self) -> PyResult<String> {
         serde_json::to_string(&self.inner.trained.model).map_err(value_error)
+    }
+
+    /// The denoised positions of a model trained with noise, one `(T_i, n)`
+    /// array per training trajectory (`None` without).
+    fn denoised(&self, py: Python<'_>) -> PyResult<Option<Vec<Py<PyAny>>>> {
+        let Some(d) = &self.inner.trained.denoised else {
+            return Ok(None);
+        };
+        (d.trajectories.iter())
+            .map(|t| matrix(py, t.q.clone(), d.n))
+            .collect::<PyResult<Vec<_>>>()
+            .map(Some)
     }
 
     /// `history.csv`'s text.

@@ -52,6 +52,15 @@ fn dlnn_step(c: &mut Criterion) {
         let mut t = dlnn_trainer(&cfg, &data).unwrap();
         c.bench_function(name, |b| b.iter(|| t.step().map(|_| ()).unwrap()));
     }
+    // The default step training latent positions (`--noise 0.001`): the
+    // engine's input adjoint and the misfit on top (goal ≤ 1.3× the step
+    // without).
+    let mut cfg = TrainConfig::new(Recipe::Robust, 1_000_000);
+    cfg.dlnn_mut().unwrap().noise = symdlnn::data::NoiseSpec::Sigma(vec![1e-3]);
+    let mut t = dlnn_trainer(&cfg, &data).unwrap();
+    c.bench_function("dlnn_step_robust_noise_2threads", |b| {
+        b.iter(|| t.step().map(|_| ()).unwrap())
+    });
     // The default step with the second coordinate an angle (`--angles 1`):
     // one more input, four Hessian tangents instead of two at the J pairs.
     let mut cfg = TrainConfig::new(Recipe::Robust, 1_000_000);

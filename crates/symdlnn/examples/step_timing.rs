@@ -3,8 +3,9 @@
 //! and quick comparisons on a noisy machine: the minimum and the quartiles
 //! of many single steps are steadier than a mean.
 //!
-//! `cargo run --release --example step_timing -- [robust|paper|all-jacobians][+shaping:N] [threads] [steps]`
+//! `cargo run --release --example step_timing -- [robust|paper|all-jacobians][+noise][+shaping:N] [threads] [steps]`
 //!
+//! `+noise` trains latent positions (`--noise 0.001`) with the network;
 //! `+shaping:N` adds SymDLNN's shaping term of the bench (over the training
 //! pairs and `N` box pairs) to the step.
 
@@ -20,6 +21,8 @@ use symdlnn::learn::{trainer, JacobianStride, Recipe, ShapingConfig, SymmetryCon
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let which = args.first().map_or("robust", String::as_str);
+    let noise = which.contains("+noise");
+    let which = &which.replace("+noise", "");
     let threads: usize = args.get(1).map_or(Ok(2), |s| s.parse())?;
     let steps: usize = args.get(2).map_or(Ok(2000), |s| s.parse())?;
     let unknown = || format!("unknown step '{which}'");
@@ -38,6 +41,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     cfg.threads = threads;
     if let Some(d) = cfg.dlnn_mut() {
         d.loss.jacobian_every = JacobianStride::from(every);
+        if noise {
+            d.noise = symdlnn::data::NoiseSpec::Sigma(vec![1e-3]);
+        }
     }
     if let Some(boxed) = boxed {
         cfg = cfg.with_symmetry(SymmetryConfig {
@@ -66,7 +72,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     ms.sort_by(f64::total_cmp);
     let q = |f: f64| ms[((steps - 1) as f64 * f) as usize];
     println!(
-        "{which} {threads} thread(s), {steps} steps: min {:.3} ms, quartiles {:.3} / {:.3} / {:.3} ms",
+        "{which}{} {threads} thread(s), {steps} steps: min {:.3} ms, quartiles {:.3} / {:.3} / {:.3} ms",
+        if noise { "+noise" } else { "" },
         q(0.0),
         q(0.25),
         q(0.5),

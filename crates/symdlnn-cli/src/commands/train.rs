@@ -481,6 +481,7 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
     let model = train(&config, &data, &a)?;
     warn(&model);
     noise_lines(&model, &a.out);
+    noise_to_step(&model, &data);
     if a.json {
         println!("{}", serde_json::to_string_pretty(&model)?);
     } else {
@@ -591,6 +592,34 @@ fn noise_lines(model: &ModelFile, out: &std::path::Path) {
             "note: no measurable noise in the data: trained without latent positions (as --noise 0)"
         ),
         _ => {}
+    }
+}
+
+/// Warn when the noise is a large fraction of the motion per step: the
+/// velocities in the data are then mostly noise (measured: at σ ≈ 0.5 of
+/// the RMS step, Kepler's rollouts fail; docs/measurements.md §12).
+fn noise_to_step(model: &ModelFile, data: &Dataset) {
+    let Some(noise) = &model.noise else {
+        return;
+    };
+    let n = data.n;
+    let (mut ss, mut count) = (vec![0.0; n], 0usize);
+    for t in &data.trajectories {
+        for k in 1..t.len() {
+            for (c, s) in ss.iter_mut().enumerate() {
+                *s += (t.position(k)[c] - t.position(k - 1)[c]).powi(2);
+            }
+            count += 1;
+        }
+    }
+    let worst = (0..n)
+        .map(|c| noise.sigma[c] / (ss[c] / count.max(1) as f64).sqrt())
+        .fold(0.0, f64::max);
+    if worst > 0.25 {
+        eprintln!(
+            "warning: the noise is {:.0} % of the RMS step of a coordinate: the data's velocities are mostly noise and the model may not hold beyond the data (sample more densely, or average repeated measurements)",
+            100.0 * worst
+        );
     }
 }
 

@@ -208,8 +208,15 @@ class _Estimator:
         for key in ("angles",):
             if key in p and p[key] is not None:
                 p[key] = [int(i) for i in p[key]]
+        if "symmetry" in p:
+            sym = p["symmetry"]
+            p["symmetry"] = [sym] if isinstance(sym, str) else [str(x) for x in sym]
         if p.get("jacobian_every") is not None:
             p["jacobian_every"] = str(p["jacobian_every"])
+        noise = p.get("noise")
+        if noise is not None and not isinstance(noise, str):
+            values = np.atleast_1d(np.asarray(noise, dtype=np.float64))
+            p["noise"] = ",".join(repr(float(x)) for x in values)
         return p
 
     def fit(
@@ -321,6 +328,13 @@ class _Estimator:
 
 
 class _Discrete(_Estimator):
+    @property
+    def denoised(self) -> Optional[List[np.ndarray]]:
+        """A model fitted with ``noise``: its latent (denoised) positions of
+        the training trajectories, one ``(T_i, n)`` array each; ``None``
+        otherwise (and after pickling, which keeps only the model)."""
+        return self._fitted().denoised()
+
     def discover(
         self,
         k: int = 1,
@@ -355,7 +369,12 @@ class DLNN(_Discrete):
     ``steps:E1=LR1,…``; default by recipe); ``activation`` (softplus, tanh,
     sin, silu); ``angles`` (indices of angle coordinates: ``Ld`` periodic in
     them); ``time_reversible``; ``kinetic_prior``; ``jacobian_every``;
-    ``degeneracy_weight`` and ``degeneracy_power`` (paper recipe); ``seed``;
+    ``degeneracy_weight`` and ``degeneracy_power`` (paper recipe); ``noise``
+    (``"auto"``, σ or one σ per coordinate: train latent denoised positions,
+    see :attr:`denoised`; default none); ``symmetry`` (specs as the CLI's
+    ``--symmetry``: ``"rotation"``, ``"rotation:cx,cy"``,
+    ``"translation:a,b"``, ``"affine:M;w"``: built into ``Ld`` exactly);
+    ``seed``;
     ``threads`` (default 2, as the CLI: results depend on it through
     summation order).
     """
@@ -378,6 +397,8 @@ class DLNN(_Discrete):
         jacobian_every: Optional[Union[int, str]] = None,
         degeneracy_weight: float = 1.0,
         degeneracy_power: int = 1,
+        noise: Optional[Union[str, float, Sequence[float]]] = None,
+        symmetry: Sequence[str] = (),
     ) -> None:
         self._params = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
         self._model = None
@@ -419,6 +440,8 @@ class SymDLNN(_Discrete):
         jacobian_every: Optional[Union[int, str]] = None,
         degeneracy_weight: float = 1.0,
         degeneracy_power: int = 1,
+        noise: Optional[Union[str, float, Sequence[float]]] = None,
+        symmetry: Sequence[str] = (),
     ) -> None:
         self._params = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
         self._model = None
@@ -471,7 +494,7 @@ def load(path: str) -> _Estimator:
                        threads=t["threads"], activation=t["activation"])
     if cls is not LNN:
         est._params.update(recipe=t["recipe"], angles=tuple(t.get("angles", ())),
-                           time_reversible=t["time_reversible"])
+                           time_reversible=t["time_reversible"], noise=t.get("noise"))
     est._model = model
     return est
 

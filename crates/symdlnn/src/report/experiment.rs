@@ -209,6 +209,7 @@ fn experiment_section(r: &ExperimentResult, seed: u64, s: &mut String) {
     if !notes.is_empty() {
         let _ = writeln!(s, "{}\n", notes.join("\n"));
     }
+    noise_notes(s, r);
     if !r.generators.is_empty() {
         let _ = writeln!(s, "True generator(s): {}.\n", r.true_generators.join(", "));
         for g in &r.generators {
@@ -226,6 +227,21 @@ fn experiment_section(r: &ExperimentResult, seed: u64, s: &mut String) {
     }
     for f in &r.figures {
         let _ = writeln!(s, "![{f}]({f})\n");
+    }
+}
+
+/// The noise models' estimated σ and observation residuals (their
+/// training-trajectory rows), one line each.
+fn noise_notes(s: &mut String, r: &ExperimentResult) {
+    let lines: Vec<String> = (r.rows.iter())
+        .filter(|row| row.trajectory == "train")
+        .filter_map(|row| {
+            let n = row.metrics.as_ref()?.noise.as_ref()?;
+            Some(format!("- {}: {}", row.method, n.lines().join("; ")))
+        })
+        .collect();
+    if !lines.is_empty() {
+        let _ = writeln!(s, "{}\n", lines.join("\n"));
     }
 }
 
@@ -279,6 +295,7 @@ const HOW_TO_READ: &str = "\
 * **SymDLNN-paper is the paper's own method**: a separate network trained with the paper's symmetry term, its coefficients trained with the network (`train --sym-solver paper`) from the paper's initial guess (cart–pendulum `M = [[0.1, 0.1], [0.1, 0.1]]`, `w = (1.5, 0.5)`: |cos| 0.941 with the truth; Kepler `M = [[0.1, 0.807], [−0.607, 0.1]]`, `w = (0.1, 0.1)`: |cos| 0.972), the term on after the paper's 5 000 epochs or 30 % of the epochs, whichever is fewer; with the robust recipe the term is normalised so that it shares that recipe's invariances. Its agreement says where training took the generator from that guess — prior knowledge the other methods do not get.
 * **SymDLNN (built in)** is a DLNN with the system's known symmetry built into `Ld` by construction (its network sees only invariants of the pair: `train --symmetry rotation` or `--symmetry translation:1,0`), time-reversible, and with the cart–pendulum's φ an angle (`--angles 1`): what a user who knows the system's symmetry and coordinates would train. Its rows against the DLNN rows show what building the symmetry in changes; its conserved quantities are the true ones.
 * The LNN is trained on the same positions (velocities and accelerations by finite differences) and simulated with the midpoint discretisation of its learned `L`.
+* **Noisy data.** The rows without \"noise model\" train on the noisy positions as they are (the behaviour before `--noise`, kept beside the new rows for one release). **DLNN (noise model)** is `train --noise auto --time-reversible`: σ estimated from the data, latent (denoised) positions trained with the network; **DLNN (noise model, built in)** adds the system's symmetry as in SymDLNN (built in). A noise model's rollout from the training initial condition starts from its own denoised first two positions (what `predict` does on its training data); every other rollout starts from the noise-free truth's first two points, which favours the rows without a noise model. Each noisy experiment lists the σ its noise models estimated and their observation residuals.
 
 ";
 
