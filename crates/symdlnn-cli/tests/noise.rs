@@ -153,6 +153,7 @@ fn a_noise_model_denoises_and_recreates_a_noisy_kepler_arc() {
         "{eval}"
     );
     assert!(eval.contains("lag-1 autocorrelation"), "{eval}");
+    assert!(d.join("e/denoised.png").is_file() && d.join("e/denoised.svg").is_file());
     // On other observations of the same motion the start is fitted.
     ok(&symdlnn(
         &[

@@ -22,7 +22,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let which = args.first().map_or("robust", String::as_str);
     let noise = which.contains("+noise");
-    let which = &which.replace("+noise", "");
+    let which = which.replace("+noise", "");
+    let which = which.as_str();
     let threads: usize = args.get(1).map_or(Ok(2), |s| s.parse())?;
     let steps: usize = args.get(2).map_or(Ok(2000), |s| s.parse())?;
     let unknown = || format!("unknown step '{which}'");

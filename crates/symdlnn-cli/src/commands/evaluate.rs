@@ -133,7 +133,10 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<()> {
         .as_ref()
         .map(System::coordinate_names)
         .unwrap_or_default();
-    let figures = report::write_figures(&a.out, "", &title, &curves, &histories, &names)?;
+    let mut figures = report::write_figures(&a.out, "", &title, &curves, &histories, &names)?;
+    if let Some(png) = denoised_figure(&a, &model, &truth.q, &title, &names)? {
+        figures.push(png);
+    }
     if a.json {
         println!("{json}");
     } else {
@@ -145,6 +148,42 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// With `--observed` the model's training data and the model trained
+/// with noise: the figure `denoised` (observations, denoised positions,
+/// truth, residuals).
+fn denoised_figure(
+    a: &EvaluateArgs,
+    model: &model_dir::ModelFile,
+    truth: &[f64],
+    title: &str,
+    names: &[String],
+) -> anyhow::Result<Option<PathBuf>> {
+    let (Some(path), Some(_)) = (&a.observed, &model.noise) else {
+        return Ok(None);
+    };
+    let observed = io::read(path, a.dt)?;
+    let Some(denoised) = model_dir::load_denoised(&a.model)? else {
+        return Ok(None);
+    };
+    let own = model.data.content_hash.as_deref() == Some(&observed.content_hash());
+    let (Some(y), Some(d)) = (
+        observed.trajectories.get(a.traj),
+        denoised.trajectories.get(a.traj),
+    ) else {
+        return Ok(None);
+    };
+    if !own || y.q.len() != d.q.len() {
+        return Ok(None);
+    }
+    let figure =
+        report::charts::denoised(title, (model.n, model.h), &y.q, &d.q, Some(truth), names);
+    let Some(figure) = figure else {
+        return Ok(None);
+    };
+    let [png, _] = figure.write(&a.out.join("denoised"))?;
+    Ok(Some(png))
 }
 
 /// A rollout's start `(q0, q1)` and how it was chosen.

@@ -7,7 +7,9 @@
 //! * [`energy`]: `H_k − H_0` per model;
 //! * [`invariants`]: `I_k − I_0` per model and generator;
 //! * [`losses`]: training-loss curves per term (log scale), from each
-//!   model's `history.csv`.
+//!   model's `history.csv`;
+//! * [`denoised`]: a noise model's observations, denoised positions and
+//!   (when known) the truth, and the residuals `y − q̂` over time.
 
 use plotters::style::RGBColor;
 
@@ -242,6 +244,85 @@ pub fn losses(title: &str, histories: &[(String, String)]) -> Option<Figure> {
     }
     (!panels.is_empty()).then(|| Figure {
         title: format!("{title}: training losses"),
+        columns: panels.len().min(3),
+        panels,
+    })
+}
+
+/// The observations `y` (thin), a noise model's denoised positions `q̂`
+/// and the truth when given (each row-major, dimension `n`, step `h`; the
+/// truth cut to the observations' length), per coordinate over time, and
+/// the residuals `y − q̂` (what a correct fit leaves: white noise of size σ).
+pub fn denoised(
+    title: &str,
+    (n, h): (usize, f64),
+    observed: &[f64],
+    denoised: &[f64],
+    truth: Option<&[f64]>,
+    names: &[String],
+) -> Option<Figure> {
+    if n == 0 || observed.len() != denoised.len() || observed.is_empty() {
+        return None;
+    }
+    let count = observed.len() / n;
+    let t = times(count, h);
+    let name = |i: usize| names.get(i).cloned().unwrap_or(format!("q{i}"));
+    let line = |label: &str, color: RGBColor, y: Vec<f64>, width: u32| Series {
+        label: label.into(),
+        color,
+        x: t.clone(),
+        y,
+        dashed_from: None,
+        width,
+    };
+    let mut panels = vec![];
+    for i in 0..n {
+        let mut series = vec![];
+        if let Some(tr) = truth.filter(|tr| tr.len() >= observed.len()) {
+            series.push(line(
+                "truth",
+                palette::TRUTH,
+                coordinate(&tr[..observed.len()], n, i),
+                5,
+            ));
+        }
+        series.push(line(
+            "observed",
+            palette::EXTRA[3],
+            coordinate(observed, n, i),
+            1,
+        ));
+        series.push(line(
+            "denoised",
+            palette::DLNN,
+            coordinate(denoised, n, i),
+            2,
+        ));
+        panels.push(Panel {
+            title: format!("{} over time", name(i)),
+            x_label: "t".into(),
+            y_label: name(i),
+            series,
+            marker: None,
+            equal_aspect: false,
+        });
+    }
+    let residual: Vec<f64> = observed.iter().zip(denoised).map(|(y, q)| y - q).collect();
+    panels.push(Panel {
+        title: "observation residuals y − q̂".into(),
+        x_label: "t".into(),
+        y_label: "y − q̂".into(),
+        series: (0..n)
+            .map(|i| {
+                let color = palette::EXTRA[i % palette::EXTRA.len()];
+                line(&name(i), color, coordinate(&residual, n, i), 1)
+            })
+            .collect(),
+        marker: None,
+        equal_aspect: false,
+    });
+    Some(Figure {
+        title: format!("{title}: observations and denoised positions"),
         columns: panels.len().min(3),
         panels,
     })
