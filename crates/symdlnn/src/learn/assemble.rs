@@ -160,7 +160,7 @@ fn dlnn_objective(
     let mut objective = Dlnn::new(mlp, param, data, dlnn.loss, sign0, config.threads);
     objective.set_running_threshold(config.control.running_threshold);
     if let Some(sigma) = dlnn.noise.resolve(data).map_err(ConfigError::from)? {
-        objective.set_latent(mlp, Latent::new(data, sigma));
+        objective.set_latent(Latent::new(data, sigma));
     }
     Ok(objective)
 }

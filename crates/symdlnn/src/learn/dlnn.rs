@@ -158,9 +158,9 @@ impl Dlnn {
     /// Train latent positions with the network ([`super::latent`]): the
     /// loss is evaluated at them from now on. Needs an affine input map
     /// (checked by the configuration).
-    pub fn set_latent(&mut self, mlp: &Mlp, latent: Latent) {
+    pub fn set_latent(&mut self, latent: Latent) {
         self.latent = Some(latent);
-        self.refresh_latent(mlp);
+        self.refresh_latent();
     }
 
     /// The latent positions, when trained.
@@ -170,7 +170,7 @@ impl Dlnn {
 
     /// Latent positions into the pairs: every pair's `(q̂0, δ̂)` and the
     /// current batch's engine inputs.
-    fn refresh_latent(&mut self, _mlp: &Mlp) {
+    fn refresh_latent(&mut self) {
         let Some(latent) = &self.latent else {
             return;
         };
@@ -356,7 +356,7 @@ impl Objective for Dlnn {
     }
 
     fn evaluate(&mut self, mlp: &Mlp, grad: Option<&mut [f64]>) -> LossReport {
-        self.refresh_latent(mlp);
+        self.refresh_latent();
         self.batch.evaluate(mlp);
         self.compute_dets();
         let del = self.mean_del();
@@ -743,7 +743,7 @@ mod tests {
                 for z in latent.z_mut() {
                     *z = rng.random::<f64>() * 2.0 - 1.0;
                 }
-                obj.set_latent(&mlp, latent);
+                obj.set_latent(latent);
                 if minibatch {
                     let b = crate::learn::batches::Batch {
                         pairs: vec![1, 2, 3, 9, 10, 11],
@@ -797,7 +797,7 @@ mod tests {
                 for z in latent.z_mut() {
                     *z = rng.random::<f64>() * 2.0 - 1.0;
                 }
-                obj.set_latent(&mlp, latent);
+                obj.set_latent(latent);
                 let what = format!("latent {spec} tr={tr} every={every}");
                 crate::learn::objective::assert_gradient_matches_fd(
                     &mut obj, &mut mlp, 5, 2e-5, 1e-3, &what,
