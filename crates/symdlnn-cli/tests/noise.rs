@@ -228,6 +228,17 @@ fn bad_noise_settings_are_refused_in_one_line() {
             "robust recipe",
         ),
         (&["--noise", "0.001", "--method", "lnn"][..], "--noise"),
+        (
+            &[
+                "--noise",
+                "0.001",
+                "--method",
+                "symdlnn",
+                "--sym-solver",
+                "paper",
+            ][..],
+            "symmetry term",
+        ),
     ] {
         let mut args = vec!["train", "--data", "k.csv", "--epochs", "5", "--out", "x"];
         args.extend_from_slice(extra);

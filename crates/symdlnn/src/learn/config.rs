@@ -845,6 +845,11 @@ impl TrainConfig {
             Method::Dlnn(d) => d.validate(data),
             Method::SymDlnn { dlnn, symmetry } => {
                 dlnn.validate(data)?;
+                if dlnn.noise != NoiseSpec::Off && symmetry.shaping.is_some() {
+                    return Err(ConfigError::NoiseNeeds(
+                        "no symmetry term in training (--sym-weight 0, a solver other than paper): the term is not differentiated in the latent positions",
+                    ));
+                }
                 if let Some(s) = symmetry.shaping.filter(|s| s.warmup >= self.epochs) {
                     return Err(ConfigError::Warmup {
                         warmup: s.warmup,

@@ -156,8 +156,9 @@ impl Dlnn {
     }
 
     /// Train latent positions with the network ([`super::latent`]): the
-    /// loss is evaluated at them from now on. Needs an affine input map
-    /// (checked by the configuration).
+    /// loss is evaluated at them from now on. Needs an input map with
+    /// position gradients and no shaping term (checked by the
+    /// configuration).
     pub fn set_latent(&mut self, latent: Latent) {
         self.latent = Some(latent);
         self.refresh_latent();
