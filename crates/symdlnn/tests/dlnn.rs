@@ -341,3 +341,47 @@ fn the_step_guard_forgets_losses_from_before_the_shaping_warm_up() {
     // The term trains: it falls once it is on.
     assert!(symmetry(&t) < at_start, "{} vs {at_start}", symmetry(&t));
 }
+
+/// Latent positions are the objective's own parameters: a checkpoint
+/// carries them (and their Adam state), so a run with `--noise` resumed
+/// from a checkpoint ends with the same network and the same denoised
+/// positions, bit for bit, as an uninterrupted one.
+#[test]
+fn a_noise_model_resumes_to_the_same_bits() {
+    let (_, mut data) = truth("kepler", 60, 30);
+    generate::add_position_noise(&mut data, 1e-3, 4).unwrap();
+    let mut cfg = TrainConfig::new(Recipe::Robust, 30);
+    cfg.hidden = vec![16, 16];
+    cfg.dlnn_mut().unwrap().noise = symdlnn::data::NoiseSpec::Sigma(vec![1e-3]);
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    let opts = FitOptions {
+        source: "test".into(),
+        ..FitOptions::default()
+    };
+    let (_, mlp_a) = fit(&cfg, &data, &a, &opts, &mut |_| {}).unwrap();
+    let with_cp = FitOptions {
+        checkpoint_every: Some(20),
+        ..opts
+    };
+    fit(&cfg, &data, &b, &with_cp, &mut |_| {}).unwrap();
+    for f in ["model.json", "weights.safetensors", model_dir::DENOISED] {
+        std::fs::remove_file(b.join(f)).unwrap();
+    }
+    let resume = FitOptions {
+        resume: true,
+        ..with_cp
+    };
+    let (model_b, mlp_b) = fit(&cfg, &data, &b, &resume, &mut |_| {}).unwrap();
+    assert_eq!(mlp_b.params(), mlp_a.params());
+    let denoised = |d: &std::path::Path| model_dir::load_denoised(d).unwrap().unwrap();
+    let (da, db) = (denoised(&a), denoised(&b));
+    assert_eq!(da.trajectories[0].q, db.trajectories[0].q);
+    // The latent positions moved off the data, and the record says by how much.
+    assert_ne!(da.trajectories[0].q, data.trajectories[0].q);
+    let noise = model_b.noise.unwrap();
+    assert!(
+        noise.residual_sd.iter().all(|&s| s > 0.0 && s < 1e-2),
+        "{noise:?}"
+    );
+}

@@ -439,7 +439,7 @@ fn resume(data: &Dataset, out: &Path, options: &FitOptions) -> Result<Run, FitEr
     let own = trainer.objective.own_params_mut();
     if own.len() != cp.own_params.len() {
         return Err(FitError::Resume(format!(
-            "the checkpoint has {} symmetry coefficients, the configuration {}",
+            "the checkpoint has {} trained parameters of its own (symmetry coefficients or latent positions), the configuration {}",
             cp.own_params.len(),
             own.len()
         )));
