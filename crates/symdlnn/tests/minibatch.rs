@@ -316,3 +316,57 @@ fn a_running_barrier_threshold_changes_nothing_while_no_det_is_near_degenerate()
     // the bit: the running statistic changes nothing else.
     assert_eq!(pa, pb);
 }
+
+/// A checkpoint keeps the best model by validation so far: a run with
+/// validation, `--keep best` and `--patience` interrupted at a checkpoint
+/// and resumed ends with the uninterrupted run's kept model, epoch and
+/// stopping point, bit for bit.
+#[test]
+fn a_resumed_run_keeps_the_best_model_from_before_its_checkpoint() {
+    let d = data("kepler", 6, &[30]);
+    let mut config = small(60, 2);
+    // A constant, large step: the held-out loss is best at epoch 30 and
+    // not again (measured), before the checkpoint at 40.
+    config.schedule = "constant"
+        .parse::<symdlnn::learn::ScheduleSpec>()
+        .unwrap()
+        .schedule(0.2, 60);
+    config.control.validation = Some(0.34);
+    config.control.validate_every = 5;
+    config.control.patience = Some(6);
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    let opts = FitOptions {
+        source: "test".into(),
+        ..FitOptions::default()
+    };
+    let (model_a, mlp_a) = fit(&config, &d, &a, &opts, &mut |_| {}).unwrap();
+    let with_cp = FitOptions {
+        checkpoint_every: Some(40),
+        ..opts
+    };
+    fit(&config, &d, &b, &with_cp, &mut |_| {}).unwrap();
+    std::fs::remove_file(b.join("model.json")).unwrap();
+    std::fs::remove_file(b.join("weights.safetensors")).unwrap();
+    let cp = model_dir::load_checkpoint(&b).unwrap();
+    let kept_at_checkpoint = cp
+        .best
+        .as_ref()
+        .expect("a validated run keeps its best")
+        .epoch;
+    assert!(kept_at_checkpoint < cp.model.epochs_done);
+    let resume = FitOptions {
+        resume: true,
+        ..with_cp
+    };
+    let (model_b, mlp_b) = fit(&config, &d, &b, &resume, &mut |_| {}).unwrap();
+    assert_eq!(mlp_b.params(), mlp_a.params());
+    assert_eq!(model_b.epochs_done, model_a.epochs_done);
+    let kept = |m: &model_dir::ModelFile| m.final_losses.get("kept_epoch").copied();
+    assert_eq!(kept(&model_b), kept(&model_a));
+    assert_eq!(
+        kept(&model_a),
+        Some(kept_at_checkpoint as f64),
+        "the best came before the checkpoint"
+    );
+}

@@ -15,7 +15,7 @@ use super::error::FitError;
 use super::model_dir::{self, Architecture, DataSummary, ModelError, ModelFile, FORMAT};
 use super::objective::{LossReport, Objective};
 use super::trainer::{EpochRecord, Trainer};
-use super::validation::{self, Keeper, Validator};
+use super::validation::{self, Keeper, ValidationScore, Validator};
 use super::LearnedLd;
 use crate::data::Dataset;
 use crate::nn::Mlp;
@@ -432,6 +432,7 @@ fn start(config: &TrainConfig, data: &Dataset, out: &Path) -> Result<Run, FitErr
 /// data (other data of its dimension with `options.fine_tune`).
 fn resume(data: &Dataset, out: &Path, options: &FitOptions) -> Result<Run, FitError> {
     let cp = model_dir::load_checkpoint(out)?;
+    let keeper = kept(cp.best, &cp.mlp);
     let (model, mlp) = (cp.model, cp.mlp);
     check_resume_data(&model, data, options.fine_tune)?;
     let config = model.training.clone();
@@ -458,8 +459,23 @@ fn resume(data: &Dataset, out: &Path, options: &FitOptions) -> Result<Run, FitEr
         seconds: model.training_seconds,
         plan: None,
         validator: None,
-        keeper: Keeper::default(),
+        keeper,
     })
+}
+
+/// The keeper of a resumed run: the checkpoint's best model (a network of
+/// `mlp`'s shape), if it kept one.
+fn kept(best: Option<model_dir::KeptBest>, mlp: &Mlp) -> Keeper {
+    let Some(b) = best else {
+        return Keeper::default();
+    };
+    let mut net = mlp.clone();
+    net.params_mut().copy_from_slice(&b.params);
+    let [loss, del, rollout] = b.score;
+    Keeper {
+        best: Some((b.epoch, ValidationScore { loss, del, rollout }, net, b.own)),
+        since: b.since,
+    }
 }
 
 /// Refuse data of another dimension than the checkpoint's, and (unless
@@ -629,13 +645,19 @@ fn checkpoint(
         run.seconds,
     );
     let t = &run.trainer;
+    let best = (run.keeper.best.as_ref()).map(|(epoch, score, mlp, own)| model_dir::KeptBest {
+        epoch: *epoch,
+        score: [score.loss, score.del, score.rollout],
+        since: run.keeper.since,
+        params: mlp.params().to_vec(),
+        own: own.clone(),
+    });
     model_dir::save_checkpoint(
         out,
         &model,
         &t.mlp,
-        t.objective.own_params(),
-        &t.adam,
-        t.guard.as_ref(),
+        (t.objective.own_params(), &t.adam, t.guard.as_ref()),
+        best.as_ref(),
         &run.history.text,
     )?;
     Ok(())

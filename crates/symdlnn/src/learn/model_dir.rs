@@ -414,9 +414,8 @@ pub fn save_checkpoint(
     dir: &Path,
     model: &ModelFile,
     mlp: &Mlp,
-    own_params: &[f64],
-    adam: &Adam,
-    guard: Option<&StepGuard>,
+    (own_params, adam, guard): (&[f64], &Adam, Option<&StepGuard>),
+    best: Option<&KeptBest>,
     history_csv: &str,
 ) -> Result<(), ModelError> {
     let tmp = dir.join(format!(".checkpoint.tmp{}", std::process::id()));
@@ -424,6 +423,10 @@ pub fn save_checkpoint(
     save(&tmp, model, mlp)?;
     let st = save_optimizer(own_params, adam, guard).map_err(|e| invalid(&tmp, e))?;
     write_atomic(&tmp.join("optimizer.safetensors"), &st)?;
+    if let Some(b) = best {
+        let bytes = encode_f64(&b.tensors()).map_err(|e| invalid(&tmp, e))?;
+        write_atomic(&tmp.join(BEST), &bytes)?;
+    }
     write_atomic(&tmp.join("history.csv"), history_csv.as_bytes())?;
     let target = checkpoint_dir(dir);
     let old = dir.join(format!(".checkpoint.old{}", std::process::id()));
@@ -449,6 +452,93 @@ pub struct Checkpoint {
     pub guard: Option<StepGuard>,
     /// The loss history so far, as CSV.
     pub history_csv: String,
+    /// The best model by validation so far (runs that validate).
+    pub best: Option<KeptBest>,
+}
+
+/// The best model by validation that a checkpoint keeps, so that a resumed
+/// run still chooses from every validation of the run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KeptBest {
+    /// Epochs done at that validation.
+    pub epoch: usize,
+    /// Its held-out loss, DEL residual and rollout error.
+    pub score: [f64; 3],
+    /// Validations since it (for `--patience`).
+    pub since: usize,
+    /// Its network parameters.
+    pub params: Vec<f64>,
+    /// Its objective's own parameters.
+    pub own: Vec<f64>,
+}
+
+/// The kept best model's file in a checkpoint.
+const BEST: &str = "best.safetensors";
+
+impl KeptBest {
+    fn tensors(&self) -> Vec<(&'static str, Vec<f64>)> {
+        let [loss, del, rollout] = self.score;
+        vec![
+            (
+                "meta",
+                vec![self.epoch as f64, loss, del, rollout, self.since as f64],
+            ),
+            ("params", self.params.clone()),
+            ("own", self.own.clone()),
+        ]
+    }
+
+    /// From a checkpoint's file, checked against the network's and the
+    /// own parameters' sizes.
+    fn from_bytes(bytes: &[u8], net: usize, own: usize) -> Result<Self, String> {
+        let st = safetensors::SafeTensors::deserialize(bytes).map_err(|e| e.to_string())?;
+        let meta = read_f64(&st, "meta", 5)?;
+        let count = |x: f64, what: &str| -> Result<usize, String> {
+            (x.is_finite() && x >= 0.0 && x.fract() == 0.0 && x < 1e15)
+                .then_some(x as usize)
+                .ok_or_else(|| format!("meta: {what} {x} is not a count"))
+        };
+        Ok(Self {
+            epoch: count(meta[0], "epoch")?,
+            score: [meta[1], meta[2], meta[3]],
+            since: count(meta[4], "validations since")?,
+            params: read_f64(&st, "params", net)?,
+            own: read_f64(&st, "own", own)?,
+        })
+    }
+}
+
+/// Named F64 vectors as safetensors bytes.
+fn encode_f64(tensors: &[(&str, Vec<f64>)]) -> Result<Vec<u8>, String> {
+    use safetensors::tensor::{Dtype, TensorView};
+    let data: Vec<Vec<u8>> = (tensors.iter())
+        .map(|(_, x)| x.iter().flat_map(|v| v.to_le_bytes()).collect())
+        .collect();
+    let views = (tensors.iter().zip(&data))
+        .map(|((k, x), d)| {
+            TensorView::new(Dtype::F64, vec![x.len()], d)
+                .map(|t| (k.to_string(), t))
+                .map_err(|e| e.to_string())
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    safetensors::serialize(views, None).map_err(|e| e.to_string())
+}
+
+/// The F64 vector `k` of `len` values.
+fn read_f64(st: &safetensors::SafeTensors, k: &str, len: usize) -> Result<Vec<f64>, String> {
+    use safetensors::tensor::Dtype;
+    let t = st.tensor(k).map_err(|e| format!("{k}: {e}"))?;
+    if t.dtype() != Dtype::F64 || t.shape() != [len] || t.data().len() != 8 * len {
+        return Err(format!(
+            "{k}: expected F64 [{len}], found {:?} {:?}",
+            t.dtype(),
+            t.shape()
+        ));
+    }
+    Ok(t.data()
+        .chunks_exact(8)
+        .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")))
+        .collect())
 }
 
 /// Read a checkpoint: model, network, optimiser state and history text.
@@ -471,6 +561,17 @@ pub fn load_checkpoint(dir: &Path) -> Result<Checkpoint, ModelError> {
     let history_csv = crate::sanity::read_bounded(&hpath, MAX_SIDE_FILE)
         .map_err(io(&hpath))
         .and_then(|b| String::from_utf8(b).map_err(|_| invalid(&hpath, "not UTF-8 text")))?;
+    let bpath = cp.join(BEST);
+    let best = if bpath.is_file() {
+        let bytes = crate::sanity::read_bounded(&bpath, crate::sanity::max_file_bytes())
+            .map_err(io(&bpath))?;
+        Some(
+            KeptBest::from_bytes(&bytes, mlp.params().len(), own_params.len())
+                .map_err(|e| invalid(&bpath, e))?,
+        )
+    } else {
+        None
+    };
     Ok(Checkpoint {
         model,
         mlp,
@@ -478,6 +579,7 @@ pub fn load_checkpoint(dir: &Path) -> Result<Checkpoint, ModelError> {
         adam,
         guard,
         history_csv,
+        best,
     })
 }
 
