@@ -370,3 +370,38 @@ fn a_resumed_run_keeps_the_best_model_from_before_its_checkpoint() {
         "the best came before the checkpoint"
     );
 }
+
+/// A resumed time-budgeted run has only the budget's rest: the checkpoint's
+/// training time counts (before, a resumed run got the whole budget again).
+#[test]
+fn a_resumed_budgeted_run_has_only_the_rest_of_its_budget() {
+    let d = data("kepler", 2, &[30]);
+    let mut config = small(1_000_000, 1);
+    config.control.time_budget = Some(1.0);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m");
+    let opts = FitOptions {
+        source: "test".into(),
+        checkpoint_every: Some(1),
+        ..FitOptions::default()
+    };
+    fit(&config, &d, &out, &opts, &mut |_| {}).unwrap();
+    std::fs::remove_file(out.join("model.json")).unwrap();
+    let cp = model_dir::load_checkpoint(&out).unwrap();
+    // The last checkpoint is within a few epochs of the budget's end.
+    assert!(
+        cp.model.training_seconds > 0.7,
+        "{}",
+        cp.model.training_seconds
+    );
+    let resume = FitOptions {
+        resume: true,
+        ..opts
+    };
+    let mut epochs = 0;
+    let (model, _) = fit(&config, &d, &out, &resume, &mut |_| epochs += 1).unwrap();
+    // The rest (≤ 0.3 s) and a step, not another second (measured 0.99 s
+    // of training for a 0.5 s budget before).
+    assert!(model.training_seconds < 1.3, "{}", model.training_seconds);
+    assert!(epochs >= 1);
+}

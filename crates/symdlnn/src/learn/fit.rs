@@ -536,7 +536,9 @@ fn train_epochs(
     let mut last_checkpoint = options.resume.then_some(run.trainer.epoch);
     let epochs = run.config.epochs;
     let control = run.config.control.clone();
-    let budget = control.time_budget.map(Duration::from_secs_f64);
+    // A resumed run has the budget's rest: the checkpoint's training time
+    // counts.
+    let budget = (control.time_budget).map(|b| Duration::from_secs_f64((b - run.seconds).max(0.0)));
     run.trainer.deadline = budget.map(|b| started + b);
     let mut planned = epochs;
     let mut warm: Option<(Instant, usize)> = None;
