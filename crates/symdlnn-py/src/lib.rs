@@ -684,21 +684,33 @@ impl Model {
     /// A model from the bytes of `model.json`, `weights.safetensors` and
     /// `history.csv` (checked as `load` checks a directory).
     #[staticmethod]
-    fn from_bytes(json: &[u8], weights: &[u8], history: &str) -> PyResult<Self> {
+    #[pyo3(signature = (json, weights, history, denoised=None))]
+    fn from_bytes(
+        json: &[u8],
+        weights: &[u8],
+        history: &str,
+        denoised: Option<&str>,
+    ) -> PyResult<Self> {
         let (model, mlp) =
             model_dir::from_bytes(json, weights, Path::new("<bytes>")).map_err(model_error)?;
+        let denoised = denoised
+            .map(|text| symdlnn::data::io::parse_csv(Path::new("<denoised>"), text.as_bytes()))
+            .transpose()
+            .map_err(value_error)?;
         Ok(Self::new(
             Trained {
                 model,
                 mlp,
                 history_csv: history.to_string(),
-                denoised: None,
+                denoised,
             },
             None,
         ))
     }
 
-    /// The bytes of `model.json`, `weights.safetensors` and `history.csv`.
+    /// The bytes of `model.json`, `weights.safetensors`, `history.csv` and
+    /// (a model trained with noise) `denoised.csv`.
+    #[allow(clippy::type_complexity)]
     fn to_bytes<'py>(
         &self,
         py: Python<'py>,
@@ -706,13 +718,17 @@ impl Model {
         Bound<'py, pyo3::types::PyBytes>,
         Bound<'py, pyo3::types::PyBytes>,
         String,
+        Option<String>,
     )> {
         let t = &self.inner.trained;
         let (json, weights) = model_dir::to_bytes(&t.model, &t.mlp).map_err(model_error)?;
+        let denoised = (t.denoised.as_ref())
+            .map(|d| String::from_utf8_lossy(&symdlnn::data::io::csv_bytes(d)).into_owned());
         Ok((
             pyo3::types::PyBytes::new(py, &json),
             pyo3::types::PyBytes::new(py, &weights),
             t.history_csv.clone(),
+            denoised,
         ))
     }
 

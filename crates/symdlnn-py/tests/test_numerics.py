@@ -125,9 +125,11 @@ def test_noise_trains_denoised_positions_as_the_cli_does(tmp_path, cli):
         "--noise", "0.001", "--threads", "2", "--out", tmp_path / "m")
     cli_den = np.loadtxt(tmp_path / "m" / "denoised.csv", delimiter=",", skiprows=1)[:, 1:3]
     assert np.max(np.abs(cli_den - den)) <= 1e-12, np.max(np.abs(cli_den - den))
-    # The saved model keeps them.
+    # The saved model and a pickled one keep them.
     m.save(str(tmp_path / "py"))
     assert np.array_equal(symdlnn.load(str(tmp_path / "py")).denoised[0], den)
+    import pickle
+    assert np.array_equal(pickle.loads(pickle.dumps(m)).denoised[0], den)
     with pytest.raises(ValueError, match="noise"):
         symdlnn.DLNN(epochs=5, noise=-1.0).fit(noisy, dt=0.1)
 

@@ -331,8 +331,8 @@ class _Discrete(_Estimator):
     @property
     def denoised(self) -> Optional[List[np.ndarray]]:
         """A model fitted with ``noise``: its latent (denoised) positions of
-        the training trajectories, one ``(T_i, n)`` array each; ``None``
-        otherwise (and after pickling, which keeps only the model)."""
+        the training trajectories, one ``(T_i, n)`` array each (kept by
+        ``save``/``load`` and by pickling); ``None`` otherwise."""
         return self._fitted().denoised()
 
     def discover(
