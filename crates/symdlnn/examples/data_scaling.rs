@@ -9,12 +9,14 @@
 //! residual came within 2× of its final value.
 //!
 //! ```text
-//! cargo run --release --example data_scaling -- SYSTEM SEED M:BUDGET_S[:VALIDATION] … [--epochs E] [--angles I,J] [--out DIR]
+//! cargo run --release --example data_scaling -- SYSTEM SEED M:BUDGET_S[:VALIDATION] … [--epochs E] [--angles I,J] [--time-reversible] [--built-in] [--out DIR]
 //! cargo run --release --example data_scaling -- kepler 0 1:120 8:300:0.125 100:900:0.1
 //! ```
 //!
 //! Runs with validation hold that fraction of the trajectories out of
 //! training (they still count in "recreation of every trajectory").
+//! `--built-in` builds the system's known symmetries into `Ld` (as
+//! `train --symmetry`); discovery then runs on that model.
 
 use std::path::PathBuf;
 
@@ -22,12 +24,13 @@ use symdlnn::data::{generate, Dataset, Trajectory};
 use symdlnn::eval::evaluation::{evaluate, Tracked};
 use symdlnn::eval::experiment::{catalogue, Kind, Profile};
 use symdlnn::eval::metrics::{position_scale, rmse};
+use symdlnn::learn::invariant::BuiltIn;
 use symdlnn::learn::symmetry::{agreement_of, DiscoverySolver, EvaluationPoints, SymmetryBasis};
 use symdlnn::learn::{
-    fit, DlnnConfig, FitOptions, LearnedLd, Method, Recipe, SymmetryConfig, TrainConfig,
-    TrainControl,
+    fit, BuiltInConfig, DlnnConfig, FitOptions, LearnedLd, Method, Recipe, SymmetryConfig,
+    TrainConfig, TrainControl,
 };
-use symdlnn::mechanics::{Convergence, System, TimeGrid, VariationalIntegrator};
+use symdlnn::mechanics::{Convergence, Lagrangian, System, TimeGrid, VariationalIntegrator};
 
 fn median_worst(mut v: Vec<f64>) -> (f64, f64) {
     v.sort_by(f64::total_cmp);
@@ -68,11 +71,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut out = PathBuf::from("target/data_scaling");
     let mut runs: Vec<(usize, f64, Option<f64>)> = vec![];
     let mut angles: Vec<usize> = vec![];
+    let (mut time_reversible, mut built_in) = (false, false);
     let mut it = args.iter().skip(2);
     while let Some(a) = it.next() {
         match a.as_str() {
             "--epochs" => epochs = it.next().ok_or("--epochs E")?.parse()?,
             "--out" => out = it.next().ok_or("--out DIR")?.into(),
+            "--time-reversible" => time_reversible = true,
+            "--built-in" => built_in = true,
             "--angles" => {
                 angles = it
                     .next()
@@ -144,6 +150,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             method: Method::SymDlnn {
                 dlnn: DlnnConfig {
                     angles: angles.clone(),
+                    time_reversible,
+                    built_in: built_in
+                        .then(|| BuiltIn::from_generators(system.dim(), &truth_gens))
+                        .transpose()?
+                        .map(|symmetry| BuiltInConfig {
+                            symmetry,
+                            source: "declared".into(),
+                        }),
                     ..DlnnConfig::new(Recipe::Robust)
                 },
                 symmetry,
