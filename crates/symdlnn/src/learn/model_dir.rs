@@ -588,45 +588,28 @@ fn save_optimizer(
     adam: &Adam,
     guard: Option<&StepGuard>,
 ) -> Result<Vec<u8>, String> {
-    use safetensors::tensor::{Dtype, TensorView};
-    let enc = |x: &[f64]| x.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>();
-    let mut tensors: Vec<(String, Vec<u8>, usize)> = vec![
-        ("m".into(), enc(&adam.m), adam.m.len()),
-        ("v".into(), enc(&adam.v), adam.v.len()),
+    let mut tensors: Vec<(&str, Vec<f64>)> = vec![
+        ("m", adam.m.clone()),
+        ("v", adam.v.clone()),
         (
-            "consts".into(),
-            enc(&[adam.beta1, adam.beta2, adam.eps, adam.t as f64]),
-            4,
+            "consts",
+            vec![adam.beta1, adam.beta2, adam.eps, adam.t as f64],
         ),
     ];
     if !own_params.is_empty() {
-        tensors.push(("own".into(), enc(own_params), own_params.len()));
+        tensors.push(("own", own_params.to_vec()));
     }
     if let Some(g) = guard {
-        tensors.push(("guard.state".into(), enc(&[g.factor, g.rejected as f64]), 2));
+        tensors.push(("guard.state", vec![g.factor, g.rejected as f64]));
         if let Some(s) = &g.snapshot {
-            let joint = [&s.params[..], &s.own[..]].concat();
-            let n = joint.len();
-            tensors.push(("guard.params".into(), enc(&joint), n));
-            tensors.push(("guard.grad".into(), enc(&s.grad), n));
-            tensors.push(("guard.m".into(), enc(&s.adam.m), n));
-            tensors.push(("guard.v".into(), enc(&s.adam.v), n));
-            tensors.push((
-                "guard.consts".into(),
-                enc(&[s.adam.t as f64, s.lr, s.loss]),
-                3,
-            ));
+            tensors.push(("guard.params", [&s.params[..], &s.own[..]].concat()));
+            tensors.push(("guard.grad", s.grad.clone()));
+            tensors.push(("guard.m", s.adam.m.clone()));
+            tensors.push(("guard.v", s.adam.v.clone()));
+            tensors.push(("guard.consts", vec![s.adam.t as f64, s.lr, s.loss]));
         }
     }
-    let views = tensors
-        .iter()
-        .map(|(k, d, len)| {
-            TensorView::new(Dtype::F64, vec![*len], d)
-                .map(|t| (k.clone(), t))
-                .map_err(|e| e.to_string())
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    safetensors::serialize(views, None).map_err(|e| e.to_string())
+    encode_f64(&tensors)
 }
 
 /// The optimiser file: the objective's own parameters, Adam and the step
@@ -636,22 +619,8 @@ fn load_optimizer(
     net: usize,
     guard: Option<f64>,
 ) -> Result<(Vec<f64>, Adam, Option<StepGuard>), String> {
-    use safetensors::tensor::Dtype;
     let st = safetensors::SafeTensors::deserialize(bytes).map_err(|e| e.to_string())?;
-    let get = |k: &str, len: usize| -> Result<Vec<f64>, String> {
-        let t = st.tensor(k).map_err(|e| format!("{k}: {e}"))?;
-        if t.dtype() != Dtype::F64 || t.shape() != [len] || t.data().len() != 8 * len {
-            return Err(format!(
-                "{k}: expected F64 [{len}], found {:?} {:?}",
-                t.dtype(),
-                t.shape()
-            ));
-        }
-        Ok(t.data()
-            .chunks_exact(8)
-            .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")))
-            .collect())
-    };
+    let get = |k: &str, len: usize| read_f64(&st, k, len);
     let own = match st.tensor("own") {
         Ok(t) => get("own", t.shape().first().copied().unwrap_or(0))?,
         Err(_) => vec![],
