@@ -60,10 +60,11 @@ pub struct Dlnn {
     /// first; the setting off: the batch's own median).
     running: Option<Option<f64>>,
     /// Latent positions (training on noisy observations), the current
-    /// batch's pairs (global indices; empty: all) and the pairs' position
-    /// gradients.
+    /// batch's pairs (global indices) and the observations they touch, and
+    /// the pairs' position gradients.
     latent: Option<Latent>,
     batch_pairs: Vec<usize>,
+    batch_points: Vec<usize>,
     positions_bar: Vec<f64>,
 }
 
@@ -131,7 +132,8 @@ impl Dlnn {
             selected: None,
             running: None,
             latent: None,
-            batch_pairs: vec![],
+            batch_pairs: (0..pairs).collect(),
+            batch_points: vec![],
             positions_bar: vec![],
         };
         me.all_triples = me.triples.clone();
@@ -160,6 +162,7 @@ impl Dlnn {
     /// position gradients and no shaping term (checked by the
     /// configuration).
     pub fn set_latent(&mut self, latent: Latent) {
+        self.batch_points = latent.points_of(&self.batch_pairs);
         self.latent = Some(latent);
         self.refresh_latent();
     }
@@ -169,25 +172,17 @@ impl Dlnn {
         self.latent.as_ref()
     }
 
-    /// Latent positions into the pairs: every pair's `(q̂0, δ̂)` and the
-    /// current batch's engine inputs.
+    /// Latent positions into the current batch's pairs: their `(q̂0, δ̂)`
+    /// rows and engine inputs (other pairs' rows are refreshed when they
+    /// are loaded, or by [`Dlnn::full_det_stats`]).
     fn refresh_latent(&mut self) {
         let Some(latent) = &self.latent else {
             return;
         };
         let n = latent.sigma().len();
-        for (p, row) in self.pair_data.chunks_exact_mut(2 * n).enumerate() {
+        for (i, &p) in self.batch_pairs.iter().enumerate() {
+            let row = &mut self.pair_data[p * 2 * n..(p + 1) * 2 * n];
             latent.pair_row(p, row);
-        }
-        let all = self.batch_pairs.is_empty();
-        let count = if all {
-            self.batch.len()
-        } else {
-            self.batch_pairs.len()
-        };
-        for i in 0..count {
-            let p = if all { i } else { self.batch_pairs[i] };
-            let row = &self.pair_data[p * 2 * n..(p + 1) * 2 * n];
             self.batch.set_pair(i, &row[..n], &row[n..]);
             if let Some(sel) = self.selected.as_mut() {
                 sel[i * 2 * n..(i + 1) * 2 * n].copy_from_slice(row);
@@ -237,7 +232,12 @@ impl Dlnn {
         }
         let param = self.batch.parametrisation().clone();
         let (n, h) = (param.n, param.h);
-        let pairs = self.batch.len();
+        if let Some(latent) = &self.latent {
+            for (p, row) in self.pair_data.chunks_exact_mut(2 * n).enumerate() {
+                latent.pair_row(p, row);
+            }
+        }
+        let pairs = self.pair_data.len() / (2 * n);
         let mut all = PairBatch::new(mlp, param, pairs, 1, Some(NonZeroUsize::MIN));
         for (p, row) in self.pair_data.chunks_exact(2 * n).enumerate() {
             all.set_pair(p, &row[..n], &row[n..]);
@@ -298,12 +298,12 @@ impl Objective for Dlnn {
     /// barrier's threshold is the batch's median `|det J|`.
     fn select(&mut self, mlp: &Mlp, batch: Option<&super::batches::Batch>) {
         let n = self.batch.parametrisation().n;
-        self.batch_pairs = batch.map_or_else(Vec::new, |b| b.pairs.clone());
         match batch {
             None => {
                 if self.selected.take().is_some() {
                     let all: Vec<usize> = (0..self.pair_data.len() / (2 * n)).collect();
                     self.load(mlp, &all, self.all_triples.clone());
+                    self.batch_pairs = all;
                 }
             }
             Some(b) => {
@@ -327,7 +327,11 @@ impl Objective for Dlnn {
                     data.extend_from_slice(&self.pair_data[p * 2 * n..(p + 1) * 2 * n]);
                 }
                 self.selected = Some(data);
+                self.batch_pairs.clone_from(&b.pairs);
             }
+        }
+        if let Some(latent) = &self.latent {
+            self.batch_points = latent.points_of(&self.batch_pairs);
         }
     }
 
@@ -385,9 +389,9 @@ impl Objective for Dlnn {
         if let Some(value) = self.add_shaping(mlp, &mut term, grad.as_deref_mut()) {
             terms.push(("symmetry", value));
         }
-        let points = self.add_misfit(&mut term, &mut terms);
+        self.add_misfit(&mut term, &mut terms);
         if let Some(grad) = grad {
-            self.backprop(mlp, &term, grad, &points);
+            self.backprop(mlp, &term, grad);
         }
         LossReport {
             total: term.total,
@@ -561,30 +565,24 @@ impl Dlnn {
     }
 
     /// The latent positions' misfit `weight · Σ|z|²/2` over the
-    /// observations of the current batch (returned), `weight = 2/N_r`;
-    /// reported standardised (`Σ|z|²/(points·n)`).
-    fn add_misfit(&self, term: &mut DetTerm, terms: &mut Vec<(&'static str, f64)>) -> Vec<usize> {
+    /// observations of the current batch, `weight = 2/N_r`; reported
+    /// standardised (`Σ|z|²/(points·n)`).
+    fn add_misfit(&self, term: &mut DetTerm, terms: &mut Vec<(&'static str, f64)>) {
         let Some(latent) = &self.latent else {
-            return vec![];
+            return;
         };
         let n = self.batch.parametrisation().n;
-        let points = if self.batch_pairs.is_empty() {
-            let all: Vec<usize> = (0..self.batch.len()).collect();
-            latent.points_of(&all)
-        } else {
-            latent.points_of(&self.batch_pairs)
-        };
-        let misfit = latent.misfit(&points);
+        let points = &self.batch_points;
+        let misfit = latent.misfit(points);
         term.misfit_weight = 2.0 / (self.triples.len().max(1) * n) as f64;
         term.total += term.misfit_weight * misfit / 2.0;
         terms.push(("misfit", misfit / (points.len().max(1) * n) as f64));
-        points
     }
 
     /// The gradient: `J̄ = barrier_weight · d̄ · cof(J)` and the residual
     /// adjoints through the engine into the network's part of `grad`, and
     /// with latent positions their offsets' into its own part.
-    fn backprop(&mut self, mlp: &Mlp, term: &DetTerm, grad: &mut [f64], points: &[usize]) {
+    fn backprop(&mut self, mlp: &Mlp, term: &DetTerm, grad: &mut [f64]) {
         let nn = self.batch.parametrisation().n.pow(2);
         for (p, db) in term.dbar.iter().enumerate() {
             for k in 0..nn {
@@ -597,20 +595,18 @@ impl Dlnn {
                 .backprop(mlp, &self.d1bar, &self.d2bar, &self.jbar, network);
             return;
         };
-        let pairs: Vec<usize> = if self.batch_pairs.is_empty() {
-            (0..self.batch.len()).collect()
-        } else {
-            self.batch_pairs.clone()
-        };
-        self.positions_bar
-            .resize(pairs.len() * 2 * self.batch.parametrisation().n, 0.0);
+        self.positions_bar.resize(
+            self.batch_pairs.len() * 2 * self.batch.parametrisation().n,
+            0.0,
+        );
         self.batch.backprop_with_positions(
             mlp,
             (&self.d1bar, &self.d2bar, &self.jbar),
             network,
             &mut self.positions_bar,
         );
-        latent.backprop(&pairs, &self.positions_bar, points, term.misfit_weight, own);
+        let (pairs, points) = (&self.batch_pairs, &self.batch_points);
+        latent.backprop(pairs, &self.positions_bar, points, term.misfit_weight, own);
     }
 }
 
