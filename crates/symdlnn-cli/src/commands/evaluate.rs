@@ -4,6 +4,7 @@ use anyhow::Context;
 use clap::Args;
 use symdlnn::data::io;
 use symdlnn::eval;
+use symdlnn::eval::start::StartChoice;
 use symdlnn::learn::model_dir;
 use symdlnn::mechanics::System;
 use symdlnn::report::{self, Curve};
@@ -86,14 +87,12 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<()> {
             per.saturating_sub(1).min(truth.len().saturating_sub(1))
         }
     };
-    let start = observed_start(&a, &model, &mlp)?;
+    let observed = observed(&a, &model, &mlp)?;
     let evaluation = eval::evaluate_from(
         &model,
         &mlp,
         truth,
-        start
-            .as_ref()
-            .map(|(q0, q1, how)| (&q0[..], &q1[..], how.clone())),
+        (observed.as_ref()).map(|o| (&o.q0[..], &o.q1[..], o.choice.describe())),
         train_steps,
         system.as_ref(),
         match a.generators {
@@ -134,7 +133,7 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<()> {
         .map(System::coordinate_names)
         .unwrap_or_default();
     let mut figures = report::write_figures(&a.out, "", &title, &curves, &histories, &names)?;
-    if let Some(png) = denoised_figure(&a, &model, &truth.q, &title, &names)? {
+    if let Some(png) = denoised_figure(&a, &model, observed.as_ref(), &truth.q, (&title, &names))? {
         figures.push(png);
     }
     if a.json {
@@ -150,31 +149,36 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// With `--observed` the model's training data and the model trained
-/// with noise: the figure `denoised` (observations, denoised positions,
-/// truth, residuals).
+/// `--observed`: the observations, the model's denoised positions, and
+/// the rollout's start chosen from them.
+struct Observed {
+    data: symdlnn::data::Dataset,
+    denoised: Option<symdlnn::data::Dataset>,
+    q0: Vec<f64>,
+    q1: Vec<f64>,
+    choice: StartChoice,
+}
+
+/// With `--observed` started from the model's denoised positions (its
+/// training data, a model trained with noise): the figure `denoised`
+/// (observations, denoised positions, truth, residuals).
 fn denoised_figure(
     a: &EvaluateArgs,
     model: &model_dir::ModelFile,
+    observed: Option<&Observed>,
     truth: &[f64],
-    title: &str,
-    names: &[String],
+    (title, names): (&str, &[String]),
 ) -> anyhow::Result<Option<PathBuf>> {
-    let (Some(path), Some(_)) = (&a.observed, &model.noise) else {
+    let Some(o) = observed.filter(|o| o.choice == StartChoice::Denoised) else {
         return Ok(None);
     };
-    let observed = io::read(path, a.dt)?;
-    let Some(denoised) = model_dir::load_denoised(&a.model)? else {
-        return Ok(None);
-    };
-    let own = model.data.content_hash.as_deref() == Some(&observed.content_hash());
     let (Some(y), Some(d)) = (
-        observed.trajectories.get(a.traj),
-        denoised.trajectories.get(a.traj),
+        o.data.trajectories.get(a.traj),
+        (o.denoised.as_ref()).and_then(|d| d.trajectories.get(a.traj)),
     ) else {
         return Ok(None);
     };
-    if !own || y.q.len() != d.q.len() {
+    if y.q.len() != d.q.len() {
         return Ok(None);
     }
     let figure =
@@ -186,44 +190,41 @@ fn denoised_figure(
     Ok(Some(png))
 }
 
-/// A rollout's start `(q0, q1)` and how it was chosen.
-type Start = (Vec<f64>, Vec<f64>, String);
-
-/// The rollout's start from `--observed` (trajectory `--traj`), with a line
-/// saying how it was chosen; `None` without `--observed`.
-fn observed_start(
+/// The `--observed` file (trajectory `--traj`) and the start a rollout
+/// takes from it; `None` without `--observed`.
+fn observed(
     a: &EvaluateArgs,
     model: &model_dir::ModelFile,
     mlp: &symdlnn::nn::Mlp,
-) -> anyhow::Result<Option<Start>> {
+) -> anyhow::Result<Option<Observed>> {
     let Some(path) = &a.observed else {
         return Ok(None);
     };
-    let observed = io::read(path, a.dt)?;
+    let data = io::read(path, a.dt)?;
     let source = path.display().to_string();
-    observed.expect_dim(model.n, &source)?;
-    if a.traj >= observed.trajectories.len() {
+    data.expect_dim(model.n, &source)?;
+    if a.traj >= data.trajectories.len() {
         anyhow::bail!(
             "{source}: no trajectory {} (the file has {})",
             a.traj,
-            observed.trajectories.len()
+            data.trajectories.len()
         );
     }
-    if observed.trajectories[a.traj].len() < 2 {
+    if data.trajectories[a.traj].len() < 2 {
         anyhow::bail!("{source}, trajectory {}: fewer than two points", a.traj);
     }
     let ld = symdlnn::learn::LearnedLd::new(mlp.clone(), model.parametrisation.clone());
     let denoised = model_dir::load_denoised(&a.model)?;
-    let (q0, q1, choice) = eval::start::observed_start(
-        &ld,
-        model,
-        denoised.as_ref(),
-        &observed,
-        a.traj,
-        a.fit_start,
-    )
-    .with_context(|| format!("{source}: fitting the start"))?;
-    Ok(Some((q0, q1, choice.describe())))
+    let (q0, q1, choice) =
+        eval::start::observed_start(&ld, model, denoised.as_ref(), &data, a.traj, a.fit_start)
+            .with_context(|| format!("{source}: fitting the start"))?;
+    Ok(Some(Observed {
+        data,
+        denoised,
+        q0,
+        q1,
+        choice,
+    }))
 }
 
 fn print_summary(m: &eval::Metrics) {
