@@ -632,6 +632,36 @@ mod tests {
         }
     }
 
+    /// The robust parametrisation of `d` (kinetic prior) with the symmetry
+    /// `spec` built in.
+    fn built_in_param(d: &Dataset, spec: &str, tr: bool) -> Parametrisation {
+        use crate::learn::invariant::{BuiltIn, SymmetrySpec};
+        let n = d.n;
+        let q: Vec<f64> = d.trajectories.iter().flat_map(|t| t.q.clone()).collect();
+        let pairs: Vec<f64> = (d.trajectories.iter())
+            .flat_map(|t| {
+                (0..t.len() - 1).flat_map(move |k| [t.position(k), t.position(k + 1)].concat())
+            })
+            .collect();
+        let g = spec.parse::<SymmetrySpec>().unwrap().generator(n).unwrap();
+        let b = BuiltIn::from_generators(n, &[g]).unwrap();
+        Parametrisation::midpoint_velocity(n, d.dt, &q, &q, true, tr)
+            .with_built_in(b, &pairs)
+            .unwrap()
+    }
+
+    /// Latent positions of `d` with noise `sigma` and offsets `z` drawn
+    /// uniformly from [−1, 1) with `seed`.
+    fn random_latent(d: &Dataset, sigma: Vec<f64>, seed: u64) -> crate::learn::latent::Latent {
+        use rand::{Rng, SeedableRng};
+        let mut latent = crate::learn::latent::Latent::new(d, sigma);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        for z in latent.z_mut() {
+            *z = rng.random::<f64>() * 2.0 - 1.0;
+        }
+        latent
+    }
+
     #[test]
     fn det_statistics_cover_all_pairs_even_when_the_loss_uses_a_subset() {
         let d = data(2);
@@ -718,8 +748,6 @@ mod tests {
     /// included; full batch and a minibatch.
     #[test]
     fn loss_gradient_with_latent_positions_agrees_with_finite_differences() {
-        use crate::learn::latent::Latent;
-        use rand::{Rng, SeedableRng};
         for n in [1, 2] {
             let d = data(n);
             let q: Vec<f64> = d.trajectories.iter().flat_map(|t| t.q.clone()).collect();
@@ -735,12 +763,8 @@ mod tests {
                 let mut loss = DlnnLoss::new(Recipe::Robust);
                 loss.jacobian_every = every.into();
                 let mut obj = Dlnn::new(&mlp, param, &d, loss, None, 2);
-                let mut latent = Latent::new(&d, (0..n).map(|c| 0.01 * (c + 1) as f64).collect());
-                let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
-                for z in latent.z_mut() {
-                    *z = rng.random::<f64>() * 2.0 - 1.0;
-                }
-                obj.set_latent(latent);
+                let sigma = (0..n).map(|c| 0.01 * (c + 1) as f64).collect();
+                obj.set_latent(random_latent(&d, sigma, 3));
                 if minibatch {
                     let b = crate::learn::batches::Batch {
                         pairs: vec![1, 2, 3, 9, 10, 11],
@@ -767,34 +791,16 @@ mod tests {
     /// without time reversal, `J` at every pair and at every third.
     #[test]
     fn latent_gradient_through_built_in_symmetries_agrees_with_finite_differences() {
-        use crate::learn::invariant::{BuiltIn, SymmetrySpec};
-        use crate::learn::latent::Latent;
-        use rand::{Rng, SeedableRng};
-        let (n, d) = (2, data(2));
-        let q: Vec<f64> = d.trajectories.iter().flat_map(|t| t.q.clone()).collect();
-        let pairs: Vec<f64> = (d.trajectories.iter())
-            .flat_map(|t| {
-                (0..t.len() - 1).flat_map(move |k| [t.position(k), t.position(k + 1)].concat())
-            })
-            .collect();
+        let d = data(2);
         for spec in ["rotation:0.2,-0.1", "translation:1,0.5"] {
-            let g = spec.parse::<SymmetrySpec>().unwrap().generator(n).unwrap();
-            let b = BuiltIn::from_generators(n, &[g]).unwrap();
             for (tr, every) in [(false, 1), (true, 1), (true, 3)] {
-                let param = Parametrisation::midpoint_velocity(n, d.dt, &q, &q, true, tr)
-                    .with_built_in(b.clone(), &pairs)
-                    .unwrap();
+                let param = built_in_param(&d, spec, tr);
                 let mut mlp =
                     Mlp::new(param.input_dim(), &[8, 6], Activation::Softplus, 2).unwrap();
                 let mut loss = DlnnLoss::new(Recipe::Robust);
                 loss.jacobian_every = every.into();
                 let mut obj = Dlnn::new(&mlp, param, &d, loss, None, 2);
-                let mut latent = Latent::new(&d, vec![0.01, 0.02]);
-                let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
-                for z in latent.z_mut() {
-                    *z = rng.random::<f64>() * 2.0 - 1.0;
-                }
-                obj.set_latent(latent);
+                obj.set_latent(random_latent(&d, vec![0.01, 0.02], 4));
                 let what = format!("latent {spec} tr={tr} every={every}");
                 crate::learn::objective::assert_gradient_matches_fd(
                     &mut obj, &mut mlp, 5, 2e-5, 1e-3, &what,
@@ -805,21 +811,10 @@ mod tests {
 
     #[test]
     fn loss_gradient_with_built_in_symmetries_agrees_with_finite_differences() {
-        use crate::learn::invariant::{BuiltIn, SymmetrySpec};
-        let (n, d) = (2, data(2));
-        let q: Vec<f64> = d.trajectories.iter().flat_map(|t| t.q.clone()).collect();
-        let pairs: Vec<f64> = (d.trajectories.iter())
-            .flat_map(|t| {
-                (0..t.len() - 1).flat_map(move |k| [t.position(k), t.position(k + 1)].concat())
-            })
-            .collect();
+        let d = data(2);
         for spec in ["rotation:0.2,-0.1", "translation:1,0.5"] {
-            let g = spec.parse::<SymmetrySpec>().unwrap().generator(n).unwrap();
-            let b = BuiltIn::from_generators(n, &[g]).unwrap();
             for tr in [false, true] {
-                let param = Parametrisation::midpoint_velocity(n, d.dt, &q, &q, true, tr)
-                    .with_built_in(b.clone(), &pairs)
-                    .unwrap();
+                let param = built_in_param(&d, spec, tr);
                 for every in [1, 3] {
                     let mut mlp =
                         Mlp::new(param.input_dim(), &[8, 6], Activation::Softplus, 2).unwrap();
