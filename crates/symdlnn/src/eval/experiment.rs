@@ -641,9 +641,9 @@ fn noise_configs(
     true_generators: &[AffineGenerator],
     plain: bool,
 ) -> Vec<(&'static str, String, TrainConfig)> {
-    let Some(_) = exp.noise else {
+    if exp.noise.is_none() {
         return vec![];
-    };
+    }
     let base = TrainConfig {
         hidden: settings.hidden.clone(),
         seed: settings.seed,
@@ -663,11 +663,10 @@ fn noise_configs(
         d.noise = crate::data::NoiseSpec::Auto;
         d.time_reversible = true;
     }
-    if let Some(c) = built_in_config(exp, &noisy, true_generators) {
-        configs.push(("dlnn-noise", "robust".to_string(), noisy));
+    let built_in = built_in_config(exp, &noisy, true_generators);
+    configs.push(("dlnn-noise", "robust".to_string(), noisy));
+    if let Some(c) = built_in {
         configs.push(("dlnn-noise-builtin", "robust".to_string(), c));
-    } else {
-        configs.push(("dlnn-noise", "robust".to_string(), noisy));
     }
     configs
 }
