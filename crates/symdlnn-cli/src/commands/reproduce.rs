@@ -4,7 +4,7 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use clap::Args;
 use symdlnn::data::io;
-use symdlnn::eval::experiment::{self, Profile, Progress};
+use symdlnn::eval::experiment::{self, Profile};
 use symdlnn::report;
 
 #[derive(Args)]
@@ -75,19 +75,7 @@ pub fn run(a: ReproduceArgs) -> anyhow::Result<()> {
     let count = all.len();
     for (i, exp) in all.iter().enumerate() {
         let bar = crate::progress::bar(exp.epochs as u64, "epochs");
-        let interactive = crate::args::interactive();
-        let mut on_progress = |p: Progress| match p {
-            Progress::Stage { experiment, stage } => {
-                let line = format!("[{}/{count}] {experiment}: {stage}", i + 1);
-                if interactive {
-                    bar.set_position(0);
-                    bar.set_message(line);
-                } else {
-                    eprintln!("{line}");
-                }
-            }
-            Progress::Epoch { epoch, .. } => bar.set_position(epoch as u64),
-        };
+        let mut on_progress = crate::progress::experiment(&bar, i, count);
         let run = experiment::run(exp, &settings, a.threads as usize, &a.out, &mut on_progress)?;
         bar.finish_and_clear();
         let mut result = run.result.clone();
