@@ -364,7 +364,7 @@ impl Objective for Dlnn {
         self.refresh_latent();
         self.batch.evaluate(mlp);
         self.compute_dets();
-        let del = self.mean_del();
+        let (del, floor) = self.mean_del();
         let mut term = match self.loss.recipe {
             Recipe::Paper => self.degeneracy_term(del),
             Recipe::Robust => {
@@ -378,7 +378,7 @@ impl Objective for Dlnn {
                     }
                     _ => None,
                 };
-                self.barrier_term(del, running)
+                self.barrier_term(del + floor, running)
             }
         };
         let mut grad = grad;
@@ -423,17 +423,23 @@ struct DetTerm {
 }
 
 impl Dlnn {
-    /// `mean_k |r_k|²` over the triples.
-    fn mean_del(&self) -> f64 {
+    /// `mean_k |r_k|²` over the triples, and the rounding level of that
+    /// mean, `ε² mean_k (|D2 Ld|² + |D1 Ld|²)`: the robust recipe takes the
+    /// logarithm of their sum, so that a residual that rounds to zero (an
+    /// exactly fitted free particle) gives a finite loss. The floor's
+    /// derivative is left out: it is ~`ε²` of the residual's.
+    fn mean_del(&self) -> (f64, f64) {
         let n = self.batch.parametrisation().n;
-        let mut del = 0.0;
+        let (mut del, mut size) = (0.0, 0.0);
         for &(l, r) in &self.triples {
             for i in 0..n {
-                let x = self.batch.d2[l * n + i] + self.batch.d1[r * n + i];
-                del += x * x;
+                let (a, b) = (self.batch.d2[l * n + i], self.batch.d1[r * n + i]);
+                del += (a + b) * (a + b);
+                size += a * a + b * b;
             }
         }
-        del / self.triples.len().max(1) as f64
+        let count = self.triples.len().max(1) as f64;
+        (del / count, f64::EPSILON * f64::EPSILON * size / count)
     }
 
     /// The paper's recipe: `del + w · mean(1 − sigmoid(κ d^m))`.
@@ -463,7 +469,8 @@ impl Dlnn {
         }
     }
 
-    /// The robust recipe: `log(del) − (2/n) mean φ(s₀ d)`. The threshold
+    /// The robust recipe: `log(del) − (2/n) mean φ(s₀ d)` (`del` with its
+    /// rounding floor, [`Dlnn::mean_del`]). The threshold
     /// of `φ`'s linear continuation moves with the median `|d|` (one
     /// pair's), and its derivative goes to that pair.
     fn barrier_term(&self, del: f64, running: Option<f64>) -> DetTerm {
@@ -660,6 +667,33 @@ mod tests {
             *z = rng.random::<f64>() * 2.0 - 1.0;
         }
         latent
+    }
+
+    /// An exactly fitted free particle (network output constant, so `Ld`
+    /// is the kinetic prior; positions in exact binary steps) has DEL
+    /// residuals that are exactly zero: the robust loss must stay finite
+    /// (it was `log 0 = −∞`, a training failure on the zoo's free particle).
+    #[test]
+    fn an_exactly_zero_residual_gives_a_finite_robust_loss() {
+        let (n, h) = (2, 0.5);
+        let q: Vec<f64> = (0..12)
+            .flat_map(|k| [0.25 * k as f64, -0.5 * k as f64])
+            .collect();
+        let d = Dataset {
+            n,
+            dt: h,
+            trajectories: vec![Trajectory::from_positions(n, 0.0, h, q.clone())],
+        };
+        let mut mlp = Mlp::new(2 * n, &[8, 8], Activation::Softplus, 3).unwrap();
+        mlp.params_mut().fill(0.0);
+        let param = Parametrisation::midpoint_velocity(n, h, &q, &q, true, false);
+        let mut dlnn = Dlnn::new(&mlp, param, &d, DlnnLoss::new(Recipe::Robust), None, 1);
+        let mut grad = vec![0.0; mlp.params().len()];
+        let r = dlnn.evaluate(&mlp, Some(&mut grad));
+        let del = r.terms.iter().find(|t| t.0 == "del").unwrap().1;
+        assert_eq!(del, 0.0, "the residuals must be exactly zero for this test");
+        assert!(r.total.is_finite(), "loss {}", r.total);
+        assert!(grad.iter().all(|g| g.is_finite()));
     }
 
     #[test]
