@@ -90,7 +90,10 @@ pub struct Trainer<O: Objective> {
 /// non-finite loss or gradient is undone the same way (while the factor
 /// exceeds [`StepGuard::MIN_FACTOR`]): the paper solver's symmetry term,
 /// normalised by `det J`, is infinite where one step flips the sign of a
-/// `det J`.
+/// `det J`. With several minibatches an epoch, consecutive losses are of
+/// different batches and not comparable: only the non-finite rule acts
+/// (comparing them froze training: batches of 8 Kepler pairs differ by more
+/// than the threshold, every step was undone and the rate halved to 0).
 /// Deterministic; its state is part of a checkpoint.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StepGuard {
@@ -161,7 +164,7 @@ impl<O: Objective> Trainer<O> {
     /// One epoch: loss and gradient, then an Adam step. A non-finite loss or
     /// gradient is an error and leaves the parameters untouched.
     pub fn step(&mut self) -> Result<&EpochRecord, TrainError> {
-        let (report, lr) = self.optimise(self.schedule_position(self.epoch as f64))?;
+        let (report, lr) = self.optimise(self.schedule_position(self.epoch as f64), true)?;
         self.history.push(EpochRecord {
             epoch: self.epoch,
             lr,
@@ -195,7 +198,7 @@ impl<O: Objective> Trainer<O> {
             steps += 1;
             self.objective.select(&self.mlp, Some(b));
             let at = self.schedule_position(self.epoch as f64 + i as f64 / count);
-            let (report, l) = self.optimise(at)?;
+            let (report, l) = self.optimise(at, batches.len() == 1)?;
             lr = l;
             match mean.as_mut() {
                 None => mean = Some(report),
@@ -238,8 +241,9 @@ impl<O: Objective> Trainer<O> {
 
     /// One Adam step on the objective's current selection with the
     /// schedule at (fractional) epoch `at`: the loss before the step and
-    /// the rate applied.
-    fn optimise(&mut self, at: f64) -> Result<(LossReport, f64), TrainError> {
+    /// the rate applied. `comparable`: the previous step's loss was of the
+    /// same selection (the step guard compares them).
+    fn optimise(&mut self, at: f64, comparable: bool) -> Result<(LossReport, f64), TrainError> {
         self.grad.fill(0.0);
         if self.objective.begin_epoch(self.epoch) {
             if let Some(g) = self.guard.as_mut() {
@@ -277,9 +281,10 @@ impl<O: Objective> Trainer<O> {
             }
             Some(g) => {
                 let reject = !finite
-                    || g.snapshot
-                        .as_ref()
-                        .is_some_and(|s| report.total > s.loss + g.max_increase);
+                    || (comparable
+                        && g.snapshot
+                            .as_ref()
+                            .is_some_and(|s| report.total > s.loss + g.max_increase));
                 if reject {
                     // Undo the last step; redo it with half the rate.
                     let s = g.snapshot.take().expect("checked above");
