@@ -780,3 +780,35 @@ fn trajectories_of_different_lengths_from_a_directory_train_validate_and_evaluat
         "--validation holds out whole trajectories: the data have 1, it needs at least 2",
     );
 }
+
+/// Without `--epochs` a run takes 20 000 optimiser steps: 20 000 full-batch
+/// epochs, or fewer epochs of several minibatches; the cosine schedule
+/// spans the epochs chosen (it ends at 1e-5).
+#[test]
+fn the_default_epochs_make_twenty_thousand_steps() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    simulate(d, "kepler", 30, "k.csv");
+    for (batch, epochs) in [("auto", 20_000), ("8", 5_000)] {
+        let out = format!("m{batch}");
+        ok(&symdlnn(
+            &[
+                "train",
+                "--data",
+                "k.csv",
+                "--hidden",
+                "2",
+                "--batch-size",
+                batch,
+                "--out",
+                &out,
+            ],
+            d,
+        ));
+        let v: serde_json::Value = ok_json(&symdlnn(&["inspect", "--model", &out, "--json"], d));
+        assert_eq!(v["epochs_done"], epochs, "--batch-size {batch}");
+        let history = read_csv(&d.join(&out).join("history.csv"));
+        let last_lr = history.last().unwrap()[1];
+        assert!((last_lr - 1e-5).abs() < 1e-7, "last lr {last_lr}");
+    }
+}

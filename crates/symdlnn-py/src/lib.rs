@@ -25,9 +25,10 @@ use symdlnn::learn::symmetry::{
     Generator, SymmetryBasis, SymmetryError,
 };
 use symdlnn::learn::{
-    check_generator_count, check_unwrapped, train, CoefficientConfig, CoefficientInit, ConfigError,
-    DlnnConfig, EpochRecord, FitError, JacobianStride, LearnedLd, LnnConfig, LnnData, Method,
-    MethodKind, Recipe, ScheduleSpec, ShapingConfig, SymmetryConfig, TrainConfig, Trained,
+    check_generator_count, check_unwrapped, default_epochs, train, BatchSize, CoefficientConfig,
+    CoefficientInit, ConfigError, DlnnConfig, EpochRecord, FitError, JacobianStride, LearnedLd,
+    LnnConfig, LnnData, Method, MethodKind, Recipe, ScheduleSpec, ShapingConfig, SymmetryConfig,
+    TrainConfig, Trained,
 };
 use symdlnn::mechanics::{
     del_residuals, Convergence, Lagrangian, SolverError, System, TimeGrid, VariationalIntegrator,
@@ -297,7 +298,8 @@ where
 #[pyo3(from_item_all)]
 struct Settings {
     hidden: Vec<usize>,
-    epochs: usize,
+    #[pyo3(default)]
+    epochs: Option<usize>,
     lr: f64,
     #[pyo3(default)]
     schedule: Option<String>,
@@ -369,9 +371,11 @@ fn non_negative(x: f64, name: &str) -> PyResult<f64> {
 }
 
 impl Settings {
-    /// The configuration of `method` for data of dimension `n` (every check
-    /// of it is the library's `TrainConfig::validate`, when training).
-    fn config(&self, method: &str, n: usize) -> PyResult<TrainConfig> {
+    /// The configuration of `method` for `data` (every check of it is the
+    /// library's `TrainConfig::validate`, when training).
+    fn config(&self, method: &str, data: &Dataset) -> PyResult<TrainConfig> {
+        let n = data.n;
+        let epochs = (self.epochs).unwrap_or_else(|| default_epochs(data.pairs(), BatchSize::Auto));
         let recipe = match self.recipe.as_deref().unwrap_or("robust") {
             "robust" => Recipe::Robust,
             "paper" => Recipe::Paper,
@@ -381,7 +385,7 @@ impl Settings {
             "dlnn" => Method::Dlnn(self.dlnn(recipe, n)?),
             "symdlnn" => Method::SymDlnn {
                 dlnn: self.dlnn(recipe, n)?,
-                symmetry: self.symmetry(n)?,
+                symmetry: self.symmetry(n, epochs)?,
             },
             "lnn" => Method::Lnn(self.lnn()?),
             m => return Err(value_error(format!("unknown method '{m}'"))),
@@ -391,10 +395,10 @@ impl Settings {
             None => ScheduleSpec::default_for(recipe),
         };
         let base = match method {
-            Method::Lnn(lnn) => TrainConfig::lnn(lnn, self.epochs),
+            Method::Lnn(lnn) => TrainConfig::lnn(lnn, epochs),
             method => TrainConfig {
                 method,
-                ..TrainConfig::new(recipe, self.epochs)
+                ..TrainConfig::new(recipe, epochs)
             },
         };
         if !(self.lr.is_finite() && self.lr > 0.0) {
@@ -412,7 +416,7 @@ impl Settings {
         Ok(TrainConfig {
             hidden: self.hidden.clone(),
             activation,
-            schedule: spec.schedule(self.lr, self.epochs),
+            schedule: spec.schedule(self.lr, epochs),
             seed: self.seed,
             threads: self.threads.unwrap_or(base.threads),
             ..base
@@ -480,7 +484,7 @@ impl Settings {
         })
     }
 
-    fn symmetry(&self, n: usize) -> PyResult<SymmetryConfig> {
+    fn symmetry(&self, n: usize, epochs: usize) -> PyResult<SymmetryConfig> {
         let k = self.symmetries.unwrap_or(1);
         let solver = solver(self.sym_solver.as_deref().unwrap_or("variational"))?;
         let basis =
@@ -497,7 +501,7 @@ impl Settings {
             weight,
             warmup: self
                 .sym_warmup
-                .unwrap_or((self.epochs as f64 * 0.3).round() as usize),
+                .unwrap_or((epochs as f64 * 0.3).round() as usize),
         });
         let coefficients = if paper {
             let init: CoefficientInit =
@@ -566,7 +570,10 @@ fn fit(
 ) -> PyResult<(Model, Option<PyErr>)> {
     let data = dataset(&q, dt, "q")?;
     drop(q);
-    let config = settings.config(method, data.n)?;
+    let config = settings.config(method, &data)?;
+    if let Some(p) = &progress {
+        p.call_method1(py, "start", (config.epochs,))?;
+    }
     config.validate(&data).map_err(value_error)?;
     const TICK: Duration = Duration::from_millis(100);
     let mut stop: Option<PyErr> = None;

@@ -3,7 +3,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 use symdlnn::data::{Dataset, NoiseSpec};
-use symdlnn::learn::control::{parse_duration, Keep, TrainControl};
+use symdlnn::learn::control::{default_epochs, parse_duration, BatchSize, Keep, TrainControl};
 use symdlnn::learn::invariant::{BuiltIn, SymmetrySpec};
 use symdlnn::learn::model_dir::ModelFile;
 use symdlnn::learn::symmetry::{DiscoverySolver, EvaluationPoints, SymmetryBasis};
@@ -103,7 +103,7 @@ pub struct TrainArgs {
     /// Loss recipe: robust (scale-invariant, the default) or paper (the paper's, exactly)
     #[arg(long, value_enum, default_value = "robust")]
     recipe: RecipeArg,
-    /// Training epochs (full batch) [default: 3000]
+    /// Training epochs, passes over the data [default: 20 000 optimiser steps' worth: 20 000 epochs with a full batch, fewer with minibatches]
     #[arg(long)]
     epochs: Option<usize>,
     /// Hidden layer widths [default: 128,128,128]
@@ -251,9 +251,10 @@ pub fn search_space(
 }
 
 impl TrainArgs {
-    /// The run these flags describe, for data of dimension `n` (checked by
-    /// the library when it trains).
-    fn config(&self, n: usize) -> anyhow::Result<TrainConfig> {
+    /// The run these flags describe, for `data` (checked by the library
+    /// when it trains).
+    fn config(&self, data: &Dataset) -> anyhow::Result<TrainConfig> {
+        let n = data.n;
         if self.resume {
             refuse_given(
                 &[
@@ -267,16 +268,18 @@ impl TrainArgs {
             RecipeArg::Robust => Recipe::Robust,
             RecipeArg::Paper => Recipe::Paper,
         };
-        let method = self.method(recipe, n)?;
+        let batch_size: BatchSize = self.batch_size.parse().context("--batch-size")?;
+        let epochs = (self.epochs).unwrap_or_else(|| default_epochs(data.pairs(), batch_size));
+        let method = self.method(recipe, n, epochs)?;
         let spec = match &self.schedule {
             Some(s) => s.parse().context("--schedule")?,
             None => ScheduleSpec::default_for(recipe),
         };
         let base = match method {
-            Method::Lnn(lnn) => TrainConfig::lnn(lnn, self.epochs()),
+            Method::Lnn(lnn) => TrainConfig::lnn(lnn, epochs),
             method => TrainConfig {
                 method,
-                ..TrainConfig::new(recipe, self.epochs())
+                ..TrainConfig::new(recipe, epochs)
             },
         };
         Ok(TrainConfig {
@@ -285,11 +288,11 @@ impl TrainArgs {
                 .as_ref()
                 .map_or(base.hidden.clone(), |w| w.0.clone()),
             activation: self.activation,
-            schedule: spec.schedule(self.lr, self.epochs()),
+            schedule: spec.schedule(self.lr, epochs),
             seed: self.seed,
             threads: self.threads as usize,
             control: TrainControl {
-                batch_size: self.batch_size.parse().context("--batch-size")?,
+                batch_size,
                 validation: self.validation,
                 validate_every: self.validate_every,
                 keep: match self.keep {
@@ -309,13 +312,8 @@ impl TrainArgs {
         })
     }
 
-    /// `--epochs` or its default.
-    fn epochs(&self) -> usize {
-        self.epochs.unwrap_or(3000)
-    }
-
     /// `--method` with the settings it reads; flags of another method are refused.
-    fn method(&self, recipe: Recipe, n: usize) -> anyhow::Result<Method> {
+    fn method(&self, recipe: Recipe, n: usize, epochs: usize) -> anyhow::Result<Method> {
         let symmetry_flags = [
             (self.sym_weight.is_some(), "--sym-weight"),
             (self.sym_warmup.is_some(), "--sym-warmup"),
@@ -331,7 +329,7 @@ impl TrainArgs {
             }
             MethodArg::Symdlnn => Ok(Method::SymDlnn {
                 dlnn: self.dlnn(recipe, n)?,
-                symmetry: self.symmetry(n)?,
+                symmetry: self.symmetry(n, epochs)?,
             }),
             MethodArg::Lnn => {
                 refuse_given(&symmetry_flags, "--method symdlnn")?;
@@ -421,7 +419,7 @@ impl TrainArgs {
         })
     }
 
-    fn symmetry(&self, n: usize) -> anyhow::Result<SymmetryConfig> {
+    fn symmetry(&self, n: usize, epochs: usize) -> anyhow::Result<SymmetryConfig> {
         let solver = match self.sym_solver {
             SymSolver::Variational => DiscoverySolver::Variational,
             SymSolver::Nullspace => DiscoverySolver::Nullspace,
@@ -432,7 +430,7 @@ impl TrainArgs {
         let weight = self.sym_weight.unwrap_or(if paper { 1.0 } else { 0.0 });
         let shaping = (weight > 0.0).then(|| ShapingConfig {
             weight,
-            warmup: (self.sym_warmup).unwrap_or((self.epochs() as f64 * 0.3).round() as usize),
+            warmup: (self.sym_warmup).unwrap_or((epochs as f64 * 0.3).round() as usize),
         });
         let coefficients = if paper {
             let init: CoefficientInit = (self.sym_init.as_deref().unwrap_or("random"))
@@ -470,7 +468,7 @@ impl TrainArgs {
 
 pub fn run(a: TrainArgs) -> anyhow::Result<()> {
     let data = symdlnn::data::read_all(&a.data, a.dt)?;
-    let config = a.config(data.n)?;
+    let config = a.config(&data)?;
     if a.out.exists() && !a.resume && a.out.join("model.json").exists() {
         // Overwriting a model is allowed; say so.
         eprintln!("note: overwriting the model in {}", a.out.display());

@@ -147,14 +147,20 @@ def systems() -> List[Dict[str, Any]]:
 class _Progress:
     """A progress bar on standard error: tqdm when installed, else plain text."""
 
-    def __init__(self, total: int) -> None:
-        self.total = total
+    def __init__(self) -> None:
+        self.total = 0
         self.done = 0
-        self.start = time.monotonic()
+        self.bar: Any = None
+        self.began = time.monotonic()
+
+    def start(self, total: int) -> None:
+        """Called once the run's epochs are known (before the first epoch)."""
+        self.total = total
+        self.began = time.monotonic()
         try:
             from tqdm.auto import tqdm  # type: ignore
 
-            self.bar: Any = tqdm(total=total, unit="epoch")
+            self.bar = tqdm(total=total, unit="epoch")
         except ImportError:
             self.bar = None
 
@@ -163,7 +169,7 @@ class _Progress:
             self.bar.update(done - self.done)
             self.bar.set_postfix(loss=f"{losses['loss']:.4e}")
         else:
-            rate = done / max(time.monotonic() - self.start, 1e-9)
+            rate = done / max(time.monotonic() - self.began, 1e-9)
             sys.stderr.write(
                 f"\repoch {done}/{self.total}  loss {losses['loss']:.4e}  {rate:.0f} epochs/s"
             )
@@ -239,7 +245,7 @@ class _Estimator:
         released while training.
         """
         qs = _trajectories(q)
-        progress = _Progress(int(self._params["epochs"])) if verbose else None
+        progress = _Progress() if verbose else None
         try:
             model, stop = _core.fit(
                 self._method, qs, float(dt), self._settings(), callback, progress
@@ -364,7 +370,8 @@ class DLNN(_Discrete):
 
     Parameters (the CLI's ``train`` flags): ``hidden`` layer widths;
     ``recipe`` ``"robust"`` (scale-invariant, standardised inputs, kinetic
-    prior) or ``"paper"``; ``epochs``; ``lr`` (initial learning rate);
+    prior) or ``"paper"``; ``epochs`` (default: 20 000 optimiser steps'
+    worth, as the CLI's ``train``); ``lr`` (initial learning rate);
     ``schedule`` (``cosine``, ``constant``, ``reference``,
     ``steps:E1=LR1,…``; default by recipe); ``activation`` (softplus, tanh,
     sin, silu); ``angles`` (indices of angle coordinates: ``Ld`` periodic in
@@ -385,7 +392,7 @@ class DLNN(_Discrete):
         self,
         hidden: Sequence[int] = (128, 128, 128),
         recipe: str = "robust",
-        epochs: int = 3000,
+        epochs: Optional[int] = None,
         lr: float = 3e-3,
         angles: Sequence[int] = (),
         time_reversible: bool = False,
@@ -419,7 +426,7 @@ class SymDLNN(_Discrete):
         self,
         hidden: Sequence[int] = (128, 128, 128),
         recipe: str = "robust",
-        epochs: int = 3000,
+        epochs: Optional[int] = None,
         lr: float = 3e-3,
         angles: Sequence[int] = (),
         time_reversible: bool = False,
@@ -463,7 +470,7 @@ class LNN(_Estimator):
     def __init__(
         self,
         hidden: Sequence[int] = (128, 128, 128),
-        epochs: int = 3000,
+        epochs: Optional[int] = None,
         lr: float = 3e-3,
         seed: int = 0,
         threads: Optional[int] = None,

@@ -19,13 +19,14 @@ use crate::learn::{BuiltInConfig, LnnConfig, LnnData, Recipe, TrainConfig};
 use crate::mechanics::{Lagrangian, System};
 
 /// The benchmark's training settings: 2 × 64 softplus networks (the quick
-/// profile's), 3 000 epochs on one trajectory (the `train` default) and
+/// profile's), on one trajectory the `train` default's
+/// [`DEFAULT_STEPS`](crate::learn::DEFAULT_STEPS) full-batch epochs and
 /// 600 on eight, seed 0 — chosen so that the whole zoo fits in about
 /// 20 minutes on the 2-core machine.
 pub fn settings() -> Settings {
     Settings {
         hidden: vec![64, 64],
-        epochs_single: 3000,
+        epochs_single: crate::learn::DEFAULT_STEPS,
         epochs_multi: 600,
         multi_trajectories: 8,
         recipes: vec![Recipe::Robust],

@@ -45,7 +45,7 @@ pub use config::{
     ConfigError, DlnnConfig, DlnnLoss, JacobianStride, LnnConfig, LnnData, Method, MethodKind,
     Recipe, ScheduleSpec, ShapingConfig, SymmetryConfig, TrainConfig,
 };
-pub use control::{BatchSize, Keep, TrainControl};
+pub use control::{default_epochs, BatchSize, Keep, TrainControl, DEFAULT_STEPS};
 pub use det::DetStats;
 pub use error::FitError;
 pub use fit::{fit, train, FitOptions, Trained};
