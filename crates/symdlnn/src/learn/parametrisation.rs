@@ -353,7 +353,7 @@ impl Parametrisation {
         } else {
             mean_std(p, &fq)
         };
-        let sd_v = rms(n, &fv);
+        let sd_v = velocity_scales(n, &fv);
         let t = (fq.len() / p.max(1)).max(1) as f64;
         for &i in angles {
             let f = invariant_angle_slot(&built_in, i);
@@ -643,6 +643,23 @@ fn invariant_angle_slot(built_in: &BuiltIn, i: usize) -> usize {
     usize::from(built_in.rotation.is_some()) + built_in.rest_axis(i).unwrap_or(0)
 }
 
+/// The invariant map's velocity scales: each feature's root mean square,
+/// but at least their common one (`√(mean of their squares)`, the data's
+/// velocity per component). A feature with a small spread is typically a
+/// built-in translation's: the conserved velocity of the group's orbit
+/// (the Morse chain's centre of mass), constant along each trajectory and
+/// zero when the total momentum is. Standardised by its own spread it
+/// would scale the network's curvature along it in `J = D1D2 Ld` by
+/// `1/σ²` — `10²⁴` at the `1e−12` floor — where the data do not constrain
+/// that curvature: `det J` changes sign from pair to pair at
+/// initialisation or is astronomically large, and training or the
+/// rollout's Newton solve fails.
+fn velocity_scales(n: usize, rows: &[f64]) -> Vec<f64> {
+    let own = rms(n, rows);
+    let common = (own.iter().map(|s| s * s).sum::<f64>() / n.max(1) as f64).sqrt();
+    own.iter().map(|s| s.max(common)).collect()
+}
+
 /// Per-coordinate root mean square, with a floor.
 fn rms(n: usize, rows: &[f64]) -> Vec<f64> {
     let t = (rows.len() / n.max(1)).max(1) as f64;
@@ -686,4 +703,75 @@ pub(crate) fn mean_std(n: usize, rows: &[f64]) -> (Vec<f64>, Vec<f64>) {
         *s = s.sqrt().max(1e-12);
     }
     (mu, sd)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The Morse chain's translation `(1, 1, 1)/√3` built in, on pairs with
+    /// zero total momentum (its default trajectory): the translation's
+    /// velocity feature is zero on every pair. Standardised by its own
+    /// spread it was divided by the `1e−12` floor (`det J` of the trained
+    /// model ~`1e36`, a singular Newton Jacobian at the rollout's first
+    /// step); it now gets the common velocity scale, and the scales of the
+    /// features that move are their own.
+    #[test]
+    fn a_built_in_translation_without_velocity_spread_gets_the_common_scale() {
+        let (n, h) = (3, 0.06);
+        let mut pairs = vec![];
+        for k in 0..50 {
+            let x = k as f64 * 0.3;
+            let q0 = [
+                -1.0 + 0.1 * x.sin(),
+                0.05 * x.cos(),
+                1.2 - 0.1 * (0.7 * x).sin(),
+            ];
+            // Internal motion only: δ ⟂ (1, 1, 1).
+            let (a, b) = (0.01 * (1.3 * x).cos(), 0.02 * (0.9 * x).sin());
+            let delta = [a, b - a, -b];
+            pairs.extend(
+                q0.iter()
+                    .copied()
+                    .chain(q0.iter().zip(delta).map(|(q, d)| q + d)),
+            );
+        }
+        let positions: Vec<f64> = pairs.clone();
+        let t = vec![1.0 / 3f64.sqrt(); 3];
+        let b = BuiltIn::new(n, &[t], None).unwrap();
+        let p = Parametrisation::midpoint_velocity(n, h, &positions, &positions, true, true)
+            .with_built_in(b.clone(), &pairs)
+            .unwrap();
+        let InputMap::Invariant { sd_v, .. } = &p.input_map else {
+            panic!("not an invariant map");
+        };
+        // The features' own root mean squares: the translation's ~0 (rounding).
+        let mut fv = vec![];
+        let mut vel = vec![0.0; n];
+        for pair in pairs.chunks_exact(2 * n) {
+            let (q0, q1) = pair.split_at(n);
+            let qbar: Vec<f64> = q0.iter().zip(q1).map(|(x, y)| 0.5 * (x + y)).collect();
+            let v: Vec<f64> = q0.iter().zip(q1).map(|(x, y)| (y - x) / h).collect();
+            b.features(&qbar, &v, &mut [0.0; 2], &mut vel);
+            fv.extend_from_slice(&vel);
+        }
+        let own = rms(n, &fv);
+        assert!(own[0] <= 1e-12, "translation spread {own:?}");
+        let common = ((own[1] * own[1] + own[2] * own[2]) / 3.0).sqrt();
+        assert!(
+            (sd_v[0] - common).abs() <= 1e-12 * common,
+            "translation scale {} vs the common {common}",
+            sd_v[0]
+        );
+        for k in 1..n {
+            assert_eq!(sd_v[k], own[k].max(common), "feature {k}");
+        }
+        // A pair moving the chain as a whole at the internal speed gets an
+        // O(1) input, not 1e12.
+        let mut u = vec![0.0f64; p.input_dim()];
+        let drift = [0.01; 3];
+        p.input(&[-1.0, 0.0, 1.2], &drift, false, &mut u);
+        let ut = u[b.position_count()];
+        assert!(ut.abs() < 10.0, "translation input {ut:e}");
+    }
 }
