@@ -56,6 +56,72 @@ fn a_declared_rotation_is_built_in_and_conserved_by_the_model() {
 }
 
 #[test]
+fn so3_is_built_in_for_kepler3d_and_its_three_momenta_are_conserved() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    simulate(d, "kepler3d", 50, "k.csv");
+    ok(&symdlnn(
+        &[
+            "train",
+            "--data",
+            "k.csv",
+            "--symmetry",
+            "so3",
+            "--time-reversible",
+            "--epochs",
+            "300",
+            "--hidden",
+            "32,32",
+            "--out",
+            "m",
+        ],
+        d,
+    ));
+    let model = json_file(&d.join("m/model.json"));
+    assert_eq!(model["parametrisation"]["input_map"]["kind"], "invariant");
+    // Three inputs: the radius, the speed squared and the radial velocity.
+    assert_eq!(model["architecture"]["input"], 3);
+    let text = ok(&symdlnn(&["inspect", "--model", "m"], d));
+    assert_eq!(text.matches("built in: ").count(), 3, "{text}");
+    let text = ok(&symdlnn(
+        &[
+            "evaluate",
+            "--model",
+            "m",
+            "--data",
+            "k.csv",
+            "--train-steps",
+            "50",
+            "--out",
+            "e",
+        ],
+        d,
+    ));
+    let m = json_file(&d.join("e/metrics.json"));
+    let built = m["built_in"].as_array().unwrap();
+    assert_eq!(built.len(), 3, "{text}");
+    for (b, axis) in built.iter().zip(["q0", "q1", "q2"]) {
+        assert_eq!(b["generator"], format!("rotation about {axis}"));
+        let drift = b["relative_drift"].as_f64().unwrap();
+        assert!(
+            drift < 1e-10,
+            "{axis}: Noether momentum drift {drift:e}\n{text}"
+        );
+    }
+    // The data's angular momentum (0, −0.1, 0.6)·m2 points away from q0.
+    let l: Vec<f64> = built
+        .iter()
+        .map(|b| b["initial"].as_f64().unwrap())
+        .collect();
+    assert!(l[0].abs() < 1e-6 * l[2].abs() && l[1] != 0.0, "{l:?}");
+    assert_eq!(
+        text.matches("the learned Ld's Noether momentum").count(),
+        3,
+        "{text}"
+    );
+}
+
+#[test]
 fn bad_symmetries_are_refused_before_anything_is_written() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
@@ -67,7 +133,7 @@ fn bad_symmetries_are_refused_before_anything_is_written() {
         a.extend_from_slice(extra);
         symdlnn(&a, d)
     };
-    let cases: [(&[&str], &str); 6] = [
+    let cases: [(&[&str], &str); 7] = [
         (
             &["--symmetry", "spiral"],
             "--symmetry: 'spiral' is not rotation, rotation:cx,cy",
@@ -84,6 +150,7 @@ fn bad_symmetries_are_refused_before_anything_is_written() {
             &["--symmetry", "rotation", "--symmetry", "rotation:1,0"],
             "only one rotation can be built in",
         ),
+        (&["--symmetry", "so3"], "so(3) needs at least 3 coordinates"),
         (
             &["--symmetry", "rotation", "--method", "lnn"],
             "--symmetry applies to --method dlnn and symdlnn only",

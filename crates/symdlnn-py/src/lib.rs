@@ -451,9 +451,9 @@ impl Settings {
         let mut generators = vec![];
         for spec in specs {
             let parsed = parse::<symdlnn::learn::invariant::SymmetrySpec>(spec, "symmetry")?;
-            generators.push(
+            generators.extend(
                 parsed
-                    .generator(n)
+                    .generators(n)
                     .map_err(|e| value_error(format!("symmetry {spec}: {e}")))?,
             );
         }

@@ -139,7 +139,7 @@ pub struct TrainArgs {
     /// Coordinates that are angles, by index i of q_i (e.g. 1 or 0,1): the network sees sin and cos of their midpoint, so Ld is 2π-periodic in them (robust recipe; the data must be unwrapped)
     #[arg(long, value_name = "I,J,…", value_parser = args::indices)]
     angles: Option<args::Indices>,
-    /// Build a symmetry into Ld (repeatable): rotation (about the origin, coordinates 0 and 1), rotation:cx,cy, translation:a,b,…, affine:M;w (projected on a translation or a rotation) or from:MODEL (the generators a SymDLNN model discovered); the network then sees only invariants of the pair (robust recipe)
+    /// Build a symmetry into Ld (repeatable): rotation (about the origin, coordinates 0 and 1), rotation:cx,cy, so3 (all rotations of coordinates 0, 1, 2 about the origin: three generators), so3:cx,cy,cz (about a centre), translation:a,b,…, affine:M;w (projected on a translation or a rotation; three rotations spanning so(3) of one 3-D subspace together) or from:MODEL (the generators a SymDLNN model discovered); the network then sees only invariants of the pair (robust recipe)
     #[arg(long, value_name = "SPEC")]
     symmetry: Vec<String>,
     /// Seed of the network initialisation (ChaCha8)
@@ -375,9 +375,9 @@ impl TrainArgs {
                 sources.push(spec.clone());
             } else {
                 let parsed: SymmetrySpec = spec.parse().context("--symmetry")?;
-                generators.push(
+                generators.extend(
                     parsed
-                        .generator(n)
+                        .generators(n)
                         .with_context(|| format!("--symmetry {spec}"))?,
                 );
                 sources.push("declared".to_string());

@@ -380,7 +380,7 @@ class DLNN(_Discrete):
     (``"auto"``, σ or one σ per coordinate: train latent denoised positions,
     see :attr:`denoised`; default none); ``symmetry`` (specs as the CLI's
     ``--symmetry``: ``"rotation"``, ``"rotation:cx,cy"``,
-    ``"translation:a,b"``, ``"affine:M;w"``: built into ``Ld`` exactly);
+    ``"so3"``, ``"so3:cx,cy,cz"``, ``"translation:a,b"``, ``"affine:M;w"``: built into ``Ld`` exactly);
     ``seed``;
     ``threads`` (default 2, as the CLI: results depend on it through
     summation order).

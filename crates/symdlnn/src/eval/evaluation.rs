@@ -113,7 +113,9 @@ pub struct BuiltInMomentum {
     pub generator: String,
     /// Its momentum at the start of the rollout.
     pub initial: f64,
-    /// `max_k |I_k − I_0| / max_k |I_k|` over the rollout.
+    /// `max_k |I_k − I_0| / max_k |I_k|` over the rollout; for the three
+    /// generators of a built-in `so(3)` the denominator is the largest over
+    /// all three (a component of the angular momentum may vanish).
     pub relative_drift: f64,
 }
 
@@ -464,12 +466,22 @@ fn built_in_momenta(ld: &LearnedLd, path: &[f64]) -> Vec<BuiltInMomentum> {
             a.max(b)
         }
     };
-    b.generators()
+    let generators = b.generators();
+    let momenta: Vec<Vec<f64>> = (generators.iter())
+        .map(|g| conserved_quantity(ld, g, path))
+        .collect();
+    let scale_of = |i: &[f64]| i.iter().map(|x| x.abs()).fold(0.0, max);
+    // so(3)'s generators come last, three of them: one scale for the three.
+    let so3 = if b.so3.is_some() { 3 } else { 0 };
+    let group = momenta.len() - so3;
+    let so3_scale = momenta[group..].iter().map(|i| scale_of(i)).fold(0.0, max);
+    generators
         .iter()
-        .map(|g| {
-            let i = conserved_quantity(ld, g, path);
+        .zip(&momenta)
+        .enumerate()
+        .map(|(k, (g, i))| {
             let first = i.first().copied().unwrap_or(f64::NAN);
-            let scale = i.iter().map(|x| x.abs()).fold(0.0, max);
+            let scale = if k >= group { so3_scale } else { scale_of(i) };
             let drift = i.iter().map(|x| (x - first).abs()).fold(0.0, max);
             BuiltInMomentum {
                 generator: describe_generator(g),

@@ -14,9 +14,9 @@ use serde::{Deserialize, Serialize};
 use super::experiment::{
     self, Experiment, ExperimentError, ExperimentRun, Kind, Progress, Settings,
 };
-use crate::learn::invariant::BuiltIn;
+use crate::learn::invariant::{BuiltIn, SpaceRotation};
 use crate::learn::{BuiltInConfig, LnnConfig, LnnData, Recipe, TrainConfig};
-use crate::mechanics::{Lagrangian, System};
+use crate::mechanics::{AffineGenerator, Lagrangian, System};
 
 /// The benchmark's training settings: 2 × 64 softplus networks (the quick
 /// profile's), on one trajectory the `train` default's
@@ -117,10 +117,16 @@ pub fn recommendation(system: &System) -> (Recommendation, Option<BuiltIn>) {
         flags.push(format!("--angles {}", a.join(",")));
     }
     let mut labels = vec![];
-    if let Some((k, _)) = &built {
+    if let Some((k, b)) = &built {
         for g in &generators[..*k] {
             labels.push(g.label.clone());
-            flags.push(symmetry_flag(g));
+            // so(3)'s three rotations are one flag.
+            if b.so3.is_none() || g.m.iter().all(|m| *m == 0.0) {
+                flags.push(symmetry_flag(g));
+            }
+        }
+        if let Some(s) = &b.so3 {
+            flags.push(so3_flag(s, &generators[..*k]));
         }
     }
     (
@@ -145,6 +151,34 @@ fn symmetry_flag(g: &crate::mechanics::AffineGenerator) -> String {
     } else {
         "--symmetry rotation".into()
     }
+}
+
+/// The `--symmetry` flag of `so(3)`: `so3` or `so3:cx,cy,cz` when it
+/// rotates coordinates 0, 1, 2, otherwise `affine:M;w` for each rotation
+/// among `generators`.
+fn so3_flag(s: &SpaceRotation, generators: &[AffineGenerator]) -> String {
+    let round = |x: f64| format!("{}", (x * 1e6).round() / 1e6);
+    let first_three = s
+        .frame
+        .iter()
+        .all(|e| e[3..].iter().all(|x| x.abs() < 1e-12));
+    if first_three && s.centre[3..].iter().all(|x| x.abs() < 1e-12) {
+        if s.centre[..3].iter().all(|x| x.abs() < 1e-12) {
+            return "--symmetry so3".into();
+        }
+        let c: Vec<String> = s.centre[..3].iter().map(|x| round(*x)).collect();
+        return format!("--symmetry so3:{}", c.join(","));
+    }
+    let affine: Vec<String> = generators
+        .iter()
+        .filter(|g| g.m.iter().any(|m| *m != 0.0))
+        .map(|g| {
+            let m: Vec<String> = g.m.iter().map(|x| round(*x)).collect();
+            let w: Vec<String> = g.w.iter().map(|x| round(*x)).collect();
+            format!("--symmetry 'affine:{};{}'", m.join(","), w.join(","))
+        })
+        .collect();
+    affine.join(" ")
 }
 
 /// The benchmark's trainings for `exp`: DLNN with default settings, DLNN
@@ -236,4 +270,21 @@ pub struct PeerResult {
     /// Fit time in seconds.
     #[serde(default)]
     pub seconds: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kepler3d_is_recommended_with_so3_built_in() {
+        let (rec, built) = recommendation(&System::from_name("kepler3d").unwrap());
+        assert_eq!(rec.flags, "--time-reversible --symmetry so3");
+        assert_eq!(rec.built_in.len(), 3);
+        let b = built.unwrap();
+        assert!(b.so3.is_some() && b.rotation.is_none());
+        // kepler keeps its single rotation.
+        let (rec, _) = recommendation(&System::from_name("kepler").unwrap());
+        assert_eq!(rec.flags, "--time-reversible --symmetry rotation");
+    }
 }

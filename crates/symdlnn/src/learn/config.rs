@@ -266,8 +266,7 @@ impl DlnnConfig {
                 return Err(ConfigError::BuiltInNeedsRobust);
             }
             let s = &b.symmetry;
-            let dim = s.rest.len() + s.translations.len() + 2 * usize::from(s.rotation.is_some());
-            if dim != data.n
+            if s.dim() != data.n
                 || s.rest
                     .iter()
                     .chain(&s.translations)

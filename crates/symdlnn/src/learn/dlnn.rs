@@ -650,8 +650,8 @@ mod tests {
                 (0..t.len() - 1).flat_map(move |k| [t.position(k), t.position(k + 1)].concat())
             })
             .collect();
-        let g = spec.parse::<SymmetrySpec>().unwrap().generator(n).unwrap();
-        let b = BuiltIn::from_generators(n, &[g]).unwrap();
+        let g = spec.parse::<SymmetrySpec>().unwrap().generators(n).unwrap();
+        let b = BuiltIn::from_generators(n, &g).unwrap();
         Parametrisation::midpoint_velocity(n, d.dt, &q, &q, true, tr)
             .with_built_in(b, &pairs)
             .unwrap()
@@ -825,8 +825,13 @@ mod tests {
     /// without time reversal, `J` at every pair and at every third.
     #[test]
     fn latent_gradient_through_built_in_symmetries_agrees_with_finite_differences() {
-        let d = data(2);
-        for spec in ["rotation:0.2,-0.1", "translation:1,0.5"] {
+        for (n, spec) in [
+            (2, "rotation:0.2,-0.1"),
+            (2, "translation:1,0.5"),
+            (3, "so3:0.2,-0.1,0.3"),
+        ] {
+            let d = data(n);
+            let sigma: Vec<f64> = (0..n).map(|i| 0.01 * (i + 1) as f64).collect();
             for (tr, every) in [(false, 1), (true, 1), (true, 3)] {
                 let param = built_in_param(&d, spec, tr);
                 let mut mlp =
@@ -834,7 +839,7 @@ mod tests {
                 let mut loss = DlnnLoss::new(Recipe::Robust);
                 loss.jacobian_every = every.into();
                 let mut obj = Dlnn::new(&mlp, param, &d, loss, None, 2);
-                obj.set_latent(random_latent(&d, vec![0.01, 0.02], 4));
+                obj.set_latent(random_latent(&d, sigma.clone(), 4));
                 let what = format!("latent {spec} tr={tr} every={every}");
                 crate::learn::objective::assert_gradient_matches_fd(
                     &mut obj, &mut mlp, 5, 2e-5, 1e-3, &what,
@@ -845,8 +850,12 @@ mod tests {
 
     #[test]
     fn loss_gradient_with_built_in_symmetries_agrees_with_finite_differences() {
-        let d = data(2);
-        for spec in ["rotation:0.2,-0.1", "translation:1,0.5"] {
+        for (n, spec) in [
+            (2, "rotation:0.2,-0.1"),
+            (2, "translation:1,0.5"),
+            (3, "so3:0.2,-0.1,0.3"),
+        ] {
+            let d = data(n);
             for tr in [false, true] {
                 let param = built_in_param(&d, spec, tr);
                 for every in [1, 3] {

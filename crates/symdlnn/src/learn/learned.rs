@@ -172,11 +172,32 @@ mod tests {
         }
         if n >= 3 {
             // A rotation in (q0, q1), a translation along q2, or q2 an angle.
-            let e2 = vec![0.0, 0.0, 1.0];
+            let e2: Vec<f64> = (0..n).map(|i| f64::from(i == 2)).collect();
             let mut both = rotation();
             both = BuiltIn::new(n, &[e2], both.rotation.take()).unwrap();
             invariant.push(built(true, vec![], both));
             invariant.push(built(true, vec![2], rotation()));
+            // so(3) of (q0, q1, q2) about a centre.
+            let so3 = |extra: &str| {
+                let mut specs = vec!["so3:0.2,-0.4,0.1"];
+                specs.extend((!extra.is_empty()).then_some(extra));
+                let g: Vec<AffineGenerator> = (specs.iter())
+                    .flat_map(|s| {
+                        s.parse::<crate::learn::invariant::SymmetrySpec>()
+                            .unwrap()
+                            .generators(n)
+                            .unwrap()
+                    })
+                    .collect();
+                BuiltIn::from_generators(n, &g).unwrap()
+            };
+            invariant.push(built(false, vec![], so3("")));
+            invariant.push(built(true, vec![], so3("")));
+            if n >= 4 {
+                // With a translation along q3, or q3 an angle.
+                invariant.push(built(true, vec![], so3("translation:0,0,0,1")));
+                invariant.push(built(true, vec![3], so3("")));
+            }
         }
         let mut all = vec![
             Parametrisation::raw(n, h),
@@ -199,7 +220,7 @@ mod tests {
 
     #[test]
     fn learned_derivatives_agree_with_num_dual() {
-        for n in [1, 2, 3] {
+        for n in [1, 2, 3, 4] {
             for p in params(n) {
                 let mlp = Mlp::new(p.input_dim(), &[12, 10], Activation::Softplus, 4).unwrap();
                 let ld = LearnedLd::new(mlp, p.clone());

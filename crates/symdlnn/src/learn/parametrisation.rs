@@ -301,10 +301,8 @@ impl Parametrisation {
             angles,
         } = &self.input_map
         {
-            let p = built_in.position_count();
-            let axes = built_in.rest.len() + built_in.translations.len();
-            let plane = 2 * usize::from(built_in.rotation.is_some());
-            if axes + plane != n || mu_q.len() != p || sd_q.len() != p || sd_v.len() != n {
+            let (p, k) = (built_in.position_count(), built_in.velocity_count());
+            if built_in.dim() != n || mu_q.len() != p || sd_q.len() != p || sd_v.len() != k {
                 return Err(ParamError::Statistics(n));
             }
             if built_in.check_angles(angles).is_err() || angles.windows(2).any(|w| w[0] >= w[1]) {
@@ -337,9 +335,9 @@ impl Parametrisation {
         built_in
             .check_angles(angles)
             .map_err(|e| ParamError::BuiltIn(e.to_string()))?;
-        let p = built_in.position_count();
+        let (p, k) = (built_in.position_count(), built_in.velocity_count());
         let (mut fq, mut fv) = (Vec::new(), Vec::new());
-        let (mut pos, mut vel) = (vec![0.0; p], vec![0.0; n]);
+        let (mut pos, mut vel) = (vec![0.0; p], vec![0.0; k]);
         for pair in pairs.chunks_exact(2 * n) {
             let (q0, q1) = pair.split_at(n);
             let qbar: Vec<f64> = q0.iter().zip(q1).map(|(a, b)| a + 0.5 * (b - a)).collect();
@@ -353,10 +351,10 @@ impl Parametrisation {
         } else {
             mean_std(p, &fq)
         };
-        let sd_v = velocity_scales(n, &fv);
+        let sd_v = velocity_scales(k, &fv);
         let t = (fq.len() / p.max(1)).max(1) as f64;
         for &i in angles {
-            let f = invariant_angle_slot(&built_in, i);
+            let f = built_in.angle_slot(i);
             let (s, c) = (fq.chunks_exact(p))
                 .map(|x| x[f].sin_cos())
                 .fold((0.0, 0.0), |(s, c), (x, y)| (s + x / t, c + y / t));
@@ -391,7 +389,9 @@ impl Parametrisation {
         let (p, n) = match &self.input_map {
             InputMap::Raw => return vec![1.0; d],
             InputMap::MidpointVelocity { .. } => (self.n, self.n),
-            InputMap::Invariant { built_in, .. } => (built_in.position_count(), self.n),
+            InputMap::Invariant { built_in, .. } => {
+                (built_in.position_count(), built_in.velocity_count())
+            }
         };
         (0..d)
             .map(|k| if (p..p + n).contains(&k) { -1.0 } else { 1.0 })
@@ -449,21 +449,21 @@ impl Parametrisation {
                 angles,
             } => {
                 let sign = if swapped { -1.0 } else { 1.0 };
-                let p = built_in.position_count();
+                let (p, nv) = (built_in.position_count(), built_in.velocity_count());
                 let qbar: Vec<D> = (0..n).map(|i| q0[i] + delta[i] * 0.5).collect();
                 let v: Vec<D> = (0..n).map(|i| delta[i] * (sign / self.h)).collect();
-                let (mut pos, mut vel) = (vec![D::zero(); p], vec![D::zero(); n]);
+                let (mut pos, mut vel) = (vec![D::zero(); p], vec![D::zero(); nv]);
                 built_in.features(&qbar, &v, &mut pos, &mut vel);
                 for f in 0..p {
                     u[f] = (pos[f] - mu_q[f]) / sd_q[f];
                 }
                 for (a, &i) in angles.iter().enumerate() {
-                    let f = invariant_angle_slot(built_in, i);
+                    let f = built_in.angle_slot(i);
                     let centred = pos[f] - mu_q[f];
                     u[f] = centred.sin() / sd_q[f];
-                    u[p + n + a] = (centred.cos() - rho(sd_q[f])) / sd_q[f];
+                    u[p + nv + a] = (centred.cos() - rho(sd_q[f])) / sd_q[f];
                 }
-                for k in 0..n {
+                for k in 0..nv {
                     u[p + k] = vel[k] / sd_v[k];
                 }
             }
@@ -631,16 +631,10 @@ impl Parametrisation {
 }
 
 /// The network input dimension of `n` coordinates of which `angles` are
-/// angles: `2n` (with built-in symmetries: their position features and
-/// `n` velocities), plus one (the `cos` input) per angle.
+/// angles: `2n` (with built-in symmetries: their position and velocity
+/// features), plus one (the `cos` input) per angle.
 pub fn input_dim(n: usize, angles: usize, built_in: Option<&BuiltIn>) -> usize {
-    built_in.map_or(n, BuiltIn::position_count) + n + angles
-}
-
-/// The position feature of angle coordinate `i` under `built_in` (it is an
-/// axis of [`BuiltIn::rest`], checked when the map is built).
-fn invariant_angle_slot(built_in: &BuiltIn, i: usize) -> usize {
-    usize::from(built_in.rotation.is_some()) + built_in.rest_axis(i).unwrap_or(0)
+    built_in.map_or(2 * n, |b| b.position_count() + b.velocity_count()) + angles
 }
 
 /// The invariant map's velocity scales: each feature's root mean square,
