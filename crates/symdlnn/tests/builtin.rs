@@ -95,12 +95,15 @@ fn random_axis_angle(rng: &mut impl Rng) -> ([f64; 3], f64) {
     }
 }
 
+/// Dimension, `--symmetry` specs, the `so(3)` centre, angle coordinates.
+type So3Case = (usize, &'static [&'static str], [f64; 3], Vec<usize>);
+
 #[test]
 fn so3_built_in_leaves_ld_invariant_under_random_rotations() {
     // Ld(g q0, g q1) = Ld(q0, q1) for random g ∈ SO(3) about the centre,
     // with and without time reversal, alone, with a translation along q3,
     // and with q3 an angle.
-    let cases: [(usize, &[&str], [f64; 3], Vec<usize>); 4] = [
+    let cases: [So3Case; 4] = [
         (3, &["so3"], [0.0; 3], vec![]),
         (3, &["so3:0.3,-0.2,0.1"], [0.3, -0.2, 0.1], vec![]),
         (

@@ -78,7 +78,7 @@ pub struct BuiltIn {
     /// The rotations of a 3-D subspace (orthogonal to the translations; not
     /// with [`BuiltIn::rotation`]). Absent in models written before it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub so3: Option<SpaceRotation>,
+    pub so3: Option<Box<SpaceRotation>>,
     /// Orthonormal basis of the complement of the translations and the
     /// rotated plane or subspace (coordinate axes where possible).
     pub rest: Vec<Vec<f64>>,
@@ -208,7 +208,8 @@ impl BuiltIn {
             for (a, ea) in s.frame.iter().enumerate() {
                 for (b, eb) in s.frame.iter().enumerate() {
                     let want = if a == b { 1.0 } else { 0.0 };
-                    if !((dot(ea, eb) - want).abs() <= 1e-9) {
+                    let off = (dot(ea, eb) - want).abs();
+                    if off.is_nan() || off > 1e-9 {
                         return Err(BuiltInError::NotSo3("its frame is not orthonormal".into()));
                     }
                 }
@@ -239,7 +240,7 @@ impl BuiltIn {
         Ok(Self {
             translations: ortho,
             rotation,
-            so3,
+            so3: so3.map(Box::new),
             rest,
             distances: vec![],
         })
@@ -413,9 +414,9 @@ impl BuiltIn {
             for e in &s.frame {
                 let x = proj(e, qbar) - dot(e, &s.centre);
                 let u = proj(e, v);
-                xx = xx + x * x;
-                xu = xu + x * u;
-                uu = uu + u * u;
+                xx += x * x;
+                xu += x * u;
+                uu += u * u;
             }
             let rad = xx.sqrt();
             pos[0] = rad;
@@ -536,7 +537,7 @@ fn nearest_so3(
     });
     let ax = axes.singular_values();
     let (lo, hi) = (ax.min(), ax.max());
-    if !(lo > 1e-3 * hi) {
+    if lo.is_nan() || lo <= 1e-3 * hi {
         return Err(BuiltInError::NotSo3(format!(
             "their rotation axes in the subspace are dependent (singular values {:.3e} … {:.3e})",
             hi, lo
