@@ -28,13 +28,9 @@
 //!   `x × u`), so only an even function of it can enter `Ld` smoothly; its
 //!   square `|u|² − (x·u)²/r²` is smooth but for `1/r²` at the centre,
 //!   while `|u|²` is a polynomial, smooth everywhere, and carries the same
-//!   information given `r` and `x·u/r`. Measured on `kepler3d` (its
-//!   default trajectory, `--time-reversible`, 3000 epochs, seeds 0–2,
-//!   recreation relative RMSE): `|u|²` 1.1e-3, 1.1e-5, 1.1e-5; the
-//!   transverse speed squared 4.8e-4, 6.0e-6, 9.0e-5 (alike); the
-//!   transverse speed itself 1.1e-1 (its rollout's Newton solve failed at
-//!   step 12), 1.4e-5, 1.4e-5. The network therefore sees one more position
-//!   and two fewer velocities than coordinates moved;
+//!   information given `r` and `x·u/r` (the choices were compared on
+//!   `kepler3d`: `docs/measurements.md` §8). The network therefore sees one
+//!   more position and two fewer velocities than coordinates moved;
 //!
 //! the remaining coordinates of `q̄` and `v` (an orthonormal basis of the
 //! complement) unchanged. The translations must commute with the rotations
