@@ -762,6 +762,21 @@ impl Model {
             .map_err(model_error)
     }
 
+    /// The symmetries built into the model's `Ld`, as `affine:M;w` specs
+    /// (the estimators' `symmetry=`; they project back on the same types).
+    fn built_in_specs(&self) -> Vec<String> {
+        let fmt = |v: &[f64]| {
+            let s: Vec<String> = v.iter().map(|x| format!("{x:?}")).collect();
+            s.join(",")
+        };
+        (self.inner.trained.model.parametrisation.built_in())
+            .map(|b| b.generators())
+            .unwrap_or_default()
+            .iter()
+            .map(|g| format!("affine:{};{}", fmt(&g.m), fmt(&g.w)))
+            .collect()
+    }
+
     /// `model.json` as JSON text.
     fn info_json(&self) -> PyResult<String> {
         serde_json::to_string(&self.inner.trained.model).map_err(value_error)

@@ -152,3 +152,27 @@ def test_a_built_in_rotation_makes_the_model_exactly_invariant():
     assert gaps[()] > 1e-4, gaps
     with pytest.raises(ValueError, match="symmetry"):
         symdlnn.DLNN(epochs=5, symmetry=["spin"]).fit(q, dt=0.1)
+
+
+def test_load_keeps_the_built_in_symmetry(tmp_path):
+    """A loaded model's ``symmetry`` parameter is its built-in generators (as
+    ``affine:M;w`` specs), and refitting with the loaded parameters builds
+    in the same rotation (plane and centre)."""
+    import json
+
+    q = symdlnn.simulate("kepler", steps=30)["q"]
+    m = symdlnn.DLNN(hidden=(8,), epochs=5, symmetry=["rotation:0.5,-0.25"]).fit(q, dt=0.1)
+    m.save(str(tmp_path / "m"))
+    back = symdlnn.load(str(tmp_path / "m"))
+    specs = back.get_params()["symmetry"]
+    assert len(specs) == 1 and specs[0].startswith("affine:"), specs
+    again = symdlnn.DLNN(**back.get_params()).fit(q, dt=0.1)
+
+    def rotation(est):
+        info = json.loads(est._fitted().info_json())
+        return info["training"]["built_in"]["symmetry"]["rotation"]
+
+    a, b = rotation(m), rotation(again)
+    for key in ("e1", "e2", "centre"):
+        assert np.allclose(a[key], b[key], rtol=0, atol=1e-12), (key, a[key], b[key])
+    assert np.allclose(a["centre"], [0.5, -0.25], atol=1e-12)

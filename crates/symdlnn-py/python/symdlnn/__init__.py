@@ -491,7 +491,8 @@ _CLASSES = {"dlnn": DLNN, "symdlnn": SymDLNN, "lnn": LNN}
 def load(path: str) -> _Estimator:
     """Read a model directory written by ``symdlnn train`` or ``save``: a
     fitted :class:`DLNN`, :class:`SymDLNN` or :class:`LNN`, its parameters
-    (network, epochs, seed, threads, recipe) from ``model.json``."""
+    (network, epochs, seed, threads, recipe, built-in symmetries as
+    ``affine:M;w`` specs) from ``model.json``."""
     model = _core.Model.load(str(path))
     info = json.loads(model.info_json())
     cls = _CLASSES[info["method"]]
@@ -501,7 +502,8 @@ def load(path: str) -> _Estimator:
                        threads=t["threads"], activation=t["activation"])
     if cls is not LNN:
         est._params.update(recipe=t["recipe"], angles=tuple(t.get("angles", ())),
-                           time_reversible=t["time_reversible"], noise=t.get("noise"))
+                           time_reversible=t["time_reversible"], noise=t.get("noise"),
+                           symmetry=tuple(model.built_in_specs()))
     est._model = model
     return est
 
