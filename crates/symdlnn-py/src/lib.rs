@@ -448,16 +448,14 @@ impl Settings {
         let Some(specs) = self.symmetry.as_ref().filter(|s| !s.is_empty()) else {
             return Ok(None);
         };
-        let mut generators = vec![];
+        let mut parsed = vec![];
         for spec in specs {
-            let parsed = parse::<symdlnn::learn::invariant::SymmetrySpec>(spec, "symmetry")?;
-            generators.extend(
-                parsed
-                    .generators(n)
-                    .map_err(|e| value_error(format!("symmetry {spec}: {e}")))?,
-            );
+            let p = parse::<symdlnn::learn::invariant::SymmetrySpec>(spec, "symmetry")?;
+            p.generators(n)
+                .map_err(|e| value_error(format!("symmetry {spec}: {e}")))?;
+            parsed.push(p);
         }
-        let symmetry = symdlnn::learn::invariant::BuiltIn::from_generators(n, &generators)
+        let symmetry = symdlnn::learn::invariant::BuiltIn::from_declared(n, &parsed, &[])
             .map_err(|e| value_error(format!("symmetry: {e}")))?;
         Ok(Some(symdlnn::learn::BuiltInConfig {
             symmetry,

@@ -362,7 +362,7 @@ impl TrainArgs {
         if self.symmetry.is_empty() {
             return Ok(None);
         }
-        let mut generators = vec![];
+        let (mut specs, mut discovered) = (vec![], vec![]);
         let mut sources = vec![];
         for spec in &self.symmetry {
             if let Some(path) = spec.strip_prefix("from:") {
@@ -371,19 +371,18 @@ impl TrainArgs {
                 let Some(found) = &model.symmetries else {
                     bail!("--symmetry {spec}: the model has no discovered symmetries (train it with --method symdlnn)");
                 };
-                generators.extend(found.generators.iter().map(|g| g.affine()));
+                discovered.extend(found.generators.iter().map(|g| g.affine()));
                 sources.push(spec.clone());
             } else {
                 let parsed: SymmetrySpec = spec.parse().context("--symmetry")?;
-                generators.extend(
-                    parsed
-                        .generators(n)
-                        .with_context(|| format!("--symmetry {spec}"))?,
-                );
+                parsed
+                    .generators(n)
+                    .with_context(|| format!("--symmetry {spec}"))?;
+                specs.push(parsed);
                 sources.push("declared".to_string());
             }
         }
-        let symmetry = BuiltIn::from_generators(n, &generators).context("--symmetry")?;
+        let symmetry = BuiltIn::from_declared(n, &specs, &discovered).context("--symmetry")?;
         sources.dedup();
         Ok(Some(BuiltInConfig {
             symmetry,

@@ -255,10 +255,44 @@ impl BuiltIn {
     /// each one's relative distance from its projection in
     /// [`BuiltIn::distances`] (in the order given).
     pub fn from_generators(n: usize, generators: &[AffineGenerator]) -> Result<Self, BuiltInError> {
+        let nearest: Vec<(AffineGenerator, bool)> =
+            generators.iter().map(|g| (g.clone(), false)).collect();
+        Self::from_projected(n, &nearest)
+    }
+
+    /// The symmetries `specs` declare (`train --symmetry`, the estimators'
+    /// `symmetry=`) and generators found by discovery, built in together.
+    /// A declared rotation or `so3` is a rotation however far its centre
+    /// (its `M` may be small next to `w = −M c`); `affine:` specs and the
+    /// `discovered` generators are projected as by
+    /// [`BuiltIn::from_generators`].
+    pub fn from_declared(
+        n: usize,
+        specs: &[SymmetrySpec],
+        discovered: &[AffineGenerator],
+    ) -> Result<Self, BuiltInError> {
+        let mut all = vec![];
+        for spec in specs {
+            let rotation = matches!(
+                spec,
+                SymmetrySpec::Rotation { .. } | SymmetrySpec::So3 { .. }
+            );
+            all.extend(spec.generators(n)?.into_iter().map(|g| (g, rotation)));
+        }
+        all.extend(discovered.iter().map(|g| (g.clone(), false)));
+        Self::from_projected(n, &all)
+    }
+
+    /// [`BuiltIn::from_generators`] with some generators (`true`) taken as
+    /// rotations whatever the size of their `M`.
+    fn from_projected(
+        n: usize,
+        generators: &[(AffineGenerator, bool)],
+    ) -> Result<Self, BuiltInError> {
         let mut translations = vec![];
         let mut rotations = vec![];
         let mut distances = vec![0.0; generators.len()];
-        for (k, g) in generators.iter().enumerate() {
+        for (k, (g, rotation)) in generators.iter().enumerate() {
             if g.m.len() != n * n || g.w.len() != n {
                 return Err(BuiltInError::Dimension { got: g.w.len(), n });
             }
@@ -266,7 +300,7 @@ impl BuiltIn {
             if !(size.is_finite() && size > 0.0) {
                 return Err(BuiltInError::Degenerate);
             }
-            if norm(&g.m) <= 0.5 * size {
+            if !rotation && norm(&g.m) <= 0.5 * size {
                 // Nearest translation: drop M.
                 distances[k] = norm(&g.m) / size;
                 translations.push(g.w.clone());
@@ -822,6 +856,42 @@ mod tests {
             .iter()
             .flat_map(|s| s.parse::<SymmetrySpec>().unwrap().generators(n).unwrap())
             .collect()
+    }
+
+    /// A declared rotation about a far centre has `|M|` small next to
+    /// `w = −M c`: projected like a discovered generator it is taken for a
+    /// translation; declared, it is the rotation about that centre (and
+    /// `so3` likewise).
+    #[test]
+    fn declared_rotations_about_far_centres_stay_rotations() {
+        let spec: SymmetrySpec = "rotation:3,0".parse().unwrap();
+        let g = spec.generators(2).unwrap();
+        let projected = BuiltIn::from_generators(2, &g).unwrap();
+        assert!(projected.rotation.is_none() && projected.translations.len() == 1);
+        let declared = BuiltIn::from_declared(2, &[spec], &[]).unwrap();
+        let r = declared.rotation.as_ref().expect("a rotation");
+        assert!(declared.translations.is_empty());
+        assert!(
+            (r.centre[0] - 3.0).abs() < 1e-12 && r.centre[1].abs() < 1e-12,
+            "{r:?}"
+        );
+        assert!(
+            declared.distances.iter().all(|d| *d < 1e-12),
+            "{:?}",
+            declared.distances
+        );
+        let so3: SymmetrySpec = "so3:3,0,0".parse().unwrap();
+        let b = BuiltIn::from_declared(4, &[so3], &[]).unwrap();
+        let s = b.so3.as_ref().expect("so(3)");
+        let want = [3.0, 0.0, 0.0, 0.0];
+        assert!(
+            s.centre
+                .iter()
+                .zip(want)
+                .all(|(c, w)| (c - w).abs() < 1e-12),
+            "{s:?}"
+        );
+        assert_eq!(b.rest.len(), 1);
     }
 
     #[test]
