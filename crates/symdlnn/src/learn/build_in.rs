@@ -9,14 +9,11 @@
 //! the network, not a symmetry the data show.
 
 use super::config::{BuiltInConfig, ConfigError, Method, SymmetryConfig, TrainConfig};
-use super::det::det_cofactor;
 use super::error::FitError;
-use super::invariant::{BuiltIn, PlaneRotation, SpaceRotation};
+use super::invariant::BuiltIn;
 use super::symmetry::{agreement_between, DiscoverySolver, Symmetries, SymmetryError};
 use crate::data::{Dataset, Trajectory};
-use crate::mechanics::{
-    AffineGenerator, DiscreteLagrangian, GenericDiscreteLagrangian, PairDerivatives,
-};
+use crate::mechanics::{AffineGenerator, GenericDiscreteLagrangian};
 
 /// The least principal cosine between the two halves' generators for them
 /// to count as identified.
@@ -40,91 +37,6 @@ pub fn stage_two(
         method: Method::Dlnn(built),
         ..config.clone()
     })
-}
-
-/// `built` with its rotation's (or so(3)'s) centre refitted to the learned
-/// `ld`: among the rotations of the same plane (subspace) and rate, the
-/// centre `c` whose fields `ξ_j = M_j (q − c)` best satisfy discovery's
-/// condition `ξ·∇Ld = 0` at `pairs` (least squares, each pair's row
-/// divided by `h |det J|^{1/n}` as the null-space solver's). Projecting a
-/// discovered `(M, w)` on a rotation drops the symmetric part of `M` but
-/// keeps `w`, which discovery traded against it; this fits the centre by
-/// the criterion discovery used. `built` itself when it has no rotation or
-/// the fit is not determined.
-pub fn refit_centre(ld: &dyn DiscreteLagrangian, built: &BuiltIn, pairs: &[f64]) -> BuiltIn {
-    let n = ld.dim();
-    let frame: Vec<Vec<f64>> = match (&built.rotation, &built.so3) {
-        (Some(r), _) => vec![r.e1.clone(), r.e2.clone()],
-        (None, Some(s)) => s.frame.to_vec(),
-        (None, None) => return built.clone(),
-    };
-    let rotations: Vec<AffineGenerator> = (built.generators().into_iter())
-        .filter(|g| g.m.iter().any(|x| *x != 0.0))
-        .collect();
-    let times = |m: &[f64], x: &[f64]| -> Vec<f64> {
-        (0..n)
-            .map(|i| (0..n).map(|j| m[i * n + j] * x[j]).sum())
-            .collect()
-    };
-    let dot = |a: &[f64], b: &[f64]| -> f64 { a.iter().zip(b).map(|(x, y)| x * y).sum() };
-    let rows = pairs.len() / (2 * n);
-    let mut a = nalgebra::DMatrix::<f64>::zeros(rows * rotations.len(), frame.len());
-    let mut b = nalgebra::DVector::<f64>::zeros(rows * rotations.len());
-    let mut d = PairDerivatives::zeros(n);
-    let mut cof = vec![0.0; n * n];
-    for r in 0..rows {
-        let (q0, q1) = pairs[r * 2 * n..(r + 1) * 2 * n].split_at(n);
-        ld.derivatives(q0, q1, &mut d);
-        let scale = ld.step_size() * det_cofactor(n, &d.jac, &mut cof).abs().powf(1.0 / n as f64);
-        let scale = if scale.is_finite() && scale > 0.0 {
-            scale
-        } else {
-            1.0
-        };
-        let g: Vec<f64> = d.d1.iter().zip(&d.d2).map(|(x, y)| x + y).collect();
-        for (j, rot) in rotations.iter().enumerate() {
-            let row = r * rotations.len() + j;
-            b[row] = (dot(&d.d1, &times(&rot.m, q0)) + dot(&d.d2, &times(&rot.m, q1))) / scale;
-            for (i, f) in frame.iter().enumerate() {
-                a[(row, i)] = dot(&g, &times(&rot.m, f)) / scale;
-            }
-        }
-    }
-    let Ok(gamma) = a.svd(true, true).solve(&b, 1e-12) else {
-        return built.clone();
-    };
-    let centre: Vec<f64> = (0..n)
-        .map(|k| frame.iter().zip(gamma.iter()).map(|(f, g)| f[k] * g).sum())
-        .collect();
-    if !centre.iter().all(|c| c.is_finite()) {
-        return built.clone();
-    }
-    let rebuilt = match (&built.rotation, &built.so3) {
-        (Some(r), _) => BuiltIn::new(
-            n,
-            &built.translations,
-            Some(PlaneRotation {
-                centre,
-                ..r.clone()
-            }),
-        ),
-        (None, Some(s)) => BuiltIn::with_so3(
-            n,
-            &built.translations,
-            SpaceRotation {
-                frame: s.frame.clone(),
-                centre,
-            },
-        ),
-        (None, None) => return built.clone(),
-    };
-    match rebuilt {
-        Ok(mut x) => {
-            x.distances = built.distances.clone();
-            x
-        }
-        Err(_) => built.clone(),
-    }
 }
 
 /// Stage 1 of `config`: the same SymDLNN without building in.
@@ -252,39 +164,5 @@ mod tests {
             cosine < IDENTIFIED_COSINE,
             "random network: halves agree to {cosine}"
         );
-    }
-
-    /// The exact Kepler `Ld` is invariant under rotations about the origin
-    /// only: a rotation built in about a wrong centre gets the origin back,
-    /// and the cart–pendulum's translation (no rotation) is left alone.
-    #[test]
-    fn the_refitted_centre_is_the_exact_ld_s() {
-        let kepler = System::from_name("kepler").unwrap();
-        let (q0, v0) = kepler.default_initial_condition();
-        let mut grid = kepler.default_grid();
-        grid.steps = 50;
-        let tr = generate::trajectory(&kepler, &q0, &v0, grid, Convergence::default()).unwrap();
-        let data = Dataset {
-            n: 2,
-            dt: grid.dt,
-            trajectories: vec![Trajectory::from_positions(2, 0.0, grid.dt, tr.q.clone())],
-        };
-        let exact = Midpoint::new(&kepler, grid.dt);
-        let pairs = EvaluationPoints {
-            train: true,
-            boxed: 200,
-        }
-        .pairs(&data, 0);
-        let off = crate::learn::invariant::PlaneRotation {
-            e1: vec![1.0, 0.0],
-            e2: vec![0.0, 1.0],
-            centre: vec![0.1, -0.05],
-        };
-        let wrong = BuiltIn::new(2, &[], Some(off)).unwrap();
-        let fixed = refit_centre(&exact, &wrong, &pairs);
-        let c = &fixed.rotation.as_ref().unwrap().centre;
-        assert!(c[0].abs() < 1e-8 && c[1].abs() < 1e-8, "centre {c:?}");
-        let translation = BuiltIn::new(2, &[vec![1.0, 0.0]], None).unwrap();
-        assert_eq!(refit_centre(&exact, &translation, &pairs), translation);
     }
 }

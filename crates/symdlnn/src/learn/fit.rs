@@ -8,9 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::assemble::{trainer, AnyObjective};
 use super::batches::Batches;
-use super::build_in::{
-    discover_with, identification, refit_centre, stage_one, stage_two, IDENTIFIED_COSINE,
-};
+use super::build_in::{discover_with, identification, stage_one, stage_two, IDENTIFIED_COSINE};
 use super::config::{Method, TrainConfig};
 use super::control::Keep;
 use super::error::FitError;
@@ -341,20 +339,7 @@ fn fit_two_stages(
     }
     let generators: Vec<_> = discovered.generators.iter().map(|g| g.affine()).collect();
     let source = format!("discovered in {dir}; its halves of the data agree to {cosine:.4}");
-    let mut stage2 = stage_two(config, &generators, source, data.n)?;
-    if let Some(b) = stage2.dlnn_mut().and_then(|d| d.built_in.as_mut()) {
-        let refitted = refit_centre(&ld, &b.symmetry, &sym.points.pairs(data, config.seed));
-        if let (Some(c0), Some(c1)) = (b.symmetry.centre(), refitted.centre()) {
-            let fmt = |c: &[f64]| {
-                c.iter()
-                    .map(|x| format!("{x:.4}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
-            b.source += &format!("; centre refitted from ({}) to ({})", fmt(c0), fmt(c1));
-        }
-        b.symmetry = refitted;
-    }
+    let stage2 = stage_two(config, &generators, source, data.n)?;
     let (mut model, mlp) = fit(&stage2, data, out, options, on_epoch)?;
     model.method = config.method.kind();
     if let (Some(dlnn), Some(sym)) = (stage2.dlnn(), config.method.symmetry()) {

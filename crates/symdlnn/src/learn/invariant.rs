@@ -84,9 +84,7 @@ pub struct BuiltIn {
     /// rotated plane or subspace (coordinate axes where possible).
     pub rest: Vec<Vec<f64>>,
     /// How far each generator it was built from was from its projection on
-    /// a supported type (relative, in coefficient norm; 0 for declared ones;
-    /// the projection before `--build-in` refits a discovered rotation's
-    /// centre, `build_in::refit_centre`).
+    /// a supported type (relative, in coefficient norm; 0 for declared ones).
     #[serde(default)]
     pub distances: Vec<f64>,
 }
@@ -329,15 +327,6 @@ impl BuiltIn {
         };
         b.distances = distances;
         Ok(b)
-    }
-
-    /// The centre of the rotation or of the so(3), if there is one.
-    pub fn centre(&self) -> Option<&[f64]> {
-        match (&self.rotation, &self.so3) {
-            (Some(r), _) => Some(&r.centre),
-            (None, Some(s)) => Some(&s.centre),
-            (None, None) => None,
-        }
     }
 
     /// The dimension `n` of the coordinates.
