@@ -352,6 +352,12 @@ impl Parametrisation {
             mean_std(p, &fq)
         };
         let sd_v = velocity_scales(k, &fv);
+        if built_in.so3.is_some() {
+            // The speed |u|² (slot 1): scaled by at least its mean, as the
+            // velocities are by their common scale (a near-constant speed
+            // would otherwise magnify the network's curvature in v).
+            sd_q[1] = sd_q[1].max(mu_q[1].abs());
+        }
         let t = (fq.len() / p.max(1)).max(1) as f64;
         for &i in angles {
             let f = built_in.angle_slot(i);
@@ -767,5 +773,30 @@ mod tests {
         p.input(&[-1.0, 0.0, 1.2], &drift, false, &mut u);
         let ut = u[b.position_count()];
         assert!(ut.abs() < 10.0, "translation input {ut:e}");
+    }
+
+    /// so(3) built in on a circular orbit: the speed `|u|²` is the same on
+    /// every pair, and its scale is its mean, not the `1e−12` floor of its
+    /// spread (which made kepler3d's 8-trajectory model fail in Newton at
+    /// the fourth step of its rollout).
+    #[test]
+    fn a_constant_speed_under_so3_is_scaled_by_its_mean() {
+        let (n, h) = (3, 0.1);
+        let point = |k: usize| {
+            let a = 0.2 * k as f64;
+            [a.cos(), 0.8 * a.sin(), 0.6 * a.sin()]
+        };
+        let pairs: Vec<f64> = (0..40)
+            .flat_map(|k| [point(k), point(k + 1)].concat())
+            .collect();
+        let b = BuiltIn::from_declared(n, &["so3".parse().unwrap()], &[]).unwrap();
+        let p = Parametrisation::midpoint_velocity(n, h, &pairs, &pairs, true, true)
+            .with_built_in(b, &pairs)
+            .unwrap();
+        let InputMap::Invariant { mu_q, sd_q, .. } = &p.input_map else {
+            panic!("not an invariant map");
+        };
+        assert!(mu_q[1] > 0.1, "mean speed² {}", mu_q[1]);
+        assert_eq!(sd_q[1], mu_q[1]);
     }
 }
