@@ -375,7 +375,12 @@ impl Settings {
     /// library's `TrainConfig::validate`, when training).
     fn config(&self, method: &str, data: &Dataset) -> PyResult<TrainConfig> {
         let n = data.n;
-        let epochs = (self.epochs).unwrap_or_else(|| default_epochs(data.pairs(), BatchSize::Auto));
+        // The LNN trains full batch.
+        let stepping = match method {
+            "lnn" => BatchSize::Full,
+            _ => BatchSize::Auto,
+        };
+        let epochs = (self.epochs).unwrap_or_else(|| default_epochs(data.pairs(), stepping));
         let recipe = match self.recipe.as_deref().unwrap_or("robust") {
             "robust" => Recipe::Robust,
             "paper" => Recipe::Paper,

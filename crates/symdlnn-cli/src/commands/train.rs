@@ -269,7 +269,12 @@ impl TrainArgs {
             RecipeArg::Paper => Recipe::Paper,
         };
         let batch_size: BatchSize = self.batch_size.parse().context("--batch-size")?;
-        let epochs = (self.epochs).unwrap_or_else(|| default_epochs(data.pairs(), batch_size));
+        // The LNN trains full batch whatever --batch-size says.
+        let stepping = match self.method {
+            MethodArg::Lnn => BatchSize::Full,
+            _ => batch_size,
+        };
+        let epochs = (self.epochs).unwrap_or_else(|| default_epochs(data.pairs(), stepping));
         let method = self.method(recipe, n, epochs)?;
         let spec = match &self.schedule {
             Some(s) => s.parse().context("--schedule")?,
