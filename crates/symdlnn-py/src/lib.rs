@@ -25,10 +25,9 @@ use symdlnn::learn::symmetry::{
     Generator, SymmetryBasis, SymmetryError,
 };
 use symdlnn::learn::{
-    check_generator_count, check_unwrapped, default_epochs, train, BatchSize, CoefficientConfig,
-    CoefficientInit, ConfigError, DlnnConfig, EpochRecord, FitError, JacobianStride, LearnedLd,
-    LnnConfig, LnnData, Method, MethodKind, Recipe, ScheduleSpec, ShapingConfig, SymmetryConfig,
-    TrainConfig, Trained,
+    check_generator_count, check_unwrapped, train, BatchSize, CoefficientConfig, CoefficientInit,
+    ConfigError, DlnnConfig, EpochRecord, FitError, JacobianStride, LearnedLd, LnnConfig, LnnData,
+    Method, MethodKind, Recipe, ScheduleSpec, ShapingConfig, SymmetryConfig, TrainConfig, Trained,
 };
 use symdlnn::mechanics::{
     del_residuals, Convergence, Lagrangian, SolverError, System, TimeGrid, VariationalIntegrator,
@@ -375,25 +374,26 @@ impl Settings {
     /// library's `TrainConfig::validate`, when training).
     fn config(&self, method: &str, data: &Dataset) -> PyResult<TrainConfig> {
         let n = data.n;
-        // The LNN trains full batch.
-        let stepping = match method {
-            "lnn" => BatchSize::Full,
-            _ => BatchSize::Auto,
+        let kind = match method {
+            "dlnn" => MethodKind::Dlnn,
+            "symdlnn" => MethodKind::SymDlnn,
+            "lnn" => MethodKind::Lnn,
+            m => return Err(value_error(format!("unknown method '{m}'"))),
         };
-        let epochs = (self.epochs).unwrap_or_else(|| default_epochs(data.pairs(), stepping));
+        let epochs =
+            (self.epochs).unwrap_or_else(|| kind.default_epochs(data.pairs(), BatchSize::Auto));
         let recipe = match self.recipe.as_deref().unwrap_or("robust") {
             "robust" => Recipe::Robust,
             "paper" => Recipe::Paper,
             r => return Err(value_error(format!("unknown recipe '{r}' (robust, paper)"))),
         };
-        let method = match method {
-            "dlnn" => Method::Dlnn(self.dlnn(recipe, n)?),
-            "symdlnn" => Method::SymDlnn {
+        let method = match kind {
+            MethodKind::Dlnn => Method::Dlnn(self.dlnn(recipe, n)?),
+            MethodKind::SymDlnn => Method::SymDlnn {
                 dlnn: self.dlnn(recipe, n)?,
                 symmetry: self.symmetry(n, epochs)?,
             },
-            "lnn" => Method::Lnn(self.lnn()?),
-            m => return Err(value_error(format!("unknown method '{m}'"))),
+            MethodKind::Lnn => Method::Lnn(self.lnn()?),
         };
         let spec = match &self.schedule {
             Some(s) => parse::<ScheduleSpec>(s, "schedule")?,

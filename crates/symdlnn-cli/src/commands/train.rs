@@ -3,14 +3,14 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 use symdlnn::data::{Dataset, NoiseSpec};
-use symdlnn::learn::control::{default_epochs, parse_duration, BatchSize, Keep, TrainControl};
+use symdlnn::learn::control::{parse_duration, BatchSize, Keep, TrainControl};
 use symdlnn::learn::invariant::{BuiltIn, SymmetrySpec};
 use symdlnn::learn::model_dir::ModelFile;
 use symdlnn::learn::symmetry::{DiscoverySolver, EvaluationPoints, SymmetryBasis};
 use symdlnn::learn::{
     check_generator_count, fit, BuiltInConfig, CoefficientConfig, CoefficientInit, DlnnConfig,
-    EpochRecord, FitOptions, JacobianStride, LnnConfig, LnnData, Method, Recipe, ScheduleSpec,
-    ShapingConfig, SymmetryConfig, TrainConfig,
+    EpochRecord, FitOptions, JacobianStride, LnnConfig, LnnData, Method, MethodKind, Recipe,
+    ScheduleSpec, ShapingConfig, SymmetryConfig, TrainConfig,
 };
 use symdlnn::nn::Activation;
 
@@ -269,12 +269,12 @@ impl TrainArgs {
             RecipeArg::Paper => Recipe::Paper,
         };
         let batch_size: BatchSize = self.batch_size.parse().context("--batch-size")?;
-        // The LNN trains full batch whatever --batch-size says.
-        let stepping = match self.method {
-            MethodArg::Lnn => BatchSize::Full,
-            _ => batch_size,
+        let kind = match self.method {
+            MethodArg::Dlnn => MethodKind::Dlnn,
+            MethodArg::Symdlnn => MethodKind::SymDlnn,
+            MethodArg::Lnn => MethodKind::Lnn,
         };
-        let epochs = (self.epochs).unwrap_or_else(|| default_epochs(data.pairs(), stepping));
+        let epochs = (self.epochs).unwrap_or_else(|| kind.default_epochs(data.pairs(), batch_size));
         let method = self.method(recipe, n, epochs)?;
         let spec = match &self.schedule {
             Some(s) => s.parse().context("--schedule")?,

@@ -567,6 +567,18 @@ impl MethodKind {
         }
     }
 
+    /// The epochs of a run of this method whose epochs are not given:
+    /// [`super::control::default_epochs`] with minibatches `batch`, and
+    /// full-batch epochs for the LNN (it trains full batch whatever the
+    /// batch size).
+    pub fn default_epochs(self, pairs: usize, batch: super::control::BatchSize) -> usize {
+        let batch = match self {
+            Self::Lnn => super::control::BatchSize::Full,
+            Self::Dlnn | Self::SymDlnn => batch,
+        };
+        super::control::default_epochs(pairs, batch)
+    }
+
     /// The name in a report's tables (`DLNN`, `SymDLNN`, `LNN`).
     pub fn label(self) -> &'static str {
         match self {

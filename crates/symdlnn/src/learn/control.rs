@@ -268,6 +268,16 @@ mod tests {
         assert_eq!(BatchSize::Auto.steps_per_epoch(20_000), 40);
         assert_eq!(default_epochs(20_000, BatchSize::Auto), 500);
         assert_eq!(default_epochs(usize::MAX, BatchSize::Auto), 1);
+        // The LNN trains full batch: its default counts full-batch epochs.
+        use crate::learn::MethodKind;
+        assert_eq!(
+            MethodKind::Dlnn.default_epochs(20_000, BatchSize::Auto),
+            500
+        );
+        assert_eq!(
+            MethodKind::Lnn.default_epochs(20_000, BatchSize::Auto),
+            DEFAULT_STEPS
+        );
         assert_eq!(
             BatchSize::Auto.resolve(BatchSize::AUTO_FULL_MAX + 1),
             Some(BatchSize::AUTO_BATCH)
