@@ -1,6 +1,8 @@
 //! DLNN training end to end: learning, prediction with the variational
 //! integrator, save/load and resume.
 
+mod common;
+
 use symdlnn::data::{generate, Dataset, Trajectory};
 use symdlnn::eval::metrics::{position_scale, rmse};
 use symdlnn::learn::{dlnn_trainer, fit, model_dir, FitOptions, LearnedLd, Recipe, TrainConfig};
@@ -210,22 +212,8 @@ fn paper_solver_coefficients_train_and_resume_bit_identically() {
         .with_symmetry(paper_solver_from_guess("kepler", 20, 5))
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
-    let opts = FitOptions {
-        source: "test".into(),
-        ..FitOptions::default()
-    };
-    let (model_a, mlp_a) = fit(&cfg, &data, &a, &opts, &mut |_| {}).unwrap();
-    let with_cp = FitOptions {
-        checkpoint_every: Some(20),
-        ..opts
-    };
-    fit(&cfg, &data, &b, &with_cp, &mut |_| {}).unwrap();
-    let resume = FitOptions {
-        resume: true,
-        ..with_cp
-    };
-    let (model_b, mlp_b) = fit(&cfg, &data, &b, &resume, &mut |_| {}).unwrap();
+    let [(model_a, mlp_a), (model_b, mlp_b)] =
+        common::straight_and_resumed(&cfg, &data, dir.path(), 20, |_| {});
     assert_eq!(mlp_b.params(), mlp_a.params());
     let (ga, gb) = (
         &model_a.symmetries.as_ref().unwrap().generators[0],
@@ -354,28 +342,19 @@ fn a_noise_model_resumes_to_the_same_bits() {
     cfg.hidden = vec![16, 16];
     cfg.dlnn_mut().unwrap().noise = symdlnn::data::NoiseSpec::Sigma(vec![1e-3]);
     let dir = tempfile::tempdir().unwrap();
-    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
-    let opts = FitOptions {
-        source: "test".into(),
-        ..FitOptions::default()
-    };
-    let (_, mlp_a) = fit(&cfg, &data, &a, &opts, &mut |_| {}).unwrap();
-    let with_cp = FitOptions {
-        checkpoint_every: Some(20),
-        ..opts
-    };
-    fit(&cfg, &data, &b, &with_cp, &mut |_| {}).unwrap();
-    for f in ["model.json", "weights.safetensors", model_dir::DENOISED] {
-        std::fs::remove_file(b.join(f)).unwrap();
-    }
-    let resume = FitOptions {
-        resume: true,
-        ..with_cp
-    };
-    let (model_b, mlp_b) = fit(&cfg, &data, &b, &resume, &mut |_| {}).unwrap();
+    let [(_, mlp_a), (model_b, mlp_b)] =
+        common::straight_and_resumed(&cfg, &data, dir.path(), 20, |b| {
+            for f in ["model.json", "weights.safetensors", model_dir::DENOISED] {
+                std::fs::remove_file(b.join(f)).unwrap();
+            }
+        });
     assert_eq!(mlp_b.params(), mlp_a.params());
-    let denoised = |d: &std::path::Path| model_dir::load_denoised(d).unwrap().unwrap();
-    let (da, db) = (denoised(&a), denoised(&b));
+    let denoised = |d: &str| {
+        model_dir::load_denoised(&dir.path().join(d))
+            .unwrap()
+            .unwrap()
+    };
+    let (da, db) = (denoised("a"), denoised("b"));
     assert_eq!(da.trajectories[0].q, db.trajectories[0].q);
     // The latent positions moved off the data, and the record says by how much.
     assert_ne!(da.trajectories[0].q, data.trajectories[0].q);

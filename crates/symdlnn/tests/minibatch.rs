@@ -1,6 +1,8 @@
 //! Issue 19: minibatches, validation by trajectory, the kept model, the
 //! time budget and trajectories of different lengths.
 
+mod common;
+
 use symdlnn::data::{generate, Dataset, Trajectory};
 use symdlnn::eval::metrics::{position_scale, rmse};
 use symdlnn::learn::batches::Batches;
@@ -335,31 +337,19 @@ fn a_resumed_run_keeps_the_best_model_from_before_its_checkpoint() {
     config.control.validate_every = 5;
     config.control.patience = Some(6);
     let dir = tempfile::tempdir().unwrap();
-    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
-    let opts = FitOptions {
-        source: "test".into(),
-        ..FitOptions::default()
-    };
-    let (model_a, mlp_a) = fit(&config, &d, &a, &opts, &mut |_| {}).unwrap();
-    let with_cp = FitOptions {
-        checkpoint_every: Some(40),
-        ..opts
-    };
-    fit(&config, &d, &b, &with_cp, &mut |_| {}).unwrap();
-    std::fs::remove_file(b.join("model.json")).unwrap();
-    std::fs::remove_file(b.join("weights.safetensors")).unwrap();
-    let cp = model_dir::load_checkpoint(&b).unwrap();
-    let kept_at_checkpoint = cp
-        .best
-        .as_ref()
-        .expect("a validated run keeps its best")
-        .epoch;
-    assert!(kept_at_checkpoint < cp.model.epochs_done);
-    let resume = FitOptions {
-        resume: true,
-        ..with_cp
-    };
-    let (model_b, mlp_b) = fit(&config, &d, &b, &resume, &mut |_| {}).unwrap();
+    let mut kept_at_checkpoint = 0;
+    let [(model_a, mlp_a), (model_b, mlp_b)] =
+        common::straight_and_resumed(&config, &d, dir.path(), 40, |b| {
+            std::fs::remove_file(b.join("model.json")).unwrap();
+            std::fs::remove_file(b.join("weights.safetensors")).unwrap();
+            let cp = model_dir::load_checkpoint(b).unwrap();
+            kept_at_checkpoint = cp
+                .best
+                .as_ref()
+                .expect("a validated run keeps its best")
+                .epoch;
+            assert!(kept_at_checkpoint < cp.model.epochs_done);
+        });
     assert_eq!(mlp_b.params(), mlp_a.params());
     assert_eq!(model_b.epochs_done, model_a.epochs_done);
     let kept = |m: &model_dir::ModelFile| m.final_losses.get("kept_epoch").copied();
