@@ -18,11 +18,8 @@ use symdlnn::mechanics::{
 use symdlnn::nn::{Activation, Mlp};
 
 fn built(n: usize, specs: &[&str]) -> BuiltIn {
-    let gens: Vec<AffineGenerator> = specs
-        .iter()
-        .flat_map(|s| s.parse::<SymmetrySpec>().unwrap().generators(n).unwrap())
-        .collect();
-    BuiltIn::from_generators(n, &gens).unwrap()
+    let specs: Vec<SymmetrySpec> = specs.iter().map(|s| s.parse().unwrap()).collect();
+    BuiltIn::from_declared(n, &specs, &[]).unwrap()
 }
 
 /// `exp(t ξ)·q` for an affine generator `ξ = M q + w` whose `M` is zero or

@@ -650,8 +650,8 @@ mod tests {
                 (0..t.len() - 1).flat_map(move |k| [t.position(k), t.position(k + 1)].concat())
             })
             .collect();
-        let g = spec.parse::<SymmetrySpec>().unwrap().generators(n).unwrap();
-        let b = BuiltIn::from_generators(n, &g).unwrap();
+        let spec: SymmetrySpec = spec.parse().unwrap();
+        let b = BuiltIn::from_declared(n, &[spec], &[]).unwrap();
         Parametrisation::midpoint_velocity(n, d.dt, &q, &q, true, tr)
             .with_built_in(b, &pairs)
             .unwrap()

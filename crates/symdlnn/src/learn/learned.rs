@@ -181,15 +181,9 @@ mod tests {
             let so3 = |extra: &str| {
                 let mut specs = vec!["so3:0.2,-0.4,0.1"];
                 specs.extend((!extra.is_empty()).then_some(extra));
-                let g: Vec<AffineGenerator> = (specs.iter())
-                    .flat_map(|s| {
-                        s.parse::<crate::learn::invariant::SymmetrySpec>()
-                            .unwrap()
-                            .generators(n)
-                            .unwrap()
-                    })
-                    .collect();
-                BuiltIn::from_generators(n, &g).unwrap()
+                let specs: Vec<crate::learn::invariant::SymmetrySpec> =
+                    specs.iter().map(|s| s.parse().unwrap()).collect();
+                BuiltIn::from_declared(n, &specs, &[]).unwrap()
             };
             invariant.push(built(false, vec![], so3("")));
             invariant.push(built(true, vec![], so3("")));
