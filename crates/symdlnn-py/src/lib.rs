@@ -768,15 +768,12 @@ impl Model {
     /// The symmetries built into the model's `Ld`, as `affine:M;w` specs
     /// (the estimators' `symmetry=`; they project back on the same types).
     fn built_in_specs(&self) -> Vec<String> {
-        let fmt = |v: &[f64]| {
-            let s: Vec<String> = v.iter().map(|x| format!("{x:?}")).collect();
-            s.join(",")
-        };
+        use symdlnn::learn::invariant::SymmetrySpec;
         (self.inner.trained.model.parametrisation.built_in())
             .map(|b| b.generators())
             .unwrap_or_default()
-            .iter()
-            .map(|g| format!("affine:{};{}", fmt(&g.m), fmt(&g.w)))
+            .into_iter()
+            .map(|g| SymmetrySpec::Affine { m: g.m, w: g.w }.to_string())
             .collect()
     }
 

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::experiment::{
     self, Experiment, ExperimentError, ExperimentRun, Kind, Progress, Settings,
 };
-use crate::learn::invariant::{BuiltIn, SpaceRotation};
+use crate::learn::invariant::{BuiltIn, SpaceRotation, SymmetrySpec};
 use crate::learn::{BuiltInConfig, LnnConfig, LnnData, Recipe, TrainConfig};
 use crate::mechanics::{AffineGenerator, Lagrangian, System};
 
@@ -140,42 +140,45 @@ pub fn recommendation(system: &System) -> (Recommendation, Option<BuiltIn>) {
     )
 }
 
+/// `v` rounded to 6 decimals, for readable flags.
+fn rounded(v: &[f64]) -> Vec<f64> {
+    v.iter().map(|x| (x * 1e6).round() / 1e6).collect()
+}
+
 /// The `--symmetry` flag of a generator: `rotation` or `translation:w`.
-fn symmetry_flag(g: &crate::mechanics::AffineGenerator) -> String {
-    if g.m.iter().all(|m| *m == 0.0) {
-        let w: Vec<String> =
-            g.w.iter()
-                .map(|x| format!("{}", (x * 1e6).round() / 1e6))
-                .collect();
-        format!("--symmetry translation:{}", w.join(","))
+fn symmetry_flag(g: &AffineGenerator) -> String {
+    let spec = if g.m.iter().all(|m| *m == 0.0) {
+        SymmetrySpec::Translation(rounded(&g.w))
     } else {
-        "--symmetry rotation".into()
-    }
+        SymmetrySpec::Rotation { centre: [0.0; 2] }
+    };
+    format!("--symmetry {spec}")
 }
 
 /// The `--symmetry` flag of `so(3)`: `so3` or `so3:cx,cy,cz` when it
 /// rotates coordinates 0, 1, 2, otherwise `affine:M;w` for each rotation
 /// among `generators`.
 fn so3_flag(s: &SpaceRotation, generators: &[AffineGenerator]) -> String {
-    let round = |x: f64| format!("{}", (x * 1e6).round() / 1e6);
     let first_three = s
         .frame
         .iter()
         .all(|e| e[3..].iter().all(|x| x.abs() < 1e-12));
     if first_three && s.centre[3..].iter().all(|x| x.abs() < 1e-12) {
-        if s.centre[..3].iter().all(|x| x.abs() < 1e-12) {
-            return "--symmetry so3".into();
-        }
-        let c: Vec<String> = s.centre[..3].iter().map(|x| round(*x)).collect();
-        return format!("--symmetry so3:{}", c.join(","));
+        let c = rounded(&s.centre[..3]);
+        let spec = SymmetrySpec::So3 {
+            centre: [c[0], c[1], c[2]],
+        };
+        return format!("--symmetry {spec}");
     }
     let affine: Vec<String> = generators
         .iter()
         .filter(|g| g.m.iter().any(|m| *m != 0.0))
         .map(|g| {
-            let m: Vec<String> = g.m.iter().map(|x| round(*x)).collect();
-            let w: Vec<String> = g.w.iter().map(|x| round(*x)).collect();
-            format!("--symmetry 'affine:{};{}'", m.join(","), w.join(","))
+            let spec = SymmetrySpec::Affine {
+                m: rounded(&g.m),
+                w: rounded(&g.w),
+            };
+            format!("--symmetry '{spec}'")
         })
         .collect();
     affine.join(" ")

@@ -765,6 +765,24 @@ impl SymmetrySpec {
     }
 }
 
+/// The form [`SymmetrySpec::from_str`] reads back (`rotation` and `so3`
+/// without a centre at the origin; numbers in their shortest exact form).
+impl std::fmt::Display for SymmetrySpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let list = |v: &[f64]| v.iter().map(f64::to_string).collect::<Vec<_>>().join(",");
+        let at = |c: &[f64]| match c.iter().all(|x| *x == 0.0) {
+            true => String::new(),
+            false => format!(":{}", list(c)),
+        };
+        match self {
+            Self::Rotation { centre } => write!(f, "rotation{}", at(centre)),
+            Self::So3 { centre } => write!(f, "so3{}", at(centre)),
+            Self::Translation(t) => write!(f, "translation:{}", list(t)),
+            Self::Affine { m, w } => write!(f, "affine:{};{}", list(m), list(w)),
+        }
+    }
+}
+
 impl std::str::FromStr for SymmetrySpec {
     type Err = BuiltInError;
     fn from_str(s: &str) -> Result<Self, BuiltInError> {
@@ -892,6 +910,22 @@ mod tests {
             "{s:?}"
         );
         assert_eq!(b.rest.len(), 1);
+    }
+
+    #[test]
+    fn a_spec_reads_back_what_it_writes() {
+        for text in [
+            "rotation",
+            "rotation:0.5,-0.25",
+            "so3",
+            "so3:3,0,0.1",
+            "translation:0.5773502691896258,1,0",
+            "affine:0,-1,1,0;0.1,-0.0000003",
+        ] {
+            let spec: SymmetrySpec = text.parse().unwrap();
+            assert_eq!(spec.to_string(), text);
+            assert_eq!(spec.to_string().parse::<SymmetrySpec>().unwrap(), spec);
+        }
     }
 
     #[test]
