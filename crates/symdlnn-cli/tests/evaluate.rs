@@ -285,6 +285,7 @@ fn reproduce_quick_runs_one_experiment_end_to_end() {
     );
     let data = std::fs::read_to_string(d.join("r2/data/kepler-multi-train.csv")).unwrap();
     assert_eq!(data.lines().count(), 1 + 3 * 51);
+    more_data_agrees_with_the_experiment_table(&d.join("r2"), &m["experiments"][0]);
 
     fails_with(
         &symdlnn(&["reproduce", "--profile", "fast", "--out", "bad"], d),
@@ -295,4 +296,79 @@ fn reproduce_quick_runs_one_experiment_end_to_end() {
         "--only: unknown experiment 'kepler-double'",
     );
     assert!(!d.join("bad").exists());
+}
+
+/// RMS deviation of `(q0, q1)` rows from their mean (the relative RMSE's
+/// scale), computed here independently of the library.
+fn scale_of(rows: &[Vec<f64>], cols: std::ops::Range<usize>) -> f64 {
+    let k = rows.len() as f64;
+    let mut ss = 0.0;
+    for c in cols.clone() {
+        let mean = rows.iter().map(|r| r[c]).sum::<f64>() / k;
+        ss += rows.iter().map(|r| (r[c] - mean).powi(2)).sum::<f64>();
+    }
+    (ss / (k * cols.len() as f64)).sqrt()
+}
+
+/// The study of 1 and all 3 trajectories: sizes and counts, the full size
+/// reusing the experiment's SymDLNN model (not trained again), and its
+/// recreation of trajectory 0 against the experiment table's DLNN row on
+/// the training initial condition (the same rollout, measured by another
+/// code path over a longer truth: the absolute errors agree).
+fn more_data_agrees_with_the_experiment_table(out: &std::path::Path, exp: &serde_json::Value) {
+    let rows = exp["scaling"].as_array().unwrap();
+    let key = |r: &serde_json::Value| {
+        (
+            r["method"].as_str().unwrap().to_string(),
+            r["trajectories"].as_u64().unwrap(),
+        )
+    };
+    let keys: Vec<_> = rows.iter().map(key).collect();
+    let expected = [
+        ("SymDLNN", 1),
+        ("SymDLNN", 3),
+        ("SymDLNN (built in)", 1),
+        ("SymDLNN (built in)", 3),
+    ];
+    assert_eq!(keys, expected.map(|(m, k)| (m.to_string(), k)));
+    for r in rows {
+        let m = r["trajectories"].as_u64().unwrap() as usize;
+        assert_eq!(r["recreation"].as_array().unwrap().len(), m);
+        assert_eq!(r["fresh"].as_array().unwrap().len(), 20);
+        assert!(out
+            .join(r["model"].as_str().unwrap())
+            .join("model.json")
+            .is_file());
+    }
+    assert_eq!(rows[1]["model"], "models/kepler-multi-symdlnn-robust");
+    assert!(!out.join("models/kepler-multi-symdlnn-robust-m3").exists());
+    let dlnn = exp["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["method"] == "DLNN" && r["trajectory"] == "train")
+        .unwrap();
+    let table = dlnn["metrics"]["recreation"]["relative_rmse"].as_f64();
+    let study = rows[1]["recreation"][0].as_f64();
+    let train = read_csv(&out.join("data/kepler-multi-train.csv"));
+    let truth = read_csv(&out.join("data/kepler-multi-truth-train.csv"));
+    let (short, long) = (scale_of(&train[..51], 2..4), scale_of(&truth, 1..3));
+    if let (Some(table), Some(study)) = (table, study) {
+        let (a, b) = (table * long, study * short);
+        assert!(
+            (a - b).abs() <= 1e-9 * a.max(b),
+            "absolute RMSE {a} (table) vs {b} (study)"
+        );
+    } else {
+        panic!("a rollout failed: table {table:?}, study {study:?}");
+    }
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        report.contains("### More data: 1 and 3 trajectories"),
+        "{report}"
+    );
+    assert!(
+        report.contains("| SymDLNN (built in) | 3 | 3 |"),
+        "{report}"
+    );
 }

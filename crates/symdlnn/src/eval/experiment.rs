@@ -19,6 +19,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use super::evaluation::{evaluate_from, EvalError, Evaluation, Metrics, Tracked};
+use super::scaling::{self, ScalingRow, StudyInput};
 use crate::data::{generate, io, Dataset, Trajectory};
 use crate::learn::invariant::BuiltIn;
 use crate::learn::symmetry::{agreement_of, DiscoverySolver, EvaluationPoints, SymmetryBasis};
@@ -336,6 +337,10 @@ pub struct ExperimentResult {
     pub true_generators: Vec<String>,
     /// Figure files (PNG), relative to the run's output.
     pub figures: Vec<String>,
+    /// Multi-trajectory experiments: the robust SymDLNN trained on 1, 8
+    /// and all of the trajectories ([`super::scaling`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scaling: Vec<ScalingRow>,
     /// Wall time of the experiment.
     pub seconds: f64,
 }
@@ -404,7 +409,45 @@ pub fn run(
     });
     // Training: SymDLNN (= DLNN + discovery) per recipe, and the LNN.
     let configs = train_configs(exp, settings, threads, &system.symmetries());
-    run_configs(exp, settings, &system, &configs, out, progress, start)
+    let data = generate_data(exp, settings, &system)?;
+    let mut run = run_on(exp, &system, &data, &configs, out, progress, start)?;
+    if exp.kind == Kind::Multi {
+        run.result.scaling = more_data(exp, settings, &system, &data, &configs, out, progress)?;
+        run.result.seconds = start.elapsed().as_secs_f64();
+    }
+    Ok(run)
+}
+
+/// The robust SymDLNN and built-in configurations of `configs` trained on
+/// 1, 8 and all of the experiment's trajectories ([`super::scaling`]).
+fn more_data(
+    exp: &Experiment,
+    settings: &Settings,
+    system: &System,
+    data: &ExperimentData,
+    configs: &[(&'static str, String, TrainConfig)],
+    out: &Path,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Vec<ScalingRow>, ExperimentError> {
+    let mut rows = vec![];
+    for (method, recipe, config) in configs {
+        let robust = recipe.starts_with(recipe_name(Recipe::Robust));
+        if !(robust && matches!(*method, "symdlnn" | "symdlnn-builtin")) {
+            continue;
+        }
+        let full = model_dir(exp, method, recipe);
+        let input = StudyInput {
+            exp,
+            settings,
+            system,
+            train: &data.train,
+            test: &data.truths[1].1,
+            config: (config, method, label_of(method), recipe),
+            full: (out.join(&full).join("model.json").is_file()).then_some(&full[..]),
+        };
+        rows.extend(scaling::study(&input, out, progress)?);
+    }
+    Ok(rows)
 }
 
 /// [`run`] with the given `(method, recipe, config)` trainings (methods
@@ -418,9 +461,22 @@ pub(crate) fn run_configs(
     progress: &mut dyn FnMut(Progress),
     start: Instant,
 ) -> Result<ExperimentRun, ExperimentError> {
-    let name = exp.name.as_str();
     let data = generate_data(exp, settings, system)?;
-    write_data(exp, &data, out)?;
+    run_on(exp, system, &data, configs, out, progress, start)
+}
+
+/// [`run_configs`] on generated `data`.
+fn run_on(
+    exp: &Experiment,
+    system: &System,
+    data: &ExperimentData,
+    configs: &[(&'static str, String, TrainConfig)],
+    out: &Path,
+    progress: &mut dyn FnMut(Progress),
+    start: Instant,
+) -> Result<ExperimentRun, ExperimentError> {
+    let name = exp.name.as_str();
+    write_data(exp, data, out)?;
     let true_generators = system.symmetries();
     let trained = train_all(exp, &data.train, configs, out, progress);
 
@@ -438,6 +494,7 @@ pub(crate) fn run_configs(
             generators,
             true_generators: true_generators.iter().map(|g| g.label.clone()).collect(),
             figures: vec![],
+            scaling: vec![],
             seconds: start.elapsed().as_secs_f64(),
         },
         evaluations,
@@ -707,6 +764,11 @@ fn known_coordinates(exp: &Experiment, mut d: DlnnConfig) -> DlnnConfig {
     d
 }
 
+/// The directory of an experiment's model, relative to the run's output.
+fn model_dir(exp: &Experiment, method: &str, recipe: &str) -> String {
+    format!("models/{}-{method}-{recipe}", exp.name)
+}
+
 /// Train every configuration on `train` into `out/models/…`; a failed
 /// training is kept with its error (its rows then have no metrics).
 fn train_all(
@@ -719,7 +781,7 @@ fn train_all(
     let name = exp.name.as_str();
     let mut trained: Vec<Trained> = vec![];
     for (method, recipe, config) in configs {
-        let dir = format!("models/{name}-{method}-{recipe}");
+        let dir = model_dir(exp, method, recipe);
         progress(Progress::Stage {
             experiment: name,
             stage: format!("training {method} ({recipe}, {} epochs)", config.epochs),

@@ -6,6 +6,7 @@ pub mod evaluation;
 pub mod experiment;
 pub use crate::data::metrics;
 pub mod range;
+pub mod scaling;
 pub mod start;
 pub mod vbea;
 pub mod zoo;

@@ -6,6 +6,7 @@ use std::path::Path;
 use super::charts::{self, Curve};
 use super::figures::{palette, FigureError};
 use crate::eval::experiment::{ExperimentResult, ExperimentRun, Profile, Row, Settings};
+use crate::eval::scaling::{median_worst, ScalingRow};
 use crate::eval::PhaseMetrics;
 
 /// Draw an experiment's figures into `out/figures`: per initial condition
@@ -225,9 +226,110 @@ fn experiment_section(r: &ExperimentResult, seed: u64, s: &mut String) {
         }
         s.push('\n');
     }
+    budget_notes(s, r);
+    scaling_section(s, r, seed);
     for f in &r.figures {
         let _ = writeln!(s, "![{f}]({f})\n");
     }
+}
+
+/// For each model stopped by its time budget before its epochs: its
+/// measured cost per epoch and what the experiment's epochs would take.
+fn budget_notes(s: &mut String, r: &ExperimentResult) {
+    let e = &r.experiment;
+    let lines: Vec<String> = (r.rows.iter())
+        .filter(|row| row.trajectory == "train" && row.recipe.contains("budget"))
+        .filter_map(|row| {
+            let m = row.metrics.as_ref()?;
+            let per_epoch = m.training_seconds / m.epochs.max(1) as f64;
+            (m.epochs < e.epochs).then(|| {
+                format!(
+                    "- {} ({}): {} of {} epochs in {:.0} s, {:.3} s per epoch; all {} would take {:.1} h",
+                    row.method,
+                    row.recipe,
+                    m.epochs,
+                    e.epochs,
+                    m.training_seconds,
+                    per_epoch,
+                    e.epochs,
+                    per_epoch * e.epochs as f64 / 3600.0
+                )
+            })
+        })
+        .collect();
+    if !lines.is_empty() {
+        let _ = writeln!(
+            s,
+            "Stopped by the time budget (minibatches by `--batch-size auto`; every pair of an epoch is used once):\n{}\n",
+            lines.join("\n")
+        );
+    }
+}
+
+/// The study of 1, 8 and all trajectories, when the experiment ran one.
+fn scaling_section(s: &mut String, r: &ExperimentResult, seed: u64) {
+    if r.scaling.is_empty() {
+        return;
+    }
+    let e = &r.experiment;
+    let mut sizes: Vec<usize> = r.scaling.iter().map(|x| x.trajectories).collect();
+    sizes.sort_unstable();
+    sizes.dedup();
+    let mut sizes: Vec<String> = sizes.iter().map(usize::to_string).collect();
+    let last = sizes.pop().unwrap_or_default();
+    let sizes = if sizes.is_empty() {
+        last
+    } else {
+        format!("{} and {last}", sizes.join(", "))
+    };
+    let _ = writeln!(
+        s,
+        "### More data: {} trajectories\n\nEach robust configuration trained on the first M trajectories of the data (the first from the training initial condition). Recreation: every trajectory given to the model, held-out ones included, over N = {} steps. Fresh: {} initial conditions from the box (seed {}) over N steps. Test: the test initial condition's recreation / prediction. Agreement: the discovered generator's with the truth (the built-in rows declare theirs). Time to 2×: seconds until the held-out mean DEL residual was within 2× of its final value.\n",
+        sizes,
+        e.grid.steps,
+        crate::eval::scaling::FRESH,
+        seed + 1000,
+    );
+    s.push_str("| method | M | trained on | epochs | train s | recreation median / worst | fresh median / worst | test rec. / pred. | agreement | time to 2× (s) |\n");
+    s.push_str("|---|---|---|---|---|---|---|---|---|---|\n");
+    for row in &r.scaling {
+        s.push_str(&scaling_row(row));
+    }
+    s.push('\n');
+}
+
+/// One size's row of the study.
+fn scaling_row(row: &ScalingRow) -> String {
+    if let Some(f) = &row.training_failure {
+        let m = row.trajectories;
+        return format!(
+            "| {} | {m} | training failed: {f} | | | | | | | |\n",
+            row.method
+        );
+    }
+    let pair = |v: &[Option<f64>]| match median_worst(v) {
+        Some((m, w)) => format!("{} / {}", sci(Some(m)), sci(Some(w))),
+        None => "–".into(),
+    };
+    let agreement: Vec<String> = row.agreement.iter().map(|a| format!("{a:.4}")).collect();
+    format!(
+        "| {} | {} | {} | {} | {:.0} | {} | {} | {} / {} | {} | {} |\n",
+        row.method,
+        row.trajectories,
+        row.trained_on,
+        row.epochs,
+        row.train_seconds,
+        pair(&row.recreation),
+        pair(&row.fresh),
+        sci(row.test.0),
+        sci(row.test.1),
+        if agreement.is_empty() {
+            "–".into()
+        } else {
+            agreement.join(", ")
+        },
+        row.seconds_to_2x.map_or("–".into(), |t| format!("{t:.0}")),
+    )
 }
 
 /// The noise models' estimated σ and observation residuals (their
