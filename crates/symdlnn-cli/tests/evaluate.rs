@@ -272,6 +272,8 @@ fn reproduce_quick_runs_one_experiment_end_to_end() {
             "30",
             "--trajectories",
             "3",
+            "--time-budget",
+            "1m",
             "--out",
             "r2",
         ],
@@ -283,10 +285,15 @@ fn reproduce_quick_runs_one_experiment_end_to_end() {
         (exp["epochs"].as_u64(), exp["trajectories"].as_u64()),
         (Some(30), Some(3))
     );
+    assert_eq!(m["settings"]["multi_time_budget"], 60.0);
     let data = std::fs::read_to_string(d.join("r2/data/kepler-multi-train.csv")).unwrap();
     assert_eq!(data.lines().count(), 1 + 3 * 51);
     more_data_agrees_with_the_experiment_table(&d.join("r2"), &m["experiments"][0]);
 
+    fails_with(
+        &symdlnn(&["reproduce", "--time-budget", "5x", "--out", "bad"], d),
+        "--time-budget: '5x': unknown time unit 'x'",
+    );
     fails_with(
         &symdlnn(&["reproduce", "--profile", "fast", "--out", "bad"], d),
         "--profile: 'fast' is not quick or paper",
@@ -335,6 +342,8 @@ fn more_data_agrees_with_the_experiment_table(out: &std::path::Path, exp: &serde
         let m = r["trajectories"].as_u64().unwrap() as usize;
         assert_eq!(r["recreation"].as_array().unwrap().len(), m);
         assert_eq!(r["fresh"].as_array().unwrap().len(), 20);
+        // With a time budget one of the three trajectories is held out.
+        assert_eq!(r["trained_on"].as_u64().unwrap() as usize, m.min(2));
         assert!(out
             .join(r["model"].as_str().unwrap())
             .join("model.json")
@@ -368,7 +377,7 @@ fn more_data_agrees_with_the_experiment_table(out: &std::path::Path, exp: &serde
         "{report}"
     );
     assert!(
-        report.contains("| SymDLNN (built in) | 3 | 3 |"),
+        report.contains("| SymDLNN (built in) | 3 | 2 |"),
         "{report}"
     );
 }

@@ -8,6 +8,11 @@
 //! agreement, the training time, and the seconds until the validation DEL
 //! residual came within 2× of its final value.
 //!
+//! `reproduce` runs the same study on its multi-trajectory experiments
+//! (`symdlnn::eval::scaling`) with the profile's budget for every size;
+//! this example sets a budget and a validation share per size and draws
+//! each size's trajectories afresh from the box.
+//!
 //! ```text
 //! cargo run --release --example data_scaling -- SYSTEM SEED M:BUDGET_S[:VALIDATION] … [--epochs E] [--angles I,J] [--time-reversible] [--built-in] [--out DIR]
 //! cargo run --release --example data_scaling -- kepler 0 1:120 8:300:0.125 100:900:0.1
@@ -23,44 +28,18 @@ use std::path::PathBuf;
 use symdlnn::data::{generate, Dataset, Trajectory};
 use symdlnn::eval::evaluation::{evaluate, Tracked};
 use symdlnn::eval::experiment::{catalogue, Kind, Profile};
-use symdlnn::eval::metrics::{position_scale, rmse};
+use symdlnn::eval::scaling::{median_worst, recreation, seconds_to_2x};
 use symdlnn::learn::invariant::BuiltIn;
 use symdlnn::learn::symmetry::{agreement_of, DiscoverySolver, EvaluationPoints, SymmetryBasis};
 use symdlnn::learn::{
     fit, BuiltInConfig, DlnnConfig, FitOptions, LearnedLd, Method, Recipe, SymmetryConfig,
     TrainConfig, TrainControl,
 };
-use symdlnn::mechanics::{Convergence, Lagrangian, System, TimeGrid, VariationalIntegrator};
+use symdlnn::mechanics::{Convergence, Lagrangian, System, TimeGrid};
 
-fn median_worst(mut v: Vec<f64>) -> (f64, f64) {
-    v.sort_by(f64::total_cmp);
-    let k = v.len();
-    let med = if k % 2 == 1 {
-        v[k / 2]
-    } else {
-        0.5 * (v[k / 2 - 1] + v[k / 2])
-    };
-    (med, v[k - 1])
-}
-
-/// Relative RMSE of `ld`'s rollout over `truth` (points 2.., from its first two).
-fn rel_rollout(ld: &LearnedLd, truth: &Trajectory) -> f64 {
-    let n = truth.n;
-    match VariationalIntegrator::new(ld, Convergence::default()).rollout_positions(
-        truth.position(0),
-        truth.position(1),
-        truth.len() - 2,
-    ) {
-        Ok(p) => {
-            let e = rmse(n, &p.q, &truth.q, 2..truth.len()).unwrap() / position_scale(n, &truth.q);
-            if e.is_finite() {
-                e
-            } else {
-                f64::INFINITY
-            }
-        }
-        Err(_) => f64::INFINITY,
-    }
+/// Median and worst of a list of errors (a failed rollout the worst).
+fn summary(errors: &[Option<f64>]) -> (f64, f64) {
+    median_worst(errors).unwrap_or((f64::NAN, f64::NAN))
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -178,19 +157,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         })?;
         let wall = start.elapsed().as_secs_f64();
         let ld = LearnedLd::new(mlp.clone(), model.parametrisation.clone());
-        let rec = median_worst(
-            data.trajectories
-                .iter()
-                .map(|t| rel_rollout(&ld, t))
-                .collect(),
-        );
-        let fr = median_worst(
-            fresh
-                .trajectories
-                .iter()
-                .map(|t| rel_rollout(&ld, t))
-                .collect(),
-        );
+        let errors = |d: &Dataset| -> Vec<Option<f64>> {
+            d.trajectories.iter().map(|t| recreation(&ld, t)).collect()
+        };
+        let (rec, fr) = (summary(&errors(&data)), summary(&errors(&fresh)));
         let ev = evaluate(
             &model,
             &mlp,
@@ -204,27 +174,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .as_ref()
             .map(|s| agreement_of(&s.generators, &truth_gens))
             .unwrap_or_default();
-        // Seconds until the validation DEL residual is within 2× of its last value.
         let history = std::fs::read_to_string(dir.join("history.csv"))?;
-        let head: Vec<&str> = history.lines().next().unwrap_or("").split(',').collect();
-        let col = |name: &str| head.iter().position(|h| *h == name);
-        let tta = match (col("seconds"), col("val_del")) {
-            (Some(s), Some(v)) => {
-                let rows: Vec<(f64, f64)> = history
-                    .lines()
-                    .skip(1)
-                    .filter_map(|l| {
-                        let f: Vec<&str> = l.split(',').collect();
-                        Some((f[s].parse().ok()?, f[v].parse().ok()?))
-                    })
-                    .collect();
-                let last = rows.last().map_or(f64::NAN, |r| r.1);
-                rows.iter()
-                    .find(|r| r.1 <= 2.0 * last)
-                    .map_or("–".into(), |r| format!("{:.0}", r.0))
-            }
-            _ => "– (no validation)".into(),
-        };
+        let tta = seconds_to_2x(&history).map_or("–".into(), |t| format!("{t:.0}"));
         let epochs_done = model.epochs_done;
         println!(
             "| {m} | {} | {epochs_done} | {:.1} | {:.0} (wall {wall:.0}) | {:.2e} / {:.2e} | {:.2e} / {:.2e} | {:.2e} / {:.2e} | {} | {tta} |",

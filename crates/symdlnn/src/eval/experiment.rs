@@ -443,7 +443,7 @@ fn more_data(
             train: &data.train,
             test: &data.truths[1].1,
             config: (config, method, label_of(method), recipe),
-            full: (out.join(&full).join("model.json").is_file()).then_some(&full[..]),
+            dir: &full,
         };
         rows.extend(scaling::study(&input, out, progress)?);
     }
@@ -764,8 +764,10 @@ fn known_coordinates(exp: &Experiment, mut d: DlnnConfig) -> DlnnConfig {
     d
 }
 
-/// The directory of an experiment's model, relative to the run's output.
+/// The directory of an experiment's model, relative to the run's output
+/// (the recipe label's first word: `robust (300 s budget)` → `robust`).
 fn model_dir(exp: &Experiment, method: &str, recipe: &str) -> String {
+    let recipe = recipe.split_whitespace().next().unwrap_or(recipe);
     format!("models/{}-{method}-{recipe}", exp.name)
 }
 

@@ -102,9 +102,9 @@ pub(crate) struct StudyInput<'a> {
     /// The configuration trained at every size: its method key (as in the
     /// experiment's model directories), report label and recipe label.
     pub config: (&'a TrainConfig, &'a str, &'a str, &'a str),
-    /// The experiment's model of this configuration on all trajectories
-    /// (its directory relative to `out`), when its training succeeded.
-    pub full: Option<&'a str>,
+    /// The directory (relative to `out`) of the experiment's model of this
+    /// configuration on all trajectories; the other sizes' get `-m<M>`.
+    pub dir: &'a str,
 }
 
 /// Train (or, for all trajectories, reuse) and measure every size.
@@ -130,12 +130,11 @@ pub(crate) fn study(
             trajectories: input.train.trajectories[..m].to_vec(),
             ..input.train.clone()
         };
-        let (dir, trained) = match input.full {
-            Some(d) if m == input.train.trajectories.len() => {
-                let loaded = crate::learn::model_dir::load(&out.join(d)).map_err(|e| e.to_string());
-                (d.to_string(), loaded)
-            }
-            _ => train_size(input, &data, m, out, progress),
+        let (dir, trained) = if m == input.train.trajectories.len() {
+            let loaded = crate::learn::model_dir::load(&out.join(input.dir));
+            (input.dir.to_string(), loaded.map_err(|e| e.to_string()))
+        } else {
+            train_size(input, &data, m, out, progress)
         };
         rows.push(match trained {
             Ok((model, mlp)) => measure(input, &model, &mlp, &data, &fresh, dir, out)?,
@@ -155,7 +154,7 @@ fn train_size(
 ) -> (String, Result<(ModelFile, Mlp), String>) {
     let (config, method, _, recipe) = input.config;
     let name = input.exp.name.as_str();
-    let dir = format!("models/{name}-{method}-{}-m{m}", recipe_slug(recipe));
+    let dir = format!("{}-m{m}", input.dir);
     let mut c = config.clone();
     let pairs: usize = data.trajectories.iter().map(|t| t.len() - 1).sum();
     c.epochs = c.epochs.min(default_epochs(pairs, c.control.batch_size));
@@ -184,11 +183,6 @@ fn train_size(
         })
     });
     (dir, result.map_err(|e| e.to_string()))
-}
-
-/// A recipe label's first word (`robust (300 s budget)` → `robust`).
-fn recipe_slug(recipe: &str) -> &str {
-    recipe.split_whitespace().next().unwrap_or(recipe)
 }
 
 /// The row of a size whose training failed.
