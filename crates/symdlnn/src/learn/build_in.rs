@@ -7,7 +7,12 @@
 //! (every principal cosine between the two spans ≥ [`IDENTIFIED_COSINE`]).
 //! A generator that one half of the data does not imply is an accident of
 //! the network, not a symmetry the data show.
+//!
+//! A discovered rotation's centre is then refined from the data
+//! ([`super::centre`]): the learned `Ld` places it by extrapolation, the
+//! data's angular momentum by conservation.
 
+use super::centre::fit_centre;
 use super::config::{BuiltInConfig, ConfigError, Method, SymmetryConfig, TrainConfig};
 use super::error::FitError;
 use super::invariant::BuiltIn;
@@ -19,18 +24,41 @@ use crate::mechanics::{AffineGenerator, GenericDiscreteLagrangian};
 /// to count as identified.
 pub const IDENTIFIED_COSINE: f64 = 0.99;
 
-/// The configuration of stage 2: `config`'s DLNN settings with
-/// `generators` built in (`source` says where they came from), trained as
-/// a DLNN; its model is then recorded as `config`'s method.
+/// What stage 2 builds in: the discovered `generators`, projected onto the
+/// nearest supported symmetry, a rotation's centre refined from the
+/// `data`'s angular momentum where it is conserved ([`super::centre`]);
+/// and a sentence saying what the refinement did.
+pub fn symmetry_of(
+    generators: &[AffineGenerator],
+    data: &Dataset,
+) -> Result<(BuiltIn, String), FitError> {
+    let mut built = BuiltIn::from_generators(data.n, generators)
+        .map_err(|e| FitError::BuiltIn(e.to_string()))?;
+    let Some(fit) = fit_centre(&built, data) else {
+        return Ok((built, String::new()));
+    };
+    if !fit.conserved() {
+        let r = fit.residual;
+        return Ok((built, format!("; the discovered centre kept (no centre conserves the data's angular momentum: relative residual {r:.2e})")));
+    }
+    if let Some(r) = &mut built.rotation {
+        r.centre = fit.centre.clone();
+    } else if let Some(s) = &mut built.so3 {
+        s.centre = fit.centre.clone();
+    }
+    let (moved, r) = (fit.moved, fit.residual);
+    Ok((built, format!("; its centre refined by the data's angular momentum (moved {moved:.2e}, conserved to {r:.2e} relative)")))
+}
+
+/// The configuration of stage 2: `config`'s DLNN settings with `symmetry`
+/// built in (`source` says where it came from), trained as a DLNN; its
+/// model is then recorded as `config`'s method.
 pub fn stage_two(
     config: &TrainConfig,
-    generators: &[AffineGenerator],
+    symmetry: BuiltIn,
     source: String,
-    n: usize,
 ) -> Result<TrainConfig, FitError> {
     let dlnn = config.dlnn().ok_or(ConfigError::SymmetryNeedsDlnn)?;
-    let symmetry =
-        BuiltIn::from_generators(n, generators).map_err(|e| FitError::BuiltIn(e.to_string()))?;
     let mut built = dlnn.clone();
     built.built_in = Some(BuiltInConfig { symmetry, source });
     Ok(TrainConfig {
@@ -124,6 +152,37 @@ mod tests {
     use crate::learn::{LearnedLd, Parametrisation};
     use crate::mechanics::{Convergence, Midpoint, System};
     use crate::nn::{Activation, Mlp};
+
+    /// Positions of `system` from one initial condition over `steps` steps.
+    fn arc(system: &str, q0: &[f64], v0: &[f64], steps: usize) -> Dataset {
+        let s = System::from_name(system).unwrap();
+        let mut grid = s.default_grid();
+        grid.steps = steps;
+        let tr = generate::trajectory(&s, q0, v0, grid, Convergence::default()).unwrap();
+        Dataset {
+            n: 2,
+            dt: grid.dt,
+            trajectories: vec![Trajectory::from_positions(2, 0.0, grid.dt, tr.q)],
+        }
+    }
+
+    #[test]
+    fn a_discovered_rotations_centre_comes_from_the_data_when_they_conserve_its_momentum() {
+        // A rotation about (0.06, −0.05), as discovery placed it from one arc.
+        let (c1, c2) = (0.06, -0.05);
+        let off = AffineGenerator::new("rotation", vec![0.0, -1.0, 1.0, 0.0], vec![c2, -c1]);
+        let kepler = arc("kepler", &[1.0, 0.0], &[0.0, 0.6], 50);
+        let (built, note) = symmetry_of(std::slice::from_ref(&off), &kepler).unwrap();
+        let centre = &built.rotation.as_ref().unwrap().centre;
+        assert!(centre[0].hypot(centre[1]) < 1e-3, "centre {centre:?}");
+        assert!(note.contains("centre refined"), "{note}");
+        // The cart–pendulum conserves no angular momentum: the centre stays.
+        let cart = arc("cartpend", &[0.1, 0.5], &[0.3, 0.0], 200);
+        let (built, note) = symmetry_of(&[off], &cart).unwrap();
+        let centre = &built.rotation.as_ref().unwrap().centre;
+        assert!((centre[0] - c1).abs() < 1e-12 && (centre[1] - c2).abs() < 1e-12);
+        assert!(note.contains("discovered centre kept"), "{note}");
+    }
 
     #[test]
     fn an_exact_symmetry_is_identified_and_a_random_networks_is_not() {

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use super::assemble::{trainer, AnyObjective};
 use super::batches::Batches;
-use super::build_in::{discover_with, identification, stage_one, stage_two, IDENTIFIED_COSINE};
+use super::build_in::{
+    discover_with, identification, stage_one, stage_two, symmetry_of, IDENTIFIED_COSINE,
+};
 use super::config::{Method, TrainConfig};
 use super::control::Keep;
 use super::error::FitError;
@@ -338,8 +340,11 @@ fn fit_two_stages(
         });
     }
     let generators: Vec<_> = discovered.generators.iter().map(|g| g.affine()).collect();
-    let source = format!("discovered in {dir}; its halves of the data agree to {cosine:.4}");
-    let stage2 = stage_two(config, &generators, source, data.n)?;
+    let (train, _) = split(config, data)?;
+    let (symmetry, centre) = symmetry_of(&generators, &train)?;
+    let source =
+        format!("discovered in {dir}; its halves of the data agree to {cosine:.4}{centre}");
+    let stage2 = stage_two(config, symmetry, source)?;
     let (mut model, mlp) = fit(&stage2, data, out, options, on_epoch)?;
     model.method = config.method.kind();
     if let (Some(dlnn), Some(sym)) = (stage2.dlnn(), config.method.symmetry()) {

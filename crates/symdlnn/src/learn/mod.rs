@@ -19,6 +19,7 @@
 mod assemble;
 pub mod batches;
 pub mod build_in;
+pub mod centre;
 pub mod config;
 pub mod control;
 mod curvature;
