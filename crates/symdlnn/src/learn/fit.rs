@@ -324,6 +324,12 @@ fn fit_two_stages(
         ));
     }
     config.validate(data)?;
+    // `out` is checked once, here; stage 2 then writes beside `discovery`.
+    prepare_out(out, options)?;
+    let stage2_options = FitOptions {
+        force: true,
+        ..options.clone()
+    };
     let stage1_dir = out.join("discovery");
     let (found, mlp) = fit(&stage_one(config), data, &stage1_dir, options, on_epoch)?;
     let (Some(discovered), Some(sym)) = (&found.symmetries, config.method.symmetry()) else {
@@ -345,7 +351,7 @@ fn fit_two_stages(
     let source =
         format!("discovered in {dir}; its halves of the data agree to {cosine:.4}{centre}");
     let stage2 = stage_two(config, symmetry, source)?;
-    let (mut model, mlp) = fit(&stage2, data, out, options, on_epoch)?;
+    let (mut model, mlp) = fit(&stage2, data, out, &stage2_options, on_epoch)?;
     model.method = config.method.kind();
     if let (Some(dlnn), Some(sym)) = (stage2.dlnn(), config.method.symmetry()) {
         model.training.method = Method::SymDlnn {
