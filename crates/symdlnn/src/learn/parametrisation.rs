@@ -351,10 +351,10 @@ impl Parametrisation {
         } else {
             mean_std(p, &fq)
         };
-        let sd_v = velocity_scales(k, &fv);
+        let sd_v = velocity_scales(&built_in, h, pairs, &fv);
         if built_in.so3.is_some() {
             // The speed |u|² (slot 1): scaled by at least its mean, as the
-            // velocities are by their common scale (a near-constant speed
+            // velocities are by a floor (a near-constant speed
             // would otherwise magnify the network's curvature in v).
             sd_q[1] = sd_q[1].max(mu_q[1].abs());
         }
@@ -643,21 +643,53 @@ pub fn input_dim(n: usize, angles: usize, built_in: Option<&BuiltIn>) -> usize {
     built_in.map_or(2 * n, |b| b.position_count() + b.velocity_count()) + angles
 }
 
-/// The invariant map's velocity scales: each feature's root mean square,
-/// but at least their common one (`√(mean of their squares)`, the data's
-/// velocity per component). A feature with a small spread is typically a
-/// built-in translation's: the conserved velocity of the group's orbit
-/// (the Morse chain's centre of mass), constant along each trajectory and
-/// zero when the total momentum is. Standardised by its own spread it
-/// would scale the network's curvature along it in `J = D1D2 Ld` by
-/// `1/σ²` — `10²⁴` at the `1e−12` floor — where the data do not constrain
-/// that curvature: `det J` changes sign from pair to pair at
-/// initialisation or is astronomically large, and training or the
-/// rollout's Newton solve fails.
-fn velocity_scales(n: usize, rows: &[f64]) -> Vec<f64> {
-    let own = rms(n, rows);
-    let common = (own.iter().map(|s| s * s).sum::<f64>() / n.max(1) as f64).sqrt();
-    own.iter().map(|s| s.max(common)).collect()
+/// The invariant map's velocity scales: each feature's root mean square
+/// (`features`, its rows), but at least the scale that the coordinates'
+/// own velocity spreads give its direction, `√(mean over pairs of Σ_i
+/// g_ki(q̄)² σ_i²)` with `σ_i` coordinate `i`'s velocity root mean square
+/// and `g_k(q̄)` the feature's direction (every velocity feature is linear
+/// in `v`: `vel_k = g_k(q̄)·v`). A feature along a coordinate axis (the
+/// cart–pendulum's translation in `s`, a remaining coordinate) keeps its
+/// own scale, as in the midpoint-velocity map; one that the data conserve
+/// gets the floor: a built-in translation's velocity (the Morse chain's
+/// centre of mass) is constant along each trajectory and zero when the
+/// total momentum is, and standardised by its own spread it would scale
+/// the network's curvature along it in `J = D1D2 Ld` by `1/σ²` — `10²⁴` at
+/// the `1e−12` floor — where the data do not constrain that curvature:
+/// `det J` changes sign from pair to pair at initialisation or is
+/// astronomically large, and training or the rollout's Newton solve
+/// fails. In a rotated plane the floor of both velocities is about the
+/// plane's common scale (the radial velocity's small spread on an arc of
+/// an orbit is not its scale elsewhere). A floor common to all features
+/// (their common root mean square) also scaled down a velocity whose units
+/// differ from the others' (the cart's against the pendulum's angular
+/// velocity) for no reason (`docs/measurements.md` §11).
+fn velocity_scales(built_in: &BuiltIn, h: f64, pairs: &[f64], features: &[f64]) -> Vec<f64> {
+    let n = built_in.dim();
+    let (p, k) = (built_in.position_count(), built_in.velocity_count());
+    let v: Vec<f64> = (pairs.chunks_exact(2 * n))
+        .flat_map(|pair| (0..n).map(move |i| (pair[n + i] - pair[i]) / h))
+        .collect();
+    let sigma = rms(n, &v);
+    let (mut pos, mut vel, mut e) = (vec![0.0; p], vec![0.0; k], vec![0.0; n]);
+    let mut sum = vec![0.0; k];
+    let t = (pairs.len() / (2 * n).max(1)).max(1) as f64;
+    for pair in pairs.chunks_exact(2 * n) {
+        let (q0, q1) = pair.split_at(n);
+        let qbar: Vec<f64> = q0.iter().zip(q1).map(|(a, b)| a + 0.5 * (b - a)).collect();
+        for (i, s) in sigma.iter().enumerate() {
+            e.fill(0.0);
+            e[i] = *s;
+            built_in.features(&qbar, &e, &mut pos, &mut vel);
+            for (acc, x) in sum.iter_mut().zip(&vel) {
+                *acc += x * x / t;
+            }
+        }
+    }
+    let own = rms(k, features);
+    (own.iter().zip(&sum))
+        .map(|(s, x)| s.max(x.sqrt()).max(1e-12))
+        .collect()
 }
 
 /// Per-coordinate root mean square, with a floor.
@@ -714,10 +746,11 @@ mod tests {
     /// velocity feature is zero on every pair. Standardised by its own
     /// spread it was divided by the `1e−12` floor (`det J` of the trained
     /// model ~`1e36`, a singular Newton Jacobian at the rollout's first
-    /// step); it now gets the common velocity scale, and the scales of the
-    /// features that move are their own.
+    /// step); it now gets the scale the coordinates' velocity spreads give
+    /// its direction (`√(Σ σ_i²/3)`), and the features that move keep at
+    /// least their own.
     #[test]
-    fn a_built_in_translation_without_velocity_spread_gets_the_common_scale() {
+    fn a_built_in_translation_without_velocity_spread_gets_the_coordinates_scale() {
         let (n, h) = (3, 0.06);
         let mut pairs = vec![];
         for k in 0..50 {
@@ -757,14 +790,19 @@ mod tests {
         }
         let own = rms(n, &fv);
         assert!(own[0] <= 1e-12, "translation spread {own:?}");
-        let common = ((own[1] * own[1] + own[2] * own[2]) / 3.0).sqrt();
+        // The coordinates' velocity spreads, and the scale they give (1, 1, 1)/√3.
+        let v: Vec<f64> = (pairs.chunks_exact(2 * n))
+            .flat_map(|pair| (0..n).map(move |i| (pair[n + i] - pair[i]) / h))
+            .collect();
+        let sigma = rms(n, &v);
+        let along = (sigma.iter().map(|s| s * s).sum::<f64>() / 3.0).sqrt();
         assert!(
-            (sd_v[0] - common).abs() <= 1e-12 * common,
-            "translation scale {} vs the common {common}",
+            (sd_v[0] - along).abs() <= 1e-12 * along,
+            "translation scale {} vs the coordinates' {along}",
             sd_v[0]
         );
         for k in 1..n {
-            assert_eq!(sd_v[k], own[k].max(common), "feature {k}");
+            assert!(sd_v[k] >= own[k], "feature {k}: {} < {}", sd_v[k], own[k]);
         }
         // A pair moving the chain as a whole at the internal speed gets an
         // O(1) input, not 1e12.
@@ -773,6 +811,43 @@ mod tests {
         p.input(&[-1.0, 0.0, 1.2], &drift, false, &mut u);
         let ut = u[b.position_count()];
         assert!(ut.abs() < 10.0, "translation input {ut:e}");
+    }
+
+    /// A translation along a coordinate axis (the cart–pendulum's `s`) and
+    /// a remaining axis keep their own velocity scales, however different:
+    /// the floor is per direction, not common to all features.
+    #[test]
+    fn axis_velocity_features_keep_their_own_scales() {
+        let (n, h) = (2, 0.01);
+        let mut pairs = vec![];
+        for k in 0..60 {
+            let x = k as f64 * 0.1;
+            let q0 = [0.3 * x.sin(), 0.8 * (1.7 * x).cos()];
+            let delta = [0.002 * x.cos(), 0.03 * (1.7 * x).sin()];
+            pairs.extend(
+                q0.iter()
+                    .copied()
+                    .chain(q0.iter().zip(delta).map(|(q, d)| q + d)),
+            );
+        }
+        let b = BuiltIn::new(n, &[vec![1.0, 0.0]], None).unwrap();
+        let p = Parametrisation::midpoint_velocity(n, h, &pairs, &pairs, true, true)
+            .with_built_in(b, &pairs)
+            .unwrap();
+        let InputMap::Invariant { sd_v, .. } = &p.input_map else {
+            panic!("not an invariant map");
+        };
+        let v: Vec<f64> = (pairs.chunks_exact(2 * n))
+            .flat_map(|pair| (0..n).map(move |i| (pair[n + i] - pair[i]) / h))
+            .collect();
+        let own = rms(n, &v);
+        assert!(own[0] < 0.2 * own[1], "spreads {own:?}");
+        for k in 0..n {
+            assert!(
+                (sd_v[k] - own[k]).abs() <= 1e-12 * own[k],
+                "feature {k}: {sd_v:?} vs {own:?}"
+            );
+        }
     }
 
     /// so(3) built in on a circular orbit: the speed `|u|²` is the same on
