@@ -70,7 +70,8 @@ impl Profile {
                 multi_trajectories: 100,
                 recipes: vec![Recipe::Paper, Recipe::Robust],
                 seed: 0,
-                // Five models per multi-trajectory experiment: ≤ 30 min.
+                // Six models per multi-trajectory experiment and the
+                // study's four smaller ones, each at most 5 minutes.
                 multi_time_budget: Some(300.0),
             },
         }

@@ -660,14 +660,32 @@ fn nearest_rotation(n: usize, m: &[f64], w: &[f64]) -> Result<(PlaneRotation, f6
         let wi: f64 = -(0..n).map(|j| rot(i, j) * centre[j]).sum::<f64>();
         d2 += (w[i] - wi).powi(2);
     }
-    Ok((
-        PlaneRotation {
-            e1: a,
-            e2: b,
-            centre,
-        },
-        d2.sqrt(),
-    ))
+    let e2 = if positively_oriented(&a, &b) {
+        b
+    } else {
+        b.iter().map(|x| -x).collect()
+    };
+    Ok((PlaneRotation { e1: a, e2, centre }, d2.sqrt()))
+}
+
+/// Whether the plane `(a, b)` has the canonical orientation: its bivector
+/// `a ∧ b`'s largest component (`a_i b_j − a_j b_i`, `i < j`) positive. A
+/// generator's sign is arbitrary (discovery finds `±ξ`); the invariant
+/// map's angular velocity is not, so every rotation of one plane is built
+/// in with this orientation: the same symmetry gives the same model (the
+/// plane of coordinates 0 and 1 turning 0 towards 1, as `rotation`
+/// declares it).
+fn positively_oriented(a: &[f64], b: &[f64]) -> bool {
+    let mut best = 0.0_f64;
+    for i in 0..a.len() {
+        for j in i + 1..a.len() {
+            let c = a[i] * b[j] - a[j] * b[i];
+            if c.abs() > best.abs() {
+                best = c;
+            }
+        }
+    }
+    best >= 0.0
 }
 
 /// A symmetry declared by the user (`train --symmetry`), in the forms
@@ -910,6 +928,48 @@ mod tests {
             "{s:?}"
         );
         assert_eq!(b.rest.len(), 1);
+    }
+
+    /// Discovery finds `±ξ`: both signs build in the same map (the plane
+    /// canonically oriented), in a plane of `R³` about a centre; and the
+    /// declared `rotation` has that orientation already.
+    #[test]
+    fn a_rotation_and_its_negative_build_in_the_same_map() {
+        let (a, b) = ([0.6, 0.8, 0.0], [0.0, 0.0, 1.0]);
+        let c = [0.3, -0.2, 0.5];
+        let mut m = vec![0.0; 9];
+        for i in 0..3 {
+            for j in 0..3 {
+                m[i * 3 + j] = b[i] * a[j] - a[i] * b[j] + 1e-3 * (i as f64 - j as f64).sin();
+            }
+        }
+        let w: Vec<f64> = (0..3).map(|i| -dot(&m[i * 3..i * 3 + 3], &c)).collect();
+        let plus = AffineGenerator::new("r", m.clone(), w.clone());
+        let minus = AffineGenerator::new(
+            "r",
+            m.iter().map(|x| -x).collect(),
+            w.iter().map(|x| -x).collect(),
+        );
+        let (p, q) = (
+            BuiltIn::from_generators(3, &[plus]).unwrap(),
+            BuiltIn::from_generators(3, &[minus]).unwrap(),
+        );
+        let (np, nv) = (p.position_count(), p.velocity_count());
+        let (mut fp, mut vp) = (vec![0.0; np], vec![0.0; nv]);
+        let (mut fq, mut vq) = (fp.clone(), vp.clone());
+        for k in 0..5 {
+            let t = k as f64;
+            let qbar = [t.sin(), 0.3 * t, t.cos() - 0.5];
+            let v = [0.2 - t, (2.0 * t).cos(), 0.1 * t];
+            p.features(&qbar, &v, &mut fp, &mut vp);
+            q.features(&qbar, &v, &mut fq, &mut vq);
+            for (x, y) in fp.iter().chain(&vp).zip(fq.iter().chain(&vq)) {
+                assert!((x - y).abs() <= 1e-13 * x.abs().max(1.0), "{x} vs {y}");
+            }
+        }
+        let declared = BuiltIn::from_declared(2, &["rotation".parse().unwrap()], &[]).unwrap();
+        let r = declared.rotation.unwrap();
+        assert!(r.e1[0] * r.e2[1] - r.e1[1] * r.e2[0] > 0.999);
     }
 
     #[test]
