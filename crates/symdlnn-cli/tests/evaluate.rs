@@ -224,12 +224,19 @@ fn reproduce_quick_runs_one_experiment_end_to_end() {
     let pred = built_in["metrics"]["prediction"]["relative_rmse"]
         .as_f64()
         .unwrap();
-    // Measured 3.8e-3 with the rotation built in (DLNN: 0.15); fivefold margin.
-    assert!(pred < 0.02, "built-in prediction error {pred}");
     let dlnn = rows
         .iter()
         .find(|r| r["method"] == "DLNN" && r["trajectory"] == "train")
         .unwrap();
+    let dlnn_pred = dlnn["metrics"]["prediction"]["relative_rmse"]
+        .as_f64()
+        .unwrap();
+    // Measured 0.016 with the rotation built in against DLNN's 0.083 (seed
+    // 0; seeds 1–3: 0.0049–0.0085 against 0.16–0.20); margins 2.6× and more.
+    assert!(
+        pred < 0.05 && pred < 0.5 * dlnn_pred,
+        "built-in prediction error {pred}, DLNN's {dlnn_pred}"
+    );
     let rec = dlnn["metrics"]["recreation"]["relative_rmse"]
         .as_f64()
         .unwrap();
