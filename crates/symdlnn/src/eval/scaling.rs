@@ -260,9 +260,13 @@ fn measure(
 
 /// Relative RMSE of `ld`'s rollout from `truth`'s first two points over
 /// its points `2..`, relative to the truth's [`position_scale`]; `None`
-/// when the rollout fails or is not finite.
+/// when the rollout fails or is not finite, or the truth has fewer than
+/// three points.
 pub fn recreation(ld: &LearnedLd, truth: &Trajectory) -> Option<f64> {
     let n = truth.n;
+    if truth.len() < 3 {
+        return None;
+    }
     let path = VariationalIntegrator::new(ld, Convergence::default())
         .rollout_positions(truth.position(0), truth.position(1), truth.len() - 2)
         .ok()?;
@@ -312,6 +316,20 @@ mod tests {
             median_worst(&[Some(2.0), None, Some(1.0), Some(4.0)]),
             Some((3.0, f64::INFINITY))
         );
+    }
+
+    #[test]
+    fn a_truth_too_short_to_roll_out_has_no_error() {
+        use crate::learn::Parametrisation;
+        use crate::nn::{Activation, Mlp};
+        let q = vec![0.0, 1.0, 0.1, 0.9];
+        let param = Parametrisation::midpoint_velocity(2, 0.1, &q, &q, true, false);
+        let mlp = Mlp::new(param.input_dim(), &[4], Activation::Softplus, 1).unwrap();
+        let ld = LearnedLd::new(mlp, param);
+        let one = Trajectory::from_positions(2, 0.0, 0.1, q[..2].to_vec());
+        assert_eq!(recreation(&ld, &one), None);
+        let two = Trajectory::from_positions(2, 0.0, 0.1, q);
+        assert_eq!(recreation(&ld, &two), None);
     }
 
     #[test]
