@@ -785,23 +785,15 @@ fn train_all(
     let mut trained: Vec<Trained> = vec![];
     for (method, recipe, config) in configs {
         let dir = model_dir(exp, method, recipe);
-        progress(Progress::Stage {
-            experiment: name,
-            stage: format!("training {method} ({recipe}, {} epochs)", config.epochs),
-        });
-        let epochs = config.epochs;
-        let options = FitOptions {
-            checkpoint_every: None,
-            resume: false,
-            source: format!("data/{name}-train.csv"),
-            ..FitOptions::default()
-        };
-        let result = fit(config, train, &out.join(&dir), &options, &mut |r| {
-            progress(Progress::Epoch {
-                epoch: r.epoch,
-                epochs,
-            })
-        });
+        let stage = format!("training {method} ({recipe}, {} epochs)", config.epochs);
+        let source = format!("data/{name}-train.csv");
+        let result = train_one(
+            config,
+            train,
+            &out.join(&dir),
+            (name, stage, source),
+            progress,
+        );
         trained.push(Trained {
             method,
             recipe: recipe.clone(),
@@ -810,6 +802,31 @@ fn train_all(
         });
     }
     trained
+}
+
+/// Train `config` on `data` into `dir` (no checkpoints), announcing
+/// `(experiment, stage, data source)` and then each epoch.
+pub(crate) fn train_one(
+    config: &TrainConfig,
+    data: &Dataset,
+    dir: &Path,
+    (experiment, stage, source): (&str, String, String),
+    progress: &mut dyn FnMut(Progress),
+) -> Result<(crate::learn::model_dir::ModelFile, crate::nn::Mlp), FitError> {
+    progress(Progress::Stage { experiment, stage });
+    let epochs = config.epochs;
+    let options = FitOptions {
+        checkpoint_every: None,
+        resume: false,
+        source,
+        ..FitOptions::default()
+    };
+    fit(config, data, dir, &options, &mut |r| {
+        progress(Progress::Epoch {
+            epoch: r.epoch,
+            epochs,
+        })
+    })
 }
 
 /// The generators each trained SymDLNN model learned, with their agreement

@@ -22,12 +22,12 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::evaluation::{evaluate, Tracked};
-use super::experiment::{Experiment, ExperimentError, Progress, Settings};
+use super::experiment::{train_one, Experiment, ExperimentError, Progress, Settings};
 use super::metrics::{position_scale, rmse};
 use crate::data::{generate, Dataset, Trajectory};
 use crate::learn::model_dir::ModelFile;
 use crate::learn::symmetry::agreement_of;
-use crate::learn::{default_epochs, fit, FitOptions, LearnedLd, TrainConfig};
+use crate::learn::{default_epochs, LearnedLd, TrainConfig};
 use crate::mechanics::{Convergence, System, VariationalIntegrator};
 use crate::nn::Mlp;
 
@@ -161,27 +161,13 @@ fn train_size(
     if m == 1 {
         c.control.validation = None;
     }
-    progress(Progress::Stage {
-        experiment: name,
-        stage: format!(
-            "training {method} on {m} of {} trajectories ({recipe}, {} epochs)",
-            input.train.trajectories.len(),
-            c.epochs
-        ),
-    });
-    let epochs = c.epochs;
-    let options = FitOptions {
-        checkpoint_every: None,
-        resume: false,
-        source: format!("data/{name}-train.csv (first {m} trajectories)"),
-        ..FitOptions::default()
-    };
-    let result = fit(&c, data, &out.join(&dir), &options, &mut |r| {
-        progress(Progress::Epoch {
-            epoch: r.epoch,
-            epochs,
-        })
-    });
+    let stage = format!(
+        "training {method} on {m} of {} trajectories ({recipe}, {} epochs)",
+        input.train.trajectories.len(),
+        c.epochs
+    );
+    let source = format!("data/{name}-train.csv (first {m} trajectories)");
+    let result = train_one(&c, data, &out.join(&dir), (name, stage, source), progress);
     (dir, result.map_err(|e| e.to_string()))
 }
 

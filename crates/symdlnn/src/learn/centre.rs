@@ -20,7 +20,7 @@
 //! `|A (q − c)| |v|`; otherwise the discovered centre stays (a kinetic energy
 //! of another form).
 
-use super::invariant::BuiltIn;
+use super::invariant::{dot, norm, BuiltIn};
 use crate::data::Dataset;
 
 /// The largest relative RMS residual of the angular momentum for the
@@ -168,14 +168,6 @@ fn solve(d: usize, normal: &[f64], rhs: &[f64]) -> Option<Vec<f64>> {
         .cholesky()?
         .solve(&nalgebra::DVector::from_column_slice(rhs));
     Some(x.iter().copied().collect())
-}
-
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
-fn norm(a: &[f64]) -> f64 {
-    dot(a, a).sqrt()
 }
 
 #[cfg(test)]

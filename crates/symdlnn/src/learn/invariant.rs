@@ -137,11 +137,13 @@ pub enum BuiltInError {
     MovedAngle(usize),
 }
 
-fn dot(a: &[f64], b: &[f64]) -> f64 {
+/// `a · b`.
+pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
-fn norm(a: &[f64]) -> f64 {
+/// `|a|`.
+pub(crate) fn norm(a: &[f64]) -> f64 {
     dot(a, a).sqrt()
 }
 
