@@ -192,7 +192,7 @@ fn an_unidentified_generator_is_not_built_in() {
     fails_with(&out, "the discovered generator is not identified");
     fails_with(
         &out,
-        "More trajectories, --angles for angle coordinates, --time-reversible",
+        "nothing was built in and the discovery model is in m/discovery. More trajectories, angle coordinates declared as angles (--angles, angles=), time reversal (--time-reversible",
     );
     assert!(
         d.join("m/discovery/model.json").is_file(),

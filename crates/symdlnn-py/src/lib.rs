@@ -348,6 +348,8 @@ struct Settings {
     noise: Option<String>,
     #[pyo3(default)]
     symmetry: Option<Vec<String>>,
+    #[pyo3(default)]
+    build_in: Option<bool>,
 }
 
 fn solver(name: &str) -> PyResult<DiscoverySolver> {
@@ -537,7 +539,7 @@ impl Settings {
             shaping,
             solver,
             coefficients,
-            build_in: false,
+            build_in: self.build_in.unwrap_or(false),
         })
     }
 }
@@ -574,17 +576,33 @@ fn fit(
     let data = dataset(&q, dt, "q")?;
     drop(q);
     let config = settings.config(method, &data)?;
+    // A two-stage (build_in) run counts its second stage's epochs on.
+    let stages = if config.method.symmetry().is_some_and(|s| s.build_in) {
+        2
+    } else {
+        1
+    };
+    let total = stages * config.epochs;
     if let Some(p) = &progress {
-        p.call_method1(py, "start", (config.epochs,))?;
+        p.call_method1(py, "start", (total,))?;
     }
     config.validate(&data).map_err(value_error)?;
     const TICK: Duration = Duration::from_millis(100);
     let mut stop: Option<PyErr> = None;
     let result = py.detach(|| {
         let mut last = Instant::now();
-        let mut on_epoch = |r: &EpochRecord| -> ControlFlow<()> {
+        let (mut offset, mut previous) = (0, 0);
+        let mut on_epoch = |record: &EpochRecord| -> ControlFlow<()> {
+            if record.epoch < previous {
+                offset += previous + 1;
+            }
+            previous = record.epoch;
+            let r = &EpochRecord {
+                epoch: offset + record.epoch,
+                ..record.clone()
+            };
             let tick = last.elapsed() >= TICK;
-            let last_epoch = r.epoch + 1 == config.epochs;
+            let last_epoch = r.epoch + 1 == total;
             if callback.is_none() && !tick && !last_epoch {
                 return ControlFlow::Continue(());
             }

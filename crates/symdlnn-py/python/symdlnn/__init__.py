@@ -417,7 +417,15 @@ class SymDLNN(_Discrete):
     (``variational``, ``nullspace`` or ``paper``), ``sym_points``,
     ``sym_weight``, ``sym_warmup`` (default 30 % of the epochs),
     ``sym_init``/``sym_alpha``/``sym_beta`` (paper solver). The generators
-    found are :attr:`generators`. Other parameters as :class:`DLNN`.
+    found are :attr:`generators`. ``build_in=True`` (the CLI's
+    ``--build-in``) trains in two stages: this model, discovery, and, when
+    the two halves of the data give the same generators, a second model
+    with them built into ``Ld`` exactly (a rotation's centre refitted to the
+    data's angular momentum); the fitted model is the second, and
+    ``info["training"]["built_in"]["source"]`` says what was built in. An
+    unidentified generator raises ``ValueError`` saying what would identify
+    it. ``callback`` and the progress bar count the second stage's epochs
+    on from the first's. Other parameters as :class:`DLNN`.
     """
 
     _method = "symdlnn"
@@ -449,6 +457,7 @@ class SymDLNN(_Discrete):
         degeneracy_power: int = 1,
         noise: Optional[Union[str, float, Sequence[float]]] = None,
         symmetry: Sequence[str] = (),
+        build_in: bool = False,
     ) -> None:
         self._params = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
         self._model = None

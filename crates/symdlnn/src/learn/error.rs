@@ -28,14 +28,15 @@ pub enum FitError {
     #[error("unknown system: {0}")]
     System(#[from] crate::mechanics::UnknownSystem),
     /// A discovered generator that the data do not identify (not built in).
-    #[error("the discovered generator is not identified: the generators found on the two halves of the data agree only to {cosine:.4} (at least {needed} is needed); nothing was built in and the discovery model is in {dir}. More trajectories, --angles for angle coordinates, --time-reversible, or more evaluation pairs (--sym-points) would identify it")]
+    #[error("the discovered generator is not identified: the generators found on the two halves of the data agree only to {cosine:.4} (at least {needed} is needed); nothing was built in{kept}. More trajectories, angle coordinates declared as angles (--angles, angles=), time reversal (--time-reversible, time_reversible=True) or more evaluation pairs (--sym-points, sym_points=) would identify it")]
     NotIdentified {
         /// The least principal cosine between the halves' generators.
         cosine: f64,
         /// The least cosine that identifies them.
         needed: f64,
-        /// The discovery model's directory.
-        dir: String,
+        /// Where the discovery model was kept (`" and the discovery model
+        /// is in DIR"`), or empty when it was not.
+        kept: String,
     },
     /// Generators that cannot be built in.
     #[error("cannot build in the symmetry: {0}")]

@@ -198,18 +198,42 @@ impl Trained {
 /// completed epoch (`epochs_done` says how many), described and (SymDLNN)
 /// its symmetries discovered as at the end of a full run. `source` names the
 /// data in `model.json`. A non-finite loss or gradient is an error.
+/// SymDLNN with `build_in` trains in two stages, as [`fit`] does, but keeps
+/// only the second model; a run stopped in stage 1 returns stage 1's model.
 pub fn train(
     config: &TrainConfig,
     data: &Dataset,
     source: &str,
     on_epoch: &mut dyn FnMut(&EpochRecord) -> ControlFlow<()>,
 ) -> Result<Trained, FitError> {
-    if config.method.symmetry().is_some_and(|s| s.build_in) {
-        return Err(FitError::BuiltIn(
-            "a two-stage (--build-in) run trains two models: use fit with a model directory".into(),
-        ));
-    }
     config.validate(data)?;
+    if config.method.symmetry().is_some_and(|s| s.build_in) {
+        let mut stopped = false;
+        let mut watch = |r: &EpochRecord| {
+            let flow = on_epoch(r);
+            stopped |= flow.is_break();
+            flow
+        };
+        let found = train_one(&stage_one(config), data, source, &mut watch)?;
+        if stopped {
+            return Ok(found);
+        }
+        let ld = LearnedLd::new(found.mlp.clone(), found.model.parametrisation.clone());
+        let stage2 = built_in_stage(config, data, &found.model, &ld, None)?;
+        let mut trained = train_one(&stage2, data, source, on_epoch)?;
+        record_two_stages(&mut trained.model, config, &stage2, found.model.symmetries);
+        return Ok(trained);
+    }
+    train_one(config, data, source, on_epoch)
+}
+
+/// [`train`] of one model.
+fn train_one(
+    config: &TrainConfig,
+    data: &Dataset,
+    source: &str,
+    on_epoch: &mut dyn FnMut(&EpochRecord) -> ControlFlow<()>,
+) -> Result<Trained, FitError> {
     let (train, held) = split(config, data)?;
     let data = &*train;
     let mut run = fresh(config, data)?;
@@ -332,26 +356,57 @@ fn fit_two_stages(
     };
     let stage1_dir = out.join("discovery");
     let (found, mlp) = fit(&stage_one(config), data, &stage1_dir, options, on_epoch)?;
+    let ld = LearnedLd::new(mlp, found.parametrisation.clone());
+    let stage2 = built_in_stage(config, data, &found, &ld, Some(&stage1_dir))?;
+    let (mut model, mlp) = fit(&stage2, data, out, &stage2_options, on_epoch)?;
+    record_two_stages(&mut model, config, &stage2, found.symmetries);
+    model_dir::save(out, &model, &mlp)?;
+    Ok((model, mlp))
+}
+
+/// Stage 2's configuration from stage 1's model `found` (its network `ld`):
+/// the discovered generators, when the halves of `data` identify them,
+/// projected and built in ([`super::build_in`]). `dir`: where stage 1's
+/// model was kept, if it was.
+fn built_in_stage(
+    config: &TrainConfig,
+    data: &Dataset,
+    found: &ModelFile,
+    ld: &LearnedLd,
+    dir: Option<&Path>,
+) -> Result<TrainConfig, FitError> {
     let (Some(discovered), Some(sym)) = (&found.symmetries, config.method.symmetry()) else {
         return Err(FitError::BuiltIn("stage 1 found no generators".into()));
     };
-    let ld = LearnedLd::new(mlp, found.parametrisation.clone());
-    let cosine = identification(&ld, sym, data, config.seed)?;
-    let dir = stage1_dir.display().to_string();
+    let cosine = identification(ld, sym, data, config.seed)?;
+    let place = match dir {
+        Some(d) => format!("in {}", d.display()),
+        None => "by a first model trained in memory".into(),
+    };
     if cosine.is_nan() || cosine < IDENTIFIED_COSINE {
         return Err(FitError::NotIdentified {
             cosine,
             needed: IDENTIFIED_COSINE,
-            dir,
+            kept: dir.map_or(String::new(), |d| {
+                format!(" and the discovery model is in {}", d.display())
+            }),
         });
     }
     let generators: Vec<_> = discovered.generators.iter().map(|g| g.affine()).collect();
     let (train, _) = split(config, data)?;
     let (symmetry, centre) = symmetry_of(&generators, &train)?;
-    let source =
-        format!("discovered in {dir}; its halves of the data agree to {cosine:.4}{centre}");
-    let stage2 = stage_two(config, symmetry, source)?;
-    let (mut model, mlp) = fit(&stage2, data, out, &stage2_options, on_epoch)?;
+    let source = format!("discovered {place}; its halves of the data agree to {cosine:.4}{centre}");
+    stage_two(config, symmetry, source)
+}
+
+/// Record stage 2's `model` (trained by `stage2`) as `config`'s SymDLNN,
+/// with the symmetries stage 1 discovered.
+fn record_two_stages(
+    model: &mut ModelFile,
+    config: &TrainConfig,
+    stage2: &TrainConfig,
+    discovered: Option<super::symmetry::Symmetries>,
+) {
     model.method = config.method.kind();
     if let (Some(dlnn), Some(sym)) = (stage2.dlnn(), config.method.symmetry()) {
         model.training.method = Method::SymDlnn {
@@ -359,9 +414,7 @@ fn fit_two_stages(
             symmetry: sym.clone(),
         };
     }
-    model.symmetries = found.symmetries;
-    model_dir::save(out, &model, &mlp)?;
-    Ok((model, mlp))
+    model.symmetries = discovered;
 }
 
 /// The training part of `data` and the trajectories held out for
