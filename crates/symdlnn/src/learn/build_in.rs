@@ -4,19 +4,25 @@
 //!
 //! **Identified** here means reproducible from the data: the generators
 //! discovered on the first and on the second half of every trajectory agree
-//! (every principal cosine between the two spans ≥ [`IDENTIFIED_COSINE`]).
-//! A generator that one half of the data does not imply is an accident of
-//! the network, not a symmetry the data show.
+//! (every principal cosine between the two spans ≥ [`IDENTIFIED_COSINE`]),
+//! either as discovered or once each half's rotation centre is refitted to
+//! that half's data ([`Identification`]). A generator that one half of the
+//! data does not imply is an accident of the network, not a symmetry the
+//! data show.
 //!
 //! A discovered rotation's centre is then refined from the data
 //! ([`super::centre`]): the learned `Ld` places it by extrapolation, the
-//! data's angular momentum by conservation.
+//! data's angular momentum by conservation. The second comparison of the
+//! halves is that refinement applied to each half: when both halves'
+//! generators are rotations whose momentum their data conserve, a centre
+//! that the network placed differently on each (one arc hardly constrains
+//! it) no longer counts against a plane they agree on.
 
-use super::centre::fit_centre;
+use super::centre::{fit_centre, CentreFit};
 use super::config::{BuiltInConfig, ConfigError, Method, SymmetryConfig, TrainConfig};
 use super::error::FitError;
 use super::invariant::BuiltIn;
-use super::symmetry::{agreement_between, DiscoverySolver, Symmetries, SymmetryError};
+use super::symmetry::{agreement, agreement_between, DiscoverySolver, Symmetries, SymmetryError};
 use crate::data::{Dataset, Trajectory};
 use crate::mechanics::{AffineGenerator, GenericDiscreteLagrangian};
 
@@ -34,20 +40,33 @@ pub fn symmetry_of(
 ) -> Result<(BuiltIn, String), FitError> {
     let mut built = BuiltIn::from_generators(data.n, generators)
         .map_err(|e| FitError::BuiltIn(e.to_string()))?;
-    let Some(fit) = fit_centre(&built, data) else {
-        return Ok((built, String::new()));
+    let note = match refit_centre(&mut built, data) {
+        None => String::new(),
+        Some(fit) if !fit.conserved() => {
+            let r = fit.residual;
+            format!("; the discovered centre kept (no centre conserves the data's angular momentum: relative residual {r:.2e})")
+        }
+        Some(fit) => {
+            let (moved, r) = (fit.moved, fit.residual);
+            format!("; its centre refined by the data's angular momentum (moved {moved:.2e}, conserved to {r:.2e} relative)")
+        }
     };
-    if !fit.conserved() {
-        let r = fit.residual;
-        return Ok((built, format!("; the discovered centre kept (no centre conserves the data's angular momentum: relative residual {r:.2e})")));
+    Ok((built, note))
+}
+
+/// Fit `built`'s rotation centre to `data` ([`fit_centre`]) and move it
+/// there when the data conserve the momentum about it; `None` without a
+/// rotation.
+fn refit_centre(built: &mut BuiltIn, data: &Dataset) -> Option<CentreFit> {
+    let fit = fit_centre(built, data)?;
+    if fit.conserved() {
+        if let Some(r) = &mut built.rotation {
+            r.centre = fit.centre.clone();
+        } else if let Some(s) = &mut built.so3 {
+            s.centre = fit.centre.clone();
+        }
     }
-    if let Some(r) = &mut built.rotation {
-        r.centre = fit.centre.clone();
-    } else if let Some(s) = &mut built.so3 {
-        s.centre = fit.centre.clone();
-    }
-    let (moved, r) = (fit.moved, fit.residual);
-    Ok((built, format!("; its centre refined by the data's angular momentum (moved {moved:.2e}, conserved to {r:.2e} relative)")))
+    Some(fit)
 }
 
 /// The configuration of stage 2: `config`'s DLNN settings with `symmetry`
@@ -101,25 +120,91 @@ pub fn discover_with<G: GenericDiscreteLagrangian>(
     }
 }
 
-/// The least principal cosine between the generators `sym`'s solver finds
-/// on the first and on the second half of every trajectory of `data`.
+/// How well the two halves of the data agree on the generators discovered
+/// on each: the least principal cosine between the two sets.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Identification {
+    /// As discovered.
+    pub discovered: f64,
+    /// Projected on built-in symmetries, each half's rotation centre refitted
+    /// to that half's data ([`super::centre`]); `None` unless both halves'
+    /// generators project on a rotation (or `so(3)`) whose momentum their
+    /// data conserve and their linear parts `M` agree as discovered (to
+    /// [`IDENTIFIED_COSINE`]). The data, not the network, then decide the
+    /// centre, which one arc leaves to the network's extrapolation; the
+    /// network must still decide the rest of the generator.
+    pub refitted: Option<f64>,
+}
+
+impl Identification {
+    /// The better of the two agreements (NaN when neither is a number).
+    pub fn cosine(&self) -> f64 {
+        self.refitted
+            .map_or(self.discovered, |r| r.max(self.discovered))
+    }
+
+    /// Whether [`Identification::cosine`] reaches [`IDENTIFIED_COSINE`].
+    pub fn identified(&self) -> bool {
+        self.cosine() >= IDENTIFIED_COSINE
+    }
+}
+
+impl std::fmt::Display for Identification {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:.4} as discovered", self.discovered)?;
+        if let Some(r) = self.refitted {
+            write!(f, ", {r:.4} with each half's centre refitted to its data")?;
+        }
+        Ok(())
+    }
+}
+
+/// How the generators `sym`'s solver finds on the first and on the second
+/// half of every trajectory of `data` agree ([`Identification`]).
 pub fn identification<G: GenericDiscreteLagrangian>(
     ld: &G,
     sym: &SymmetryConfig,
     data: &Dataset,
     seed: u64,
-) -> Result<f64, FitError> {
+) -> Result<Identification, FitError> {
     let halves = halves(data);
     let found: Vec<Symmetries> = (halves.iter())
         .map(|h| discover_with(ld, sym, h, seed, &[]))
         .collect::<Result<_, _>>()?;
-    let agreement = agreement_between(&found[0].generators, &found[1].generators);
-    Ok(if sym.generators == 1 {
-        agreement.first().copied().unwrap_or(f64::NAN)
-    } else {
-        // Principal angles (degrees, ascending): the largest decides.
-        let worst = agreement.last().copied().unwrap_or(f64::NAN);
-        worst.to_radians().cos()
+    let least = |agreement: Vec<f64>| {
+        if sym.generators == 1 {
+            agreement.first().copied().unwrap_or(f64::NAN)
+        } else {
+            // Principal angles (degrees, ascending): the largest decides.
+            let worst = agreement.last().copied().unwrap_or(f64::NAN);
+            worst.to_radians().cos()
+        }
+    };
+    let affine = |s: &Symmetries, linear: bool| -> Vec<AffineGenerator> {
+        let mut a: Vec<_> = s.generators.iter().map(|g| g.affine()).collect();
+        if linear {
+            a.iter_mut().for_each(|g| g.w.fill(0.0));
+        }
+        a
+    };
+    let linear = least(agreement(
+        &affine(&found[0], true),
+        &affine(&found[1], true),
+    ));
+    let refit = |(half, s): (&Dataset, &Symmetries)| {
+        let mut built = BuiltIn::from_generators(data.n, &affine(s, false)).ok()?;
+        refit_centre(&mut built, half).filter(CentreFit::conserved)?;
+        Some(built.generators())
+    };
+    let refitted: Option<Vec<Vec<AffineGenerator>>> = (linear >= IDENTIFIED_COSINE)
+        .then(|| halves.iter().zip(&found).map(refit).collect())
+        .flatten();
+    Ok(Identification {
+        discovered: least(agreement_between(
+            &found[0].generators,
+            &found[1].generators,
+        )),
+        refitted: refitted.map(|r| least(agreement(&r[0], &r[1]))),
     })
 }
 
@@ -209,19 +294,23 @@ mod tests {
             build_in: true,
         };
         let exact = Midpoint::new(&kepler, grid.dt);
-        let cosine = identification(&exact, &sym, &data, 0).unwrap();
+        let found = identification(&exact, &sym, &data, 0).unwrap();
         // Measured 0.9999986 (one arc: the variational equations nearly admit
         // the curve's own Jacobi fields).
-        assert!(cosine > 0.9999, "exact Kepler Ld: halves agree to {cosine}");
-        // An untrained network has no symmetry: what each half finds differs.
+        assert!(found.discovered > 0.9999, "exact Kepler Ld: halves {found}");
+        assert!(found.refitted.is_some_and(|r| r > 0.9999), "{found}");
+        // Untrained networks have no symmetry: what each half finds differs,
+        // also once a rotation's centre is refitted to the data (which do
+        // conserve the angular momentum): the linear parts must agree first.
+        // Measured: as discovered 0.11–0.99 over these seeds; without that
+        // condition seeds 3 and 11 agreed to 1.0000 refitted.
         let q: Vec<f64> = tr.q.clone();
         let param = Parametrisation::midpoint_velocity(2, grid.dt, &q, &q, true, false);
-        let mlp = Mlp::new(param.input_dim(), &[16, 16], Activation::Softplus, 1).unwrap();
-        let random = LearnedLd::new(mlp, param);
-        let cosine = identification(&random, &sym, &data, 0).unwrap();
-        assert!(
-            cosine < IDENTIFIED_COSINE,
-            "random network: halves agree to {cosine}"
-        );
+        for seed in 1..14 {
+            let mlp = Mlp::new(param.input_dim(), &[16, 16], Activation::Softplus, seed).unwrap();
+            let random = LearnedLd::new(mlp, param.clone());
+            let found = identification(&random, &sym, &data, 0).unwrap();
+            assert!(!found.identified(), "random network {seed}: halves {found}");
+        }
     }
 }

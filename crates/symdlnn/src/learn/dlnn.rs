@@ -642,6 +642,16 @@ mod tests {
     /// The robust parametrisation of `d` (kinetic prior) with the symmetry
     /// `spec` built in.
     fn built_in_param(d: &Dataset, spec: &str, tr: bool) -> Parametrisation {
+        built_in_param_with_angles(d, spec, tr, vec![])
+    }
+
+    /// [`built_in_param`] with coordinates `angles` periodic.
+    fn built_in_param_with_angles(
+        d: &Dataset,
+        spec: &str,
+        tr: bool,
+        angles: Vec<usize>,
+    ) -> Parametrisation {
         use crate::learn::invariant::{BuiltIn, SymmetrySpec};
         let n = d.n;
         let q: Vec<f64> = d.trajectories.iter().flat_map(|t| t.q.clone()).collect();
@@ -653,6 +663,8 @@ mod tests {
         let spec: SymmetrySpec = spec.parse().unwrap();
         let b = BuiltIn::from_declared(n, &[spec], &[]).unwrap();
         Parametrisation::midpoint_velocity(n, d.dt, &q, &q, true, tr)
+            .with_angles(angles, &q)
+            .unwrap()
             .with_built_in(b, &pairs)
             .unwrap()
     }
@@ -850,14 +862,16 @@ mod tests {
 
     #[test]
     fn loss_gradient_with_built_in_symmetries_agrees_with_finite_differences() {
-        for (n, spec) in [
-            (2, "rotation:0.2,-0.1"),
-            (2, "translation:1,0.5"),
-            (3, "so3:0.2,-0.1,0.3"),
+        for (n, spec, angles) in [
+            (2, "rotation:0.2,-0.1", vec![]),
+            (2, "translation:1,0.5", vec![]),
+            // The cart–pendulum's case: q1 an angle, the translation along q0.
+            (2, "translation:1,0", vec![1]),
+            (3, "so3:0.2,-0.1,0.3", vec![]),
         ] {
             let d = data(n);
             for tr in [false, true] {
-                let param = built_in_param(&d, spec, tr);
+                let param = built_in_param_with_angles(&d, spec, tr, angles.clone());
                 for every in [1, 3] {
                     let mut mlp =
                         Mlp::new(param.input_dim(), &[8, 6], Activation::Softplus, 2).unwrap();

@@ -378,14 +378,14 @@ fn built_in_stage(
     let (Some(discovered), Some(sym)) = (&found.symmetries, config.method.symmetry()) else {
         return Err(FitError::BuiltIn("stage 1 found no generators".into()));
     };
-    let cosine = identification(ld, sym, data, config.seed)?;
+    let halves = identification(ld, sym, data, config.seed)?;
     let place = match dir {
         Some(d) => format!("in {}", d.display()),
         None => "by a first model trained in memory".into(),
     };
-    if cosine.is_nan() || cosine < IDENTIFIED_COSINE {
+    if !halves.identified() {
         return Err(FitError::NotIdentified {
-            cosine,
+            cosine: halves.cosine(),
             needed: IDENTIFIED_COSINE,
             kept: dir.map_or(String::new(), |d| {
                 format!(" and the discovery model is in {}", d.display())
@@ -395,7 +395,7 @@ fn built_in_stage(
     let generators: Vec<_> = discovered.generators.iter().map(|g| g.affine()).collect();
     let (train, _) = split(config, data)?;
     let (symmetry, centre) = symmetry_of(&generators, &train)?;
-    let source = format!("discovered {place}; its halves of the data agree to {cosine:.4}{centre}");
+    let source = format!("discovered {place}; its halves of the data agree to {halves}{centre}");
     stage_two(config, symmetry, source)
 }
 

@@ -167,6 +167,13 @@ mod tests {
             built(true, vec![], translation()),
         ];
         if n >= 2 {
+            // The cart–pendulum's case: a translation along q0, q1 an angle.
+            let along0 = || {
+                let e0: Vec<f64> = (0..n).map(|i| f64::from(i == 0)).collect();
+                BuiltIn::new(n, &[e0], None).unwrap()
+            };
+            invariant.push(built(false, vec![1], along0()));
+            invariant.push(built(true, vec![1], along0()));
             invariant.push(built(false, vec![], rotation()));
             invariant.push(built(true, vec![], rotation()));
         }
