@@ -22,6 +22,7 @@
 
 use num_dual::{HyperDual64, HyperHyperDual64};
 
+use super::invariant::dot;
 use super::parametrisation::Parametrisation;
 
 /// One engine row's map: which row, and the network's `g` (and `H`,
@@ -137,8 +138,4 @@ fn map_derivatives(
         }
     }
     (first, second)
-}
-
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
 }

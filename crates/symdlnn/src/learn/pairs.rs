@@ -9,6 +9,7 @@
 
 use std::num::NonZeroUsize;
 
+use super::invariant::dot;
 use super::parametrisation::Parametrisation;
 use crate::nn::{Engine, Jets, Mlp};
 
@@ -537,10 +538,6 @@ fn mixed_nonzero(mixed: &[f64], n: usize, d: usize, k: usize, j: usize) -> bool 
 /// The entry of pair `p` in `jac` with `J` at every `every`-th pair.
 fn jacobian_entry(every: Option<usize>, p: usize) -> Option<usize> {
     every.and_then(|k| p.is_multiple_of(k).then_some(p / k))
-}
-
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
 fn axpy(a: f64, x: &[f64], y: &mut [f64]) {
