@@ -577,11 +577,7 @@ fn fit(
     drop(q);
     let config = settings.config(method, &data)?;
     // A two-stage (build_in) run counts its second stage's epochs on.
-    let stages = if config.method.symmetry().is_some_and(|s| s.build_in) {
-        2
-    } else {
-        1
-    };
+    let stages = if config.method.builds_in() { 2 } else { 1 };
     let total = stages * config.epochs;
     if let Some(p) = &progress {
         p.call_method1(py, "start", (total,))?;

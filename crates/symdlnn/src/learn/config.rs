@@ -629,6 +629,12 @@ impl Method {
         }
     }
 
+    /// Whether this is a two-stage SymDLNN that trains a second model with
+    /// its discovered generators built in ([`SymmetryConfig::build_in`]).
+    pub fn builds_in(&self) -> bool {
+        self.symmetry().is_some_and(|s| s.build_in)
+    }
+
     /// The LNN settings.
     pub fn lnn(&self) -> Option<&LnnConfig> {
         match self {

@@ -207,7 +207,7 @@ pub fn train(
     on_epoch: &mut dyn FnMut(&EpochRecord) -> ControlFlow<()>,
 ) -> Result<Trained, FitError> {
     config.validate(data)?;
-    if config.method.symmetry().is_some_and(|s| s.build_in) {
+    if config.method.builds_in() {
         let mut stopped = false;
         let mut watch = |r: &EpochRecord| {
             let flow = on_epoch(r);
@@ -218,7 +218,7 @@ pub fn train(
         if stopped {
             return Ok(found);
         }
-        let ld = LearnedLd::new(found.mlp.clone(), found.model.parametrisation.clone());
+        let ld = LearnedLd::new(found.mlp, found.model.parametrisation.clone());
         let stage2 = built_in_stage(config, data, &found.model, &ld, None)?;
         let mut trained = train_one(&stage2, data, source, on_epoch)?;
         record_two_stages(&mut trained.model, config, &stage2, found.model.symmetries);
@@ -255,7 +255,7 @@ pub fn fit(
     options: &FitOptions,
     on_epoch: &mut dyn FnMut(&EpochRecord),
 ) -> Result<(ModelFile, Mlp), FitError> {
-    if config.method.symmetry().is_some_and(|s| s.build_in) {
+    if config.method.builds_in() {
         return fit_two_stages(config, data, out, options, on_epoch);
     }
     if options.checkpoint_every == Some(0) {
